@@ -1,0 +1,15 @@
+"""Preset schema and loading."""
+
+from .finetune import FinetuneConfig
+from .preset import Preset, PresetError, load_preset, parse_preset, resolve_path
+from .pretrain import PretrainConfig
+
+__all__ = [
+    "FinetuneConfig",
+    "Preset",
+    "PresetError",
+    "PretrainConfig",
+    "load_preset",
+    "parse_preset",
+    "resolve_path",
+]

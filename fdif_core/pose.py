@@ -1,0 +1,91 @@
+"""Object pose: x' = (T R S)^-1 x with R = Rz Ry Rx and a symmetric shear S (METHOD.md §2)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .types import Points, Range
+
+
+@dataclass(frozen=True)
+class PoseRanges:
+    """Sampling ranges: translation as a fraction of each axis, angles in radians, shear values."""
+
+    translation: Range = (-0.35, 0.35)
+    rotation: Range = (-math.pi, math.pi)
+    shear: Range = (-0.1, 0.1)
+
+
+def rotation_matrix(angles: tuple[float, float, float]) -> torch.Tensor:
+    """R = Rz @ Ry @ Rx for angles (ax, ay, az) in radians, float64 (3, 3)."""
+    ax, ay, az = angles
+    cx, sx, cy, sy, cz, sz = (
+        math.cos(ax),
+        math.sin(ax),
+        math.cos(ay),
+        math.sin(ay),
+        math.cos(az),
+        math.sin(az),
+    )
+    rx = torch.tensor([[1, 0, 0], [0, cx, -sx], [0, sx, cx]], dtype=torch.float64)
+    ry = torch.tensor([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]], dtype=torch.float64)
+    rz = torch.tensor([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]], dtype=torch.float64)
+    return rz @ ry @ rx
+
+
+def shear_matrix(values: tuple[float, float, float]) -> torch.Tensor:
+    """Symmetric shear with unit diagonal and off-diagonals (xy, xz, yz)."""
+    a, b, c = values
+    return torch.tensor([[1, a, b], [a, 1, c], [b, c, 1]], dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class Pose:
+    """Forward map x = M x' + t (M = R S); stored as plain lists for JSON."""
+
+    matrix: tuple[tuple[float, ...], ...]
+    translation: tuple[float, float, float]
+
+    @classmethod
+    def build(
+        cls,
+        translation: tuple[float, float, float],
+        angles: tuple[float, float, float],
+        shear: tuple[float, float, float],
+    ) -> Pose:
+        m = rotation_matrix(angles) @ shear_matrix(shear)
+        return cls(tuple(tuple(r) for r in m.tolist()), tuple(translation))  # type: ignore[arg-type]
+
+    @classmethod
+    def identity(cls) -> Pose:
+        return cls.build((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+
+    def to_object(self, x: Points) -> Points:
+        """World points (N, 3) -> object space: M^-1 (x - t)."""
+        m = torch.tensor(self.matrix, dtype=torch.float64)
+        inv_t = torch.linalg.inv(m).T.to(x)
+        return (x - x.new_tensor(self.translation)) @ inv_t
+
+    def world_box(self, half: tuple[float, float, float]) -> tuple[list[float], list[float]]:
+        """Axis-aligned world box (lo, hi) of the object-space box with half-extents ``half``."""
+        m = torch.tensor(self.matrix, dtype=torch.float64)
+        reach = m.abs() @ torch.tensor(half, dtype=torch.float64)
+        t = torch.tensor(self.translation, dtype=torch.float64)
+        return (t - reach).tolist(), (t + reach).tolist()
+
+
+def sample_pose(
+    gen: torch.Generator, ranges: PoseRanges, extent: tuple[float, float, float]
+) -> Pose:
+    """Draw a pose; translation is uniform in ``ranges.translation`` times each axis' extent."""
+
+    def u(r: Range) -> float:
+        return r[0] + (r[1] - r[0]) * float(torch.rand((), generator=gen, dtype=torch.float64))
+
+    t = tuple(u(ranges.translation) * e for e in extent)
+    angles = tuple(u(ranges.rotation) for _ in range(3))
+    shear = tuple(u(ranges.shear) for _ in range(3))
+    return Pose.build(t, angles, shear)  # type: ignore[arg-type]

@@ -1,0 +1,11 @@
+"""Shared fixtures: small grids, CPU, seeded generators."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def gen() -> torch.Generator:
+    return torch.Generator().manual_seed(1234)
