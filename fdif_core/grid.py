@@ -40,8 +40,33 @@ def box_points(slices: tuple[slice, ...], shape: Shape3, ref: Shape3, device=Non
     axes = [
         axis_coords(shape[a], ref[a], slices[a].start, slices[a].stop, device) for a in range(3)
     ]
-    return (
-        torch.cartesian_prod(*axes)
-        if all(len(x) > 1 for x in axes)
-        else torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
-    )
+    return _prod(axes)
+
+
+def voxel_index_points(
+    vox: torch.Tensor, shape: Shape3, ref: Shape3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat C-order indices and reference coordinates of integer voxel indices ``vox`` (N, 3)."""
+    flat = (vox[:, 0] * shape[1] + vox[:, 1]) * shape[2] + vox[:, 2]
+    step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=vox.device)
+    half = torch.tensor([r / 2.0 for r in ref], device=vox.device)
+    return flat, (vox.to(torch.float32) + 0.5) * step - half
+
+
+def blocks(slices: tuple[slice, ...], size: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cover the box ``slices`` with cubes of ``size`` voxels.
+
+    Returns the (K, 3) integer first voxel of each block and the (K, 3) float centre index
+    of the voxels each block actually holds (the last block on an axis may be partial).
+    """
+    starts, centres = [], []
+    for sl in slices:
+        s = torch.arange(sl.start, sl.stop, size, device=device)
+        e = torch.clamp(s + size, max=sl.stop)
+        starts.append(s)
+        centres.append((s + e - 1).to(torch.float32) / 2.0)
+    return _prod(starts), _prod(centres)
+
+
+def _prod(axes: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)

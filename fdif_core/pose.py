@@ -64,10 +64,20 @@ class Pose:
         return cls.build((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
 
     def to_object(self, x: Points) -> Points:
-        """World points (N, 3) -> object space: M^-1 (x - t)."""
+        """World points (N, 3) -> object space: M^-1 (x - t).
+
+        Written as elementwise multiply-adds (not a matmul) so every point's result is
+        bit-identical however the points are batched.
+        """
+        inv = torch.linalg.inv(torch.tensor(self.matrix, dtype=torch.float64)).tolist()
+        d = x - x.new_tensor(self.translation)
+        cols = [d[:, 0] * r[0] + d[:, 1] * r[1] + d[:, 2] * r[2] for r in inv]
+        return torch.stack(cols, dim=1)
+
+    def lipschitz(self) -> float:
+        """Largest stretch of the world -> object map, |M^-1|_2 = 1 / smallest singular value."""
         m = torch.tensor(self.matrix, dtype=torch.float64)
-        inv_t = torch.linalg.inv(m).T.to(x)
-        return (x - x.new_tensor(self.translation)) @ inv_t
+        return float(1.0 / torch.linalg.svdvals(m).min())
 
     def world_box(self, half: tuple[float, float, float]) -> tuple[list[float], list[float]]:
         """Axis-aligned world box (lo, hi) of the object-space box with half-extents ``half``."""

@@ -255,7 +255,7 @@ def section_extent(cls: PrimitiveClass, p: Params) -> float:
 
 def _section_fn(cls: PrimitiveClass, p: Params):  # -> ops.Section
     if cls.section == "polygon":
-        return partial(sections.polygon, vertices=torch.tensor(p["vertices"], dtype=torch.float32))
+        return partial(sections.polygon, vertices=p["vertices"])
     if cls.section == "star":
         return partial(
             sections.star, n=cls.n, radius=float(p["radius"]), ratio=float(p["star_ratio"])
@@ -264,7 +264,7 @@ def _section_fn(cls: PrimitiveClass, p: Params):  # -> ops.Section
         return partial(sections.ellipse, radii=tuple(p["radii"]))  # type: ignore[arg-type]
     if cls.section == "triangle":
         r, hh = float(p["radius"]), 0.5 * float(p["height"])  # type: ignore[arg-type]
-        return partial(sections.polygon, vertices=torch.tensor([[-r, -hh], [r, -hh], [0.0, hh]]))
+        return partial(sections.polygon, vertices=[[-r, -hh], [r, -hh], [0.0, hh]])
     return partial(sections.circle, radius=float(p["radius"]))  # type: ignore[arg-type]
 
 
@@ -304,6 +304,14 @@ def half_extents(cls: PrimitiveClass, p: Params) -> tuple[float, float, float]:
         ext = (r, r, float(p["half_height"]))  # type: ignore[arg-type]
     t = float(p.get("thickness", 0.0))  # type: ignore[arg-type]
     return (ext[0] + t, ext[1] + t, ext[2] + t)
+
+
+def field_slack(cls: PrimitiveClass, p: Params) -> float:
+    """How much farther than its value a bound field's level sets can lie (1 = exact SDF)."""
+    slack = float(p.get("lipschitz", 1.0))  # type: ignore[arg-type]
+    if cls.section == "ellipse":
+        slack *= max(p["radii"]) / min(p["radii"])  # type: ignore[arg-type]
+    return slack
 
 
 def depth(cls: PrimitiveClass, p: Params) -> float:
