@@ -258,6 +258,9 @@ def format_error(err: ValidationError, source: str) -> str:
     msg = e["msg"].removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
         msg = "unknown field"
+    elif e["type"] == "missing" and e["loc"] and isinstance(e["loc"][-1], int):
+        loc = loc.rsplit(".", 1)[0]
+        msg = f"too few values (needs 3: one per axis), got {e['loc'][-1]}"
     elif e["type"] == "literal_error":
         msg = f"{msg} (got {e.get('input')!r})"
     more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""

@@ -32,6 +32,8 @@ PROFILE_RANGES: dict[str, dict[str, Range]] = {
     "cone": {"end_scale": (0.0, 1.6)},
 }
 ONION_RANGES: dict[str, Range] = {"onion_ratio": (0.2, 0.5)}
+MIN_AREA_RATIO = 0.3
+MIN_SHELL = 0.75  # voxels: the thinnest onion half-thickness, so that a shell stays visible
 
 
 @dataclass(frozen=True)
@@ -160,13 +162,32 @@ def _u(gen: torch.Generator, rng: Range) -> float:
 
 
 def _polygon_vertices(gen: torch.Generator, n: int, r: Range) -> list[list[float]]:
-    """Irregular n-gon: one vertex per angular sector, radius uniform in ``r``."""
-    verts = []
-    for i in range(n):
-        a = 2.0 * math.pi * (i + _u(gen, (0.0, 1.0))) / n
-        rad = _u(gen, r)
-        verts.append([rad * math.cos(a), rad * math.sin(a)])
+    """Irregular n-gon: one vertex per angular sector, radius uniform in ``r``.
+
+    Draws whose area is under ``MIN_AREA_RATIO`` of the regular n-gon of the same mean
+    radius (slivers that would be invisible once hollowed) are drawn again, up to 16 times.
+    """
+    for _ in range(16):
+        verts = []
+        for i in range(n):
+            a = 2.0 * math.pi * (i + _u(gen, (0.0, 1.0))) / n
+            rad = _u(gen, r)
+            verts.append([rad * math.cos(a), rad * math.sin(a)])
+        mean_r = sum(math.hypot(x, y) for x, y in verts) / n
+        regular = 0.5 * n * mean_r**2 * math.sin(2.0 * math.pi / n)
+        if _area(verts) >= MIN_AREA_RATIO * regular:
+            break
     return verts
+
+
+def _area(verts: list[list[float]]) -> float:
+    """Shoelace area of a polygon."""
+    return 0.5 * abs(
+        sum(
+            x0 * y1 - x1 * y0
+            for (x0, y0), (x1, y1) in zip(verts, verts[1:] + verts[:1], strict=True)
+        )
+    )
 
 
 def sample_params(
@@ -200,7 +221,7 @@ def sample_params(
         _profile_params(cls, gen, p, rg)
     if cls.onion:
         p["onion_ratio"] = _u(gen, rg["onion_ratio"])
-        p["thickness"] = p["onion_ratio"] * depth(cls, p)
+        p["thickness"] = max(p["onion_ratio"] * depth(cls, p), MIN_SHELL)
     return p
 
 
@@ -315,8 +336,8 @@ def field_slack(cls: PrimitiveClass, p: Params) -> float:
 
 
 def depth(cls: PrimitiveClass, p: Params) -> float:
-    """Depth of the deepest interior point, |min d| (estimated on a 24^3 object-space grid)."""
+    """Depth of the deepest interior point, |min d| (estimated on a 32^3 object-space grid)."""
     ext = half_extents(cls, {k: v for k, v in p.items() if k != "thickness"})
-    axes = [torch.linspace(-e, e, 24) for e in ext]
+    axes = [torch.linspace(-e, e, 32) for e in ext]
     pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
     return float(-evaluate_solid(cls, p, pts).min().clamp(max=0.0))
