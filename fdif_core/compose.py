@@ -190,18 +190,15 @@ class Recipe:
             sl = grid.box_to_slices([x - 1.0 for x in lo], [x + 1.0 for x in hi], shape, ref)
             if sl is None:
                 return None
+        sl = grid.align(sl, BLOCK, shape)
         starts, centres = grid.blocks(sl, BLOCK, device)
         if not full_grid:
             _, pts = grid.voxel_index_points(centres, shape, ref)
             phi = evaluate(cls, obj.params, obj.pose.to_object(pts))
             step = [r / n for r, n in zip(ref, shape, strict=True)]
             radius = 0.5 * (BLOCK - 1) * sum(x * x for x in step) ** 0.5
-            starts = starts[phi - obj.pose.lipschitz() * radius <= self.reach(obj)]
-        offsets = grid.blocks(tuple(slice(0, BLOCK) for _ in range(3)), 1, device)[0]
-        vox = (starts[:, None, :] + offsets[None]).reshape(-1, 3)
-        stop = torch.tensor([x.stop for x in sl], device=device)
-        vox = vox[(vox < stop).all(dim=1)]
-        return grid.voxel_index_points(vox, shape, ref)
+            starts = starts[phi - obj.pose.lipschitz * radius <= self.reach(obj)]
+        return grid.block_voxels(starts, BLOCK, shape, ref)
 
     def render(
         self,

@@ -68,5 +68,35 @@ def blocks(slices: tuple[slice, ...], size: int, device=None) -> tuple[torch.Ten
     return _prod(starts), _prod(centres)
 
 
+def align(slices: tuple[slice, ...], size: int, shape: Shape3) -> tuple[slice, ...]:
+    """Grow ``slices`` outwards to multiples of ``size`` (clamped to the volume)."""
+    return tuple(
+        slice((sl.start // size) * size, min(n, -(-sl.stop // size) * size))
+        for sl, n in zip(slices, shape, strict=True)
+    )
+
+
+def block_voxels(
+    starts: torch.Tensor, size: int, shape: Shape3, ref: Shape3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat indices and reference coordinates of every voxel of the blocks at ``starts``.
+
+    Built as block origin + in-block offset, so the arithmetic per voxel is the same
+    whichever blocks are kept (culled and full-grid renders agree bit for bit).
+    """
+    dev = starts.device
+    offsets = blocks(tuple(slice(0, size) for _ in range(3)), 1, dev)[0]
+    base, origin = voxel_index_points(starts, shape, ref)
+    step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=dev)
+    off_flat = (offsets[:, 0] * shape[1] + offsets[:, 1]) * shape[2] + offsets[:, 2]
+    idx = (base[:, None] + off_flat[None]).reshape(-1)
+    pts = (origin[:, None, :] + offsets.to(torch.float32)[None] * step).reshape(-1, 3)
+    if any(n % size for n in shape):  # partial blocks at the volume's far faces
+        keep = ((starts[:, None, :] + offsets[None]) < torch.tensor(shape, device=dev)).all(-1)
+        keep = keep.reshape(-1)
+        idx, pts = idx[keep], pts[keep]
+    return idx, pts
+
+
 def _prod(axes: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -69,11 +70,16 @@ class Pose:
         Written as elementwise multiply-adds (not a matmul) so every point's result is
         bit-identical however the points are batched.
         """
-        inv = torch.linalg.inv(torch.tensor(self.matrix, dtype=torch.float64)).tolist()
         d = x - x.new_tensor(self.translation)
-        cols = [d[:, 0] * r[0] + d[:, 1] * r[1] + d[:, 2] * r[2] for r in inv]
+        cols = [d[:, 0] * r[0] + d[:, 1] * r[1] + d[:, 2] * r[2] for r in self.inverse]
         return torch.stack(cols, dim=1)
 
+    @cached_property
+    def inverse(self) -> list[list[float]]:
+        """M^-1 as nested lists."""
+        return torch.linalg.inv(torch.tensor(self.matrix, dtype=torch.float64)).tolist()
+
+    @cached_property
     def lipschitz(self) -> float:
         """Largest stretch of the world -> object map, |M^-1|_2 = 1 / smallest singular value."""
         m = torch.tensor(self.matrix, dtype=torch.float64)

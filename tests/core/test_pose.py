@@ -54,7 +54,7 @@ def test_world_box_contains_transformed_box_and_lipschitz_bounds_stretch() -> No
     assert (world >= torch.tensor(lo) - 1e-9).all() and (world <= torch.tensor(hi) + 1e-9).all()
     a, b = torch.randn(2, 500, 3, dtype=torch.float32, generator=torch.Generator().manual_seed(2))
     stretch = (pose.to_object(a) - pose.to_object(b)).norm(dim=1) / (a - b).norm(dim=1)
-    assert stretch.max() <= pose.lipschitz() + 1e-4
+    assert stretch.max() <= pose.lipschitz + 1e-4
 
 
 def test_sample_pose_ranges() -> None:
@@ -67,4 +67,4 @@ def test_sample_pose_ranges() -> None:
         )
         t = p.translation
         assert abs(t[0]) <= 0.35 * 96 and abs(t[2]) <= 0.35 * 48
-    assert Pose.identity().lipschitz() == pytest.approx(1.0)
+    assert Pose.identity().lipschitz == pytest.approx(1.0)
