@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
+from .instances import Instance
 from .registry import Registry
 from .types import Field, Points
 
@@ -156,42 +158,22 @@ def gradient_noise(
 
 
 @dataclass(frozen=True)
-class Displacement:
-    """A named displacement instance: a family plus parameters."""
+class Displacement(Instance):
+    """A named displacement instance: a family plus parameters; called on x̂, gives Δ."""
 
-    name: str
-    family: str
-    params: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def spec(self) -> DisplacementFamily:
-        return FAMILIES.get(self.family)
-
-    def resolved(self) -> dict[str, float]:
-        return {**self.spec.defaults, **self.params}
-
-    def __call__(self, x_hat: Points) -> Field:
-        """Δ at normalised points x̂, in units of the half-grid."""
-        return self.spec.fn(x_hat, **self.resolved())
+    families: ClassVar[Registry[DisplacementFamily]] = FAMILIES
+    kind: ClassVar[str] = "displacement"
 
     def outward(self) -> float:
         """How far (half-grid units) Δ can move the surface outwards: max(0, -min Δ)."""
         return max(0.0, -self.spec.low * abs(self.resolved()["amplitude"]))
 
     def inward(self) -> float:
+        """How far (half-grid units) Δ can move the surface inwards: max(0, max Δ)."""
         return max(0.0, self.spec.high * abs(self.resolved()["amplitude"]))
 
 
-def check_params(family: str, params: dict[str, float]) -> None:
-    """Raise ValueError naming any parameter the family does not take."""
-    fam = FAMILIES.get(family)
-    bad = sorted(set(params) - set(fam.defaults))
-    if bad:
-        raise ValueError(
-            f"displacement family {family!r} has no parameter {bad[0]!r}; "
-            f"allowed: {', '.join(fam.defaults)}"
-        )
-
+check_params = Displacement.check_params
 
 DISPLACEMENTS: Registry[Displacement] = Registry("displacement")
 for _name, _fam, _a, _f in (

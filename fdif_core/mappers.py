@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
+from .instances import Instance
 from .registry import Registry
 from .types import Field
 
@@ -97,37 +99,18 @@ def constant(d: Field, value: float) -> Field:
 
 
 @dataclass(frozen=True)
-class Mapper:
-    """A named mapper instance: a family plus parameters."""
+class Mapper(Instance):
+    """A named mapper instance: a family plus parameters; called on d, gives intensity."""
 
-    name: str
-    family: str
-    params: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def spec(self) -> MapperFamily:
-        return FAMILIES.get(self.family)
-
-    def resolved(self) -> dict[str, float]:
-        return {**self.spec.defaults, **self.params}
-
-    def __call__(self, d: Field) -> Field:
-        return self.spec.fn(d, **self.resolved())
+    families: ClassVar[Registry[MapperFamily]] = FAMILIES
+    kind: ClassVar[str] = "mapper"
 
     def halo(self) -> float:
+        """Voxels outside the surface where the mapper can still exceed HALO_CUTOFF."""
         return float(self.spec.halo(**{k: v for k, v in self.resolved().items() if k == "peak"}))
 
 
-def check_params(family: str, params: dict[str, float]) -> None:
-    """Raise ValueError naming any parameter the family does not take."""
-    fam = FAMILIES.get(family)
-    bad = sorted(set(params) - set(fam.defaults))
-    if bad:
-        raise ValueError(
-            f"mapper family {family!r} has no parameter {bad[0]!r}; "
-            f"allowed: {', '.join(fam.defaults)}"
-        )
-
+check_params = Mapper.check_params
 
 MAPPERS: Registry[Mapper] = Registry("mapper")
 for _m in (

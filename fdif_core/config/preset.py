@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -30,7 +30,8 @@ from pydantic import (
 from .. import displacements as D
 from .. import mappers as M
 from ..errors import UserError
-from ..registry import suggest
+from ..instances import Instance as TextureInstance
+from ..registry import Registry, suggest
 from ..sdf.library import FDIF_CLASSES, PRIMITIVES
 from .finetune import FinetuneConfig
 from .pretrain import PretrainConfig
@@ -146,6 +147,22 @@ class InstanceSpec(Strict):
 
 
 Instance = str | InstanceSpec
+Inst = TypeVar("Inst", bound=TextureInstance)
+
+
+def _instances(items: list[Instance], kind: type[Inst], registry: Registry[Inst]) -> list[Inst]:
+    """Resolve names and inline specs to instances; unknown names and duplicates fail."""
+    out: list[Inst] = []
+    for it in items:
+        if isinstance(it, str):
+            inst = registry.get(it)
+        else:
+            kind.check_params(it.family, it.params)
+            inst = kind(it.name, it.family, dict(it.params))
+        if inst.name in {o.name for o in out}:
+            raise ValueError(f"{inst.name!r} listed twice")
+        out.append(inst)
+    return out
 
 
 class DisplacementsConfig(Strict):
@@ -156,11 +173,11 @@ class DisplacementsConfig(Strict):
     @field_validator("enabled")
     @classmethod
     def _known(cls, v: list[Instance]) -> list[Instance]:
-        _instances(v, D.DISPLACEMENTS, D.FAMILIES, D.Displacement, D.check_params)
+        _instances(v, D.Displacement, D.DISPLACEMENTS)
         return v
 
     def instances(self) -> list[D.Displacement]:
-        return _instances(self.enabled, D.DISPLACEMENTS, D.FAMILIES, D.Displacement, D.check_params)
+        return _instances(self.enabled, D.Displacement, D.DISPLACEMENTS)
 
     @model_validator(mode="after")
     def _some(self) -> DisplacementsConfig:
@@ -175,27 +192,11 @@ class MappersConfig(Strict):
     @field_validator("enabled")
     @classmethod
     def _known(cls, v: list[Instance]) -> list[Instance]:
-        _instances(v, M.MAPPERS, M.FAMILIES, M.Mapper, M.check_params)
+        _instances(v, M.Mapper, M.MAPPERS)
         return v
 
     def instances(self) -> list[M.Mapper]:
-        return _instances(self.enabled, M.MAPPERS, M.FAMILIES, M.Mapper, M.check_params)
-
-
-def _instances(items, registry, families, make, check) -> list:
-    out, seen = [], set()
-    for it in items:
-        if isinstance(it, str):
-            inst = registry.get(it)
-        else:
-            families.get(it.family)
-            check(it.family, it.params)
-            inst = make(it.name, it.family, dict(it.params))
-        if inst.name in seen:
-            raise ValueError(f"{inst.name!r} listed twice")
-        seen.add(inst.name)
-        out.append(inst)
-    return out
+        return _instances(self.enabled, M.Mapper, M.MAPPERS)
 
 
 class IntensityConfig(Strict):
