@@ -287,14 +287,18 @@ class DesignState:
         cls = PRIMITIVES.get(name)
         old = self.knobs
         self.primitive = name
-        self.knobs = {k.name: (old.get(k.name, k.default) if keep else k.default) for k in knobs_for(cls)}
+        self.knobs = {
+            k.name: (old.get(k.name, k.default) if keep else k.default) for k in knobs_for(cls)
+        }
         self.version += 1
 
     def set_knob(self, name: str, value: float) -> None:
         knob = next((k for k in self.knob_list() if k.name == name), None)
         if knob is None:
             allowed = ", ".join(k.name for k in self.knob_list())
-            raise ValueError(f"{self.primitive} has no shape parameter {name!r}; allowed: {allowed}")
+            raise ValueError(
+                f"{self.primitive} has no shape parameter {name!r}; allowed: {allowed}"
+            )
         x = float(value)
         if not math.isfinite(x) or not knob.lo <= x <= knob.hi:
             raise ValueError(f"{knob.label} = {value!r} is outside [{knob.lo}, {knob.hi}]")
@@ -395,7 +399,9 @@ class DesignState:
     def request(self, resolution: int, device: str = "cpu") -> DesignRequest:
         """Snapshot for a render at ``resolution``³ on ``device``."""
         n = int(resolution)
-        return DesignRequest(Recipe(self.preset()), self.object_spec(), (n, n, n), device, self.version)
+        return DesignRequest(
+            Recipe(self.preset()), self.object_spec(), (n, n, n), device, self.version
+        )
 
     def settings(self) -> dict[str, Any]:
         """Plain-data view of the design (for comparisons and display)."""
@@ -562,8 +568,12 @@ class PresetDraft:
         """Plain-data view of every editable setting (round-trip comparisons)."""
         return {
             "classes": list(self.classes),
-            "displacements": [(e.name, _dump(e.spec) if e.spec else None, e.enabled) for e in self.displacements],
-            "mappers": [(e.name, _dump(e.spec) if e.spec else None, e.enabled) for e in self.mappers],
+            "displacements": [
+                (e.name, _dump(e.spec) if e.spec else None, e.enabled) for e in self.displacements
+            ],
+            "mappers": [
+                (e.name, _dump(e.spec) if e.spec else None, e.enabled) for e in self.mappers
+            ],
             "space": self.space,
             "include_none": self.include_none,
             "name": self.name,
