@@ -56,6 +56,7 @@ from .model import (
     Session,
     check_instance_name,
     families,
+    merge_order,
 )
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
@@ -716,7 +717,7 @@ class PresetEditor(QWidget):
     def _on_class_item(self, item: QTreeWidgetItem, _col: int = 0) -> None:
         if self._updating or item.childCount():
             return
-        self.draft.classes = self.checked_classes()
+        self.draft.classes = merge_order(self.draft.classes, self.checked_classes())
         self._changed()
 
     def _on_texture_item(self, kind: str, item: QListWidgetItem) -> None:

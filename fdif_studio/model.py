@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from fdif_core import displacements as D
 from fdif_core import mappers as M
@@ -432,17 +431,30 @@ def families() -> dict[str, list[str]]:
 
 
 def compress_classes(names: list[str]) -> list[str]:
-    """Shortest include list for ``names``: ``all``, whole families, then single names."""
-    if list(names) == FDIF_CLASSES:
+    """Short include list for ``names`` in their (label) order: ``all``, then any run of
+    consecutive names that is a whole family becomes the family name."""
+    names = list(names)
+    if names == FDIF_CLASSES:
         return ["all"]
-    chosen = set(names)
+    fams = sorted(families().items(), key=lambda kv: -len(kv[1]))
     out: list[str] = []
-    for fam, members in families().items():
-        if set(members) <= chosen:
-            out.append(fam)
+    i = 0
+    while i < len(names):
+        for fam, members in fams:
+            if len(members) > 1 and names[i : i + len(members)] == members:
+                out.append(fam)
+                i += len(members)
+                break
         else:
-            out += [m for m in members if m in chosen]
+            out.append(names[i])
+            i += 1
     return out
+
+
+def merge_order(current: list[str], chosen: list[str]) -> list[str]:
+    """Keep ``current``'s (label) order for names still chosen; append new ones in order."""
+    keep = set(chosen)
+    return [c for c in current if c in keep] + [c for c in chosen if c not in current]
 
 
 def _spec_of(item: str | InstanceSpec) -> tuple[str, InstanceSpec | None]:
@@ -522,12 +534,14 @@ class PresetDraft:
         entries.insert(sum(e.enabled for e in entries), TextureEntry(spec.name, spec, True))
 
     def set_enabled(self, kind: str, name: str, on: bool) -> None:
+        """Enable or disable an entry; enabled entries come first, in preset order."""
         entries = self.displacements if kind == "displacement" else self.mappers
-        for e in entries:
-            if e.name == name:
-                e.enabled = bool(on)
-                return
-        raise ValueError(suggest(name, [e.name for e in entries], kind))
+        hit = next((e for e in entries if e.name == name), None)
+        if hit is None:
+            raise ValueError(suggest(name, [e.name for e in entries], kind))
+        entries.remove(hit)
+        hit.enabled = bool(on)
+        entries.insert(sum(e.enabled for e in entries), hit)
 
     def set_classes_text(self, text: str) -> None:
         """Classes from comma-separated names, family names, globs or ``all``."""
@@ -546,8 +560,9 @@ class PresetDraft:
         data["name"], data["seed"] = self.name, int(self.seed)
         data["volume"] = {**data["volume"], "shape": list(self.shape)}
         data["objects"] = {**data["objects"], "per_volume": int(self.per_volume)}
-        classes = data["classes"]
-        classes["include"], classes["exclude"] = compress_classes(self.classes), []
+        if self.classes != self.base.classes.names():
+            data["classes"]["include"] = compress_classes(self.classes)
+            data["classes"]["exclude"] = []
         data["displacements"] = {
             "space": self.space,
             "include_none": self.include_none,
@@ -568,12 +583,8 @@ class PresetDraft:
         """Plain-data view of every editable setting (round-trip comparisons)."""
         return {
             "classes": list(self.classes),
-            "displacements": [
-                (e.name, _dump(e.spec) if e.spec else None, e.enabled) for e in self.displacements
-            ],
-            "mappers": [
-                (e.name, _dump(e.spec) if e.spec else None, e.enabled) for e in self.mappers
-            ],
+            "displacements": _texture_settings(self.displacements),
+            "mappers": _texture_settings(self.mappers),
             "space": self.space,
             "include_none": self.include_none,
             "name": self.name,
@@ -584,13 +595,16 @@ class PresetDraft:
         }
 
 
+def _texture_settings(entries: list[TextureEntry]) -> dict[str, list]:
+    """What a preset keeps of the entries: enabled ones in order; disabled built-ins."""
+    return {
+        "enabled": [_dump(e.item()) for e in entries if e.enabled],
+        "disabled": sorted(e.name for e in entries if not e.enabled and e.spec is None),
+    }
+
+
 def _dump(item: str | InstanceSpec) -> Any:
     return item if isinstance(item, str) else item.model_dump(mode="json")
-
-
-def read_yaml(path: str | Path) -> Any:
-    """``yaml.safe_load`` of a file (never ``yaml.load``)."""
-    return yaml.safe_load(Path(path).read_text())
 
 
 # --------------------------------------------------------------------------- session
