@@ -150,18 +150,30 @@ class LatestRunner:
 
 
 def _set_layer(viewer: Any, name: str, kind: str, data: Any, **kwargs: Any) -> Any:
-    """Update layer ``name`` in place (data, scale, translate ...) or add it."""
-    if name in viewer.layers:
-        layer = viewer.layers[name]
-        for key in ("scale", "translate"):
-            if key in kwargs:
-                setattr(layer, key, kwargs[key])
-        layer.data = data
-        for key in ("features", "colormap"):
-            if key in kwargs:
-                setattr(layer, key, kwargs[key])
-        return layer
-    return getattr(viewer, f"add_{kind}")(data, name=name, **kwargs)
+    """Update layer ``name`` in place or add it; unchanged frames are left alone (each
+    assignment of scale or translate refreshes the layer)."""
+    if name not in viewer.layers:
+        return getattr(viewer, f"add_{kind}")(data, name=name, **kwargs)
+    layer = viewer.layers[name]
+    for key in ("scale", "translate"):
+        if key in kwargs and not np.allclose(getattr(layer, key), kwargs[key]):
+            setattr(layer, key, kwargs[key])
+    layer.data = data
+    if kind == "labels" and "colormap" in kwargs:  # class colours follow the label list
+        layer.colormap = kwargs["colormap"]
+    if "features" in kwargs:
+        _set_features(layer, kwargs["features"])
+    return layer
+
+
+def _set_features(layer: Any, features: dict[str, Any]) -> None:
+    current = layer.features
+    same = list(current.columns) == list(features) and all(
+        len(current[k]) == len(v) and (current[k].to_numpy() == np.asarray(v)).all()
+        for k, v in features.items()
+    )
+    if not same:
+        layer.features = features
 
 
 def _scroll(widget: QWidget) -> QScrollArea:
@@ -456,10 +468,10 @@ class Designer(Container):
                 self.viewer, DESIGN_LAYERS[0], "image", result.image,
                 contrast_limits=(0, 128), colormap="gray", **kw,
             )  # fmt: skip
-            lab = _set_layer(
-                self.viewer, DESIGN_LAYERS[1], "labels", result.label, opacity=0.4, **kw
-            )
-            lab.features = render.label_features(["background", self.state.primitive])
+            _set_layer(
+                self.viewer, DESIGN_LAYERS[1], "labels", result.label, opacity=0.4,
+                features=render.label_features(["background", self.state.primitive]), **kw,
+            )  # fmt: skip
             self.timings["volumes"] = result.seconds
             self._status.value = (
                 f"{result.image.shape[0]}³ field + slices {result.seconds * 1e3:.0f} ms"

@@ -13,11 +13,11 @@ import torch
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
 
-from fdif_core import Recipe, load_preset  # noqa: E402
-from fdif_core.compose import ObjectSpec  # noqa: E402
-from fdif_core.config.preset import parse_preset  # noqa: E402
-from fdif_core.pose import Pose  # noqa: E402
-from fdif_studio import _widgets as W  # noqa: E402
+from fdif_core import Recipe, load_preset
+from fdif_core.compose import ObjectSpec
+from fdif_core.config.preset import parse_preset
+from fdif_core.pose import Pose
+from fdif_studio import _widgets as W
 
 pytestmark = [pytest.mark.gui, pytest.mark.xdist_group("napari")]
 MANIFEST = Path(W.__file__).with_name("napari.yaml")
@@ -123,10 +123,13 @@ def test_isosurface_screenshot_shows_and_follows_the_shape(make_napari_viewer, q
         viewer.layers[name].visible = False
     viewer.dims.ndisplay = 3
     viewer.reset_view()
+    viewer.camera.zoom *= 0.5  # room for the shape to grow
 
     def lit() -> tuple[np.ndarray, float]:
         qtbot.wait(50)
-        shot = viewer.screenshot(size=(300, 300), canvas_only=True, flash=False)[..., :3].astype(int)
+        shot = viewer.screenshot(size=(300, 300), canvas_only=True, flash=False)[..., :3].astype(
+            int
+        )
         background = shot[0, 0]
         mask = np.abs(shot - background).sum(-1) > 30
         return mask, float(mask.mean())
@@ -301,7 +304,7 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     for cmd in manifest.contributions.commands:
         module, attr = cmd.python_name.split(":")
         assert callable(getattr(__import__(module, fromlist=[attr]), attr)), cmd.id
-    assert [w.display_name for w in manifest.contributions.widgets][0] == "FDIF Studio"
+    assert next(w.display_name for w in manifest.contributions.widgets) == "FDIF Studio"
     pm = npe2.PluginManager.instance()
     if "fdif-studio" not in pm:  # found through the napari.manifest entry point, or not
         pm.register(manifest)
