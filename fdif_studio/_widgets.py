@@ -176,7 +176,20 @@ def _set_features(layer: Any, features: dict[str, Any]) -> None:
         layer.features = features
 
 
+def _show_point_inside(viewer: Any, layer: Any) -> None:
+    """Move the dims sliders into ``layer``'s extent when they lie outside it (layers of
+    presets with other reference grids share the viewer)."""
+    lo, hi = np.asarray(layer.extent.world)
+    point = list(viewer.dims.point)
+    for axis in viewer.dims.not_displayed:
+        if not lo[axis] <= point[axis] <= hi[axis]:
+            viewer.dims.set_point(axis, 0.5 * (lo[axis] + hi[axis]))
+
+
 def _scroll(widget: QWidget) -> QScrollArea:
+    layout = widget.layout()
+    if layout is not None:
+        layout.addStretch(1)  # keep controls packed at the top
     area = QScrollArea()
     area.setWidgetResizable(True)
     area.setWidget(widget)
@@ -246,6 +259,7 @@ class Designer(Container):
         self._full_res = ComboBox(choices=[48, 64, 96, 128, 160], value=96, label="full res.")
         self._iso = CheckBox(value=True, label="isosurface")
         self._status = Label(value="")
+        self._status.native.setWordWrap(True)
         self.extend(
             [
                 Label(value="<b>Shape</b>"),
@@ -472,6 +486,7 @@ class Designer(Container):
                 self.viewer, DESIGN_LAYERS[1], "labels", result.label, opacity=0.4,
                 features=render.label_features(["background", self.state.primitive]), **kw,
             )  # fmt: skip
+            _show_point_inside(self.viewer, self.viewer.layers[DESIGN_LAYERS[0]])
             self.timings["volumes"] = result.seconds
             self._status.value = (
                 f"{result.image.shape[0]}³ field + slices {result.seconds * 1e3:.0f} ms"
@@ -516,6 +531,7 @@ class Scene(Container):
         self._auto = CheckBox(value=True, label="render on change")
         self._go = PushButton(text="Render sample")
         self._status = Label(value="")
+        self._status.native.setWordWrap(True)
         self.extend([self._index, self._res, self._layout, self._auto, self._go, self._status])
         self._go.changed.connect(self.render)
         self._index.changed.connect(lambda _: self._auto.value and self.render())
@@ -564,6 +580,7 @@ class Scene(Container):
             colormap=cmap, opacity=0.8,
         )  # fmt: skip
         self._place()
+        _show_point_inside(self.viewer, self.viewer.layers[SCENE_LAYERS[0]])
         present = sorted({names[i] for i in np.unique(sample.label.cpu().numpy()) if i})
         self._status.value = f"sample {index}: {len(present)} classes: {', '.join(present[:6])}" + (
             "…" if len(present) > 6 else ""
@@ -621,6 +638,7 @@ class PresetEditor(QWidget):
         self._save_path = FileEdit(mode="w", filter="*.yaml", label="save as")
         self._save = PushButton(text="Save preset")
         self._status = Label(value="")
+        self._status.native.setWordWrap(True)
         top = Container(
             widgets=[self._shipped, self._load_shipped, self._file, self._load_file, self._name,
                      self._seed, *self._shape, self._per_volume, self._mode],
@@ -806,6 +824,7 @@ class Export(Container):
         self._stem = LineEdit(value="fdif_sample", label="file stem")
         self._go = PushButton(text="Export NIfTI + PNG")
         self._status = Label(value="")
+        self._status.native.setWordWrap(True)
         self.extend([self._source, self._dir, self._stem, self._go, self._status])
         self._go.changed.connect(self._on_export)
 
