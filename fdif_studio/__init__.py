@@ -6,22 +6,15 @@ Open with ``napari -w fdif-studio``. The widgets are thin views over the Qt-free
 
 from __future__ import annotations
 
-__all__ = [
-    "make_designer",
-    "make_export",
-    "make_preset_editor",
-    "make_sample",
-    "make_scene",
-    "make_studio",
-]
+__all__ = ["Designer", "Export", "PresetEditor", "Scene", "Studio", "make_sample"]
 
 
-def __getattr__(name: str):  # widgets import Qt: load them only when asked for
+def __getattr__(name: str):  # the widgets import Qt: load them only when asked for
+    if name == "make_sample":
+        from ._sample_data import make_sample
+
+        return make_sample
     if name in __all__:
-        if name == "make_sample":
-            from ._sample_data import make_sample
-
-            return make_sample
         from . import _widgets
 
         return getattr(_widgets, name)

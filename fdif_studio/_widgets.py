@@ -8,12 +8,14 @@ a napari notification with the reason; the viewer keeps working.
 
 from __future__ import annotations
 
+import os
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -258,6 +260,14 @@ class Designer(Container):
         self._drag_res = ComboBox(choices=[32, 48, 64, 96], value=64, label="drag res.")
         self._full_res = ComboBox(choices=[48, 64, 96, 128, 160], value=96, label="full res.")
         self._iso = CheckBox(value=True, label="isosurface")
+        self._threads = SpinBox(
+            value=torch.get_num_threads(),
+            min=1,
+            max=max(1, os.cpu_count() or 1),
+            label="CPU threads",
+            tooltip="torch intra-op threads (process-wide); 1 keeps a core free for the UI",
+        )
+        self._solo_3d = CheckBox(value=True, label="3D: isosurface only")
         self._status = Label(value="")
         self._status.native.setWordWrap(True)
         self.extend(
@@ -275,7 +285,15 @@ class Designer(Container):
                 self._map_params,
                 Label(value="<b>Preview</b>"),
                 Container(
-                    widgets=[self._device, self._drag_res, self._full_res, self._iso], labels=True
+                    widgets=[
+                        self._device,
+                        self._drag_res,
+                        self._full_res,
+                        self._threads,
+                        self._iso,
+                        self._solo_3d,
+                    ],
+                    labels=True,
                 ),
                 self._status,
             ]
@@ -288,6 +306,9 @@ class Designer(Container):
         self._map_from.changed.connect(self._on_map_from)
         self._map_family.changed.connect(self._on_map_family)
         self._iso.changed.connect(lambda _: self.request_render())
+        self._threads.changed.connect(lambda n: torch.set_num_threads(int(n)))
+        self._solo_3d.changed.connect(self._on_ndisplay)
+        self.viewer.dims.events.ndisplay.connect(self._on_ndisplay)
         self._full_timer = QTimer()
         self._full_timer.setSingleShot(True)
         self._full_timer.setInterval(400)
@@ -454,6 +475,18 @@ class Designer(Container):
             self.state.set_mapper(self.state.mapper, values)
         self.request_render()
 
+    def _on_ndisplay(self, _: Any = None) -> None:
+        """In 3D show the isosurface alone (volume renderings would hide it); slices in 2D."""
+        try:
+            if not self._solo_3d.value:
+                return
+        except RuntimeError:  # the widget was closed; the viewer lives on
+            return
+        three_d = self.viewer.dims.ndisplay == 3
+        for name in DESIGN_LAYERS[:2]:
+            if name in self.viewer.layers:
+                self.viewer.layers[name].visible = not three_d
+
     # ---- rendering
     @property
     def busy(self) -> bool:
@@ -477,6 +510,7 @@ class Designer(Container):
             return  # stale
         self.shown_version = result.version
         if isinstance(result, render.Volumes):
+            first = DESIGN_LAYERS[0] not in self.viewer.layers
             kw = {"scale": result.scale, "translate": result.translate}
             _set_layer(
                 self.viewer, DESIGN_LAYERS[0], "image", result.image,
@@ -487,6 +521,8 @@ class Designer(Container):
                 features=render.label_features(["background", self.state.primitive]), **kw,
             )  # fmt: skip
             _show_point_inside(self.viewer, self.viewer.layers[DESIGN_LAYERS[0]])
+            if first:
+                self._on_ndisplay()
             self.timings["volumes"] = result.seconds
             self._status.value = (
                 f"{result.image.shape[0]}³ field + slices {result.seconds * 1e3:.0f} ms"
@@ -881,23 +917,3 @@ class Studio(QTabWidget):
         self.addTab(_scroll(self.preset_editor), "Preset")
         self.addTab(_scroll(self.export.native), "Export")
         self.setMinimumWidth(360)
-
-
-def make_studio(napari_viewer: Any) -> QWidget:
-    return Studio(napari_viewer)
-
-
-def make_designer(napari_viewer: Any) -> Designer:
-    return Designer(napari_viewer)
-
-
-def make_scene(napari_viewer: Any) -> Scene:
-    return Scene(napari_viewer)
-
-
-def make_preset_editor(napari_viewer: Any) -> QWidget:
-    return PresetEditor(napari_viewer)
-
-
-def make_export(napari_viewer: Any) -> Export:
-    return Export(napari_viewer)

@@ -1,6 +1,8 @@
 """Save a screenshot of the studio (viewer + FDIF Studio dock) to docs/studio.png.
 
-Run under a display: ``xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/studio_screenshot.py``.
+Run under a display::
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/studio_screenshot.py
 """
 
 from __future__ import annotations

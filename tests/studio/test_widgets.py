@@ -119,9 +119,8 @@ def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer
 def test_isosurface_screenshot_shows_and_follows_the_shape(make_napari_viewer, qtbot):
     viewer = make_napari_viewer(show=True)
     d = small_designer(viewer, qtbot)
-    for name in W.DESIGN_LAYERS[:2]:
-        viewer.layers[name].visible = False
     viewer.dims.ndisplay = 3
+    assert [viewer.layers[n].visible for n in W.DESIGN_LAYERS] == [False, False, True]
     viewer.reset_view()
     viewer.camera.zoom *= 0.5  # room for the shape to grow
 
@@ -315,10 +314,16 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     assert viewer.layers["FDIF image"].data.shape == (48, 48, 48)
 
 
-def test_studio_dock_opens_with_all_panels(make_napari_viewer, qtbot):
+def test_plugin_opens_from_napari_with_all_panels(make_napari_viewer, qtbot):
+    import npe2
+
     viewer = make_napari_viewer()
-    studio = W.make_studio(viewer)
-    viewer.window.add_dock_widget(studio, name="FDIF Studio")
+    pm = npe2.PluginManager.instance()
+    if "fdif-studio" not in pm:
+        pm.register(npe2.PluginManifest.from_file(MANIFEST))
+    # what `napari -w fdif-studio` and the Plugins menu do: the first widget, FDIF Studio
+    _, studio = viewer.window.add_plugin_dock_widget("fdif-studio")
+    assert isinstance(studio, W.Studio)
     assert [studio.tabText(i) for i in range(studio.count())] == [
         "Designer",
         "Scene",
@@ -327,3 +332,7 @@ def test_studio_dock_opens_with_all_panels(make_napari_viewer, qtbot):
     ]
     wait(qtbot, studio.designer, timeout=60_000)
     assert W.session_for(viewer) is studio.designer.session is studio.preset_editor.session
+    assert set(W.DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
+    _, designer = viewer.window.add_plugin_dock_widget("fdif-studio", "Designer")
+    assert designer.state is studio.designer.state  # one design per viewer
+    wait(qtbot, designer, timeout=60_000)
