@@ -574,6 +574,16 @@ class Scene(Container):
         self._res.changed.connect(lambda _: self._auto.value and self.render())
         self._layout.changed.connect(lambda _: self._place())
         self.runner = LatestRunner(_scene_work, self._on_result, threaded=threaded)
+        self.session.connect("draft", self._on_draft)
+
+    def _on_draft(self) -> None:
+        """The preset changed: re-render the shown sample (if any) when auto-render is on."""
+        try:
+            auto = bool(self._auto.value)
+        except RuntimeError:  # closed panel
+            return
+        if auto and SCENE_LAYERS[0] in self.viewer.layers:
+            self.render()
 
     @property
     def busy(self) -> bool:
@@ -598,8 +608,7 @@ class Scene(Container):
     def _on_result(self, result: Any) -> None:
         recipe, index, sample = result
         names = recipe.label_names
-        self.session.sample, self.session.sample_names = sample, names
-        self.session.sample_preset = recipe.preset
+        self.session.sample, self.session.sample_preset = sample, recipe.preset
         ref = tuple(recipe.shape)
         shape = tuple(sample.image.shape)
         scale, translate = render.frame(ref, shape)
@@ -890,7 +899,8 @@ class Export(Container):
                 raise ValueError("no scene sample yet: render one in the Scene widget first")
             s = self.session.sample
             image, label = s.image.cpu().numpy(), s.label.cpu().numpy()
-            spacing = tuple(self.session.draft.base.volume.spacing)
+            preset = self.session.sample_preset or self.session.draft.base
+            spacing = tuple(preset.volume.spacing)
         paths = [
             out / f"{stem}_image.nii.gz",
             out / f"{stem}_label.nii.gz",

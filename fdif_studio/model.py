@@ -9,7 +9,10 @@ and reads ``fdif_core`` presets. ``Session`` ties both to one viewer.
 
 from __future__ import annotations
 
+import inspect
 import math
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ import torch
 from fdif_core import displacements as D
 from fdif_core import mappers as M
 from fdif_core.atomic import atomic_path
-from fdif_core.compose import ObjectSpec, Recipe
+from fdif_core.compose import ObjectSpec, Recipe, Sample
 from fdif_core.config.preset import (
     InstanceSpec,
     Preset,
@@ -609,22 +612,28 @@ def _dump(item: str | InstanceSpec) -> Any:
 
 # --------------------------------------------------------------------------- session
 class Session:
-    """The studio's state for one viewer: the design, the preset draft, the last sample."""
+    """The studio's state for one viewer: the design, the preset draft, the last sample.
+
+    Panels subscribe to ``"draft"`` (the preset draft changed) and ``"sample"`` (a scene
+    was rendered); bound methods are held weakly, so closed panels drop out by themselves.
+    """
 
     def __init__(self) -> None:
         self.design = DesignState()
         self.draft = PresetDraft()
-        self.sample = None  # fdif_core.compose.Sample of the last scene render
-        self.sample_names: list[str] = []
-        self.listeners: dict[str, list] = {"draft": [], "sample": []}
+        self.sample: Sample | None = None  # the last scene render
+        self.sample_preset: Preset | None = None  # the preset it was rendered from
+        self._listeners: dict[str, list[Callable[[], Any]]] = {"draft": [], "sample": []}
 
-    def connect(self, what: str, fn) -> None:
-        self.listeners[what].append(fn)
-
-    def disconnect(self, what: str, fn) -> None:
-        if fn in self.listeners[what]:
-            self.listeners[what].remove(fn)
+    def connect(self, what: str, fn: Callable[[], Any]) -> None:
+        ref = weakref.WeakMethod(fn) if inspect.ismethod(fn) else (lambda: fn)
+        self._listeners[what].append(ref)
 
     def emit(self, what: str) -> None:
-        for fn in list(self.listeners[what]):
-            fn()
+        alive = []
+        for ref in self._listeners[what]:
+            fn = ref()
+            if fn is not None:
+                alive.append(ref)
+                fn()
+        self._listeners[what] = alive

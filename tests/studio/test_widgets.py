@@ -168,6 +168,15 @@ def test_scene_renders_the_preset_sample_with_class_names(make_napari_viewer, qt
     scene._layout.value = "overlay"
     assert tuple(label.translate) == tuple(image.translate)
 
+    # editing the preset re-renders the shown sample (auto-render on)
+    scene._auto.value = True
+    editor = W.PresetEditor(viewer)
+    editor._per_volume.value = 2
+    wait(qtbot, scene)
+    fewer = Recipe(editor.draft.to_preset()).sample(3, shape=(32, 32, 32))
+    assert len(fewer.objects) == 2
+    np.testing.assert_array_equal(label.data, fewer.label.numpy())
+
 
 def _click(button) -> None:
     button.native.click()
