@@ -336,6 +336,19 @@ class Designer(Container):
 
     def _build_shape(self) -> None:
         self._shape.clear()
+        counts = self.state.vertex_counts()
+        if counts:
+            n = Slider(
+                value=self.state.cls.n,
+                min=counts[0],
+                max=counts[-1],
+                step=1,
+                label="vertices" if self.state.cls.section == "polygon" else "star points",
+                name="vertex_count",
+                tooltip="switches to the class with this many vertices",
+            )
+            n.changed.connect(self._on_vertex_count)
+            self._shape.append(n)
         for k in self.state.knob_list():
             cls = Slider if k.integer else FloatSlider
             w = cls(
@@ -397,11 +410,23 @@ class Designer(Container):
         self.request_render()
 
     @guarded
+    def _on_vertex_count(self, n: int) -> None:
+        if self._updating or n == self.state.cls.n:
+            return
+        self.state.set_vertex_count(int(n))
+        self._updating = True
+        try:
+            self._primitive.value = self.state.primitive
+        finally:
+            self._updating = False
+        self.request_render()
+
+    @guarded
     def _on_knob(self, _: Any = None) -> None:
         if self._updating:
             return
         for name, w in self.shape_widgets.items():
-            if w.value != self.state.knobs.get(name):
+            if name != "vertex_count" and w.value != self.state.knobs.get(name):
                 self.state.set_knob(name, w.value)
         self.request_render()
 

@@ -294,6 +294,21 @@ class DesignState:
         }
         self.version += 1
 
+    def vertex_counts(self) -> list[int]:
+        """Vertex (or star point) counts offered by this class's family; [] if none."""
+        fam = self.cls.family
+        counts = sorted({c.n for _, c in PRIMITIVES.items() if c.family == fam and c.n})
+        return counts if len(counts) > 1 else []
+
+    def set_vertex_count(self, n: int) -> None:
+        """Switch to the sibling class with ``n`` vertices (star points), keeping the knobs."""
+        fam = self.cls.family
+        hit = [name for name, c in PRIMITIVES.items() if c.family == fam and c.n == int(n)]
+        if not hit:
+            allowed = ", ".join(map(str, self.vertex_counts())) or "none (fixed shape)"
+            raise ValueError(f"{fam}: no class with {n} vertices; allowed: {allowed}")
+        self.set_primitive(hit[0], keep=True)
+
     def set_knob(self, name: str, value: float) -> None:
         knob = next((k for k in self.knob_list() if k.name == name), None)
         if knob is None:

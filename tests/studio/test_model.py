@@ -127,6 +127,17 @@ def load_preset_names(include: list[str]) -> list[str]:
     return parse_preset({"classes": {"include": include}}).classes.names()
 
 
+def test_vertex_count_switches_class_within_the_family() -> None:
+    s = DesignState(primitive="polygon_5_prism_cone_onion")
+    s.set_knob("end_scale", 1.4)
+    assert s.vertex_counts() == [3, 4, 5, 6, 7, 8, 9]
+    s.set_vertex_count(9)
+    assert s.primitive == "polygon_9_prism_cone_onion" and s.knobs["end_scale"] == 1.4
+    with pytest.raises(ValueError, match="allowed: 3, 4"):
+        s.set_vertex_count(12)
+    assert DesignState(primitive="sphere").vertex_counts() == []
+
+
 def test_compress_classes() -> None:
     assert compress_classes(load_preset("fdif-paper").classes.names()) == ["all"]
     basic = families()["basic"]
