@@ -67,6 +67,25 @@ def engine_render(d: W.Designer):
     return req.recipe.render([req.obj], req.shape)
 
 
+def test_runner_runs_off_the_ui_thread_and_drops_stale_requests(qtbot):
+    import threading
+    import time
+
+    seen, threads = [], []
+
+    def work(request):
+        threads.append(threading.current_thread())
+        time.sleep(0.1)
+        yield request
+
+    runner = W.LatestRunner(work, seen.append)
+    for i in range(5):  # a drag: five values while the first one renders
+        runner.submit(i)
+    qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
+    assert seen == [0, 4] and runner.dropped == 3
+    assert threading.main_thread() not in threads
+
+
 def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     d = small_designer(viewer, qtbot)
