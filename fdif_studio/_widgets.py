@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +211,8 @@ def _design_work(request: Any):
     """Worker: slices first (fast), then the isosurface."""
     vol = render.render_volumes(request)
     yield vol
-    yield render.isosurface(vol.phi, request.recipe.shape, request.version)
+    if request.surface:
+        yield render.isosurface(vol.phi, request.recipe.shape, request.version)
 
 
 class Designer(Container):
@@ -305,7 +307,7 @@ class Designer(Container):
         self._space.changed.connect(self._on_space)
         self._map_from.changed.connect(self._on_map_from)
         self._map_family.changed.connect(self._on_map_family)
-        self._iso.changed.connect(lambda _: self.request_render())
+        self._iso.changed.connect(self._on_iso)
         self._threads.changed.connect(lambda n: torch.set_num_threads(int(n)))
         self._solo_3d.changed.connect(self._on_ndisplay)
         self.viewer.dims.events.ndisplay.connect(self._on_ndisplay)
@@ -316,9 +318,7 @@ class Designer(Container):
         self.runner = LatestRunner(_design_work, self._on_result, threaded=threaded)
         self.shown_version = -1
         self.timings: dict[str, float] = {}
-        self._build_shape()
-        self._build_params("displacement")
-        self._build_params("mapper")
+        self.sync()
         self.request_render(full=True)
 
     # ---- state -> widgets
@@ -500,6 +500,12 @@ class Designer(Container):
             self.state.set_mapper(self.state.mapper, values)
         self.request_render()
 
+    def _on_iso(self, on: bool) -> None:
+        if DESIGN_LAYERS[2] in self.viewer.layers:
+            self.viewer.layers[DESIGN_LAYERS[2]].visible = bool(on)
+        if on:
+            self.request_render()
+
     def _on_ndisplay(self, _: Any = None) -> None:
         """In 3D show the isosurface alone (volume renderings would hide it); slices in 2D."""
         try:
@@ -522,13 +528,17 @@ class Designer(Container):
         drag, top = int(self._drag_res.value), int(self._full_res.value)
         if full or drag >= top:
             self._full_timer.stop()
-            self.runner.submit(self.state.request(top, str(self._device.value)))
+            self._submit(top)
             return
-        self.runner.submit(self.state.request(drag, str(self._device.value)))
+        self._submit(drag)
         self._full_timer.start()
 
     def _render_full(self) -> None:
-        self.runner.submit(self.state.request(int(self._full_res.value), str(self._device.value)))
+        self._submit(int(self._full_res.value))
+
+    def _submit(self, resolution: int) -> None:
+        req = self.state.request(resolution, str(self._device.value))
+        self.runner.submit(replace(req, surface=bool(self._iso.value)))
 
     def _on_result(self, result: Any) -> None:
         if result.version < self.shown_version:
@@ -554,10 +564,6 @@ class Designer(Container):
             )
         elif isinstance(result, render.Surface):
             self.timings["surface"] = result.seconds
-            if not self._iso.value:
-                if DESIGN_LAYERS[2] in self.viewer.layers:
-                    self.viewer.layers[DESIGN_LAYERS[2]].visible = False
-                return
             verts, faces = result.vertices, result.faces
             if result.empty:  # keep a valid (degenerate) mesh; hide it
                 verts, faces = np.zeros((3, 3), np.float32), np.array([[0, 1, 2]])

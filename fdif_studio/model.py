@@ -250,6 +250,7 @@ class DesignRequest:
     shape: tuple[int, int, int]
     device: str
     version: int
+    surface: bool = True  # also extract the isosurface
 
 
 @dataclass
