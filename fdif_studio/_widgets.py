@@ -195,6 +195,7 @@ def _scroll(widget: QWidget) -> QScrollArea:
         layout.addStretch(1)  # keep controls packed at the top
     area = QScrollArea()
     area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
     area.setWidget(widget)
     return area
 
@@ -967,4 +968,4 @@ class Studio(QTabWidget):
         self.addTab(_scroll(self.scene.native), "Scene")
         self.addTab(_scroll(self.preset_editor), "Preset")
         self.addTab(_scroll(self.export.native), "Export")
-        self.setMinimumWidth(360)
+        self.setMinimumWidth(400)

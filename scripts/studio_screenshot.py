@@ -38,11 +38,11 @@ def main(out: str = "docs/studio.png", scene_out: str = "docs/studio-scene.png")
     app = QApplication.instance()
     d = studio.designer
     wait(app, d)
-    d._family.value = "star_prism_convex"
-    d._primitive.value = "star_6_prism_convex"
-    for name, value in (("radius", 0.14), ("half_height", 0.3), ("peak_scale", 2.6)):
+    d._family.value = "star_prism_concave"
+    d._primitive.value = "star_6_prism_concave"
+    for name, value in (("radius", 0.3), ("half_height", 0.3), ("neck_scale", 0.5)):
         d.shape_widgets[name].value = value
-    for key, value in (("angles_deg0", 35.0), ("angles_deg1", -25.0)):
+    for key, value in (("angles_deg0", 55.0), ("angles_deg1", -20.0)):
         d.pose_widgets[key].value = value
     d._disp_from.value = "perlin_fine"
     d._map_from.value = "sinusoidal_wavelength_3.0"
