@@ -624,8 +624,13 @@ class Scene(Container):
             auto = bool(self._auto.value)
         except RuntimeError:  # closed panel
             return
-        if auto and SCENE_LAYERS[0] in self.viewer.layers:
-            self.render()
+        if not auto or SCENE_LAYERS[0] not in self.viewer.layers:
+            return
+        try:  # an invalid draft is reported by the editor's status line, not here
+            self.session.draft.to_preset()
+        except (ValueError, UserError):
+            return
+        self.render()
 
     @property
     def busy(self) -> bool:

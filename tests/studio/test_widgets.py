@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,12 @@ import torch
 
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
+if not (
+    os.environ.get("DISPLAY")
+    or os.environ.get("WAYLAND_DISPLAY")
+    or os.environ.get("QT_QPA_PLATFORM") == "offscreen"
+):
+    pytest.skip("needs a display: run under xvfb-run", allow_module_level=True)
 
 from fdif_core import Recipe, load_preset
 from fdif_core.compose import ObjectSpec
