@@ -329,6 +329,8 @@ class DesignState:
         angles_deg: tuple[float, float, float] | None = None,
         shear: tuple[float, float, float] | None = None,
     ) -> None:
+        """Translation (fraction of G, |t| <= 0.6), angles (degrees), shear (|s| <= 0.5)."""
+        new = {}
         for what, vals, lim in (
             ("translation", translation, 0.6),
             ("angles_deg", angles_deg, 360.0),
@@ -336,9 +338,14 @@ class DesignState:
         ):
             if vals is None:
                 continue
-            vals = tuple(float(x) for x in vals)
+            try:
+                vals = tuple(float(x) for x in vals)
+            except (TypeError, ValueError):
+                raise ValueError(f"{what} {vals!r}: three numbers within ±{lim}") from None
             if len(vals) != 3 or not all(math.isfinite(x) and abs(x) <= lim for x in vals):
                 raise ValueError(f"{what} {vals!r}: three numbers within ±{lim}")
+            new[what] = vals
+        for what, vals in new.items():  # all checked first: nothing half-applied
             setattr(self, what, vals)
         self.version += 1
 

@@ -110,6 +110,9 @@ def test_texture_and_mapper_change_image_as_the_engine_says() -> None:
         (lambda s: s.set_mapper("modular", {"modulus": 1}), "modulus"),
         (lambda s: s.set_mapper("linear", {"slop": 1.0}), "slope"),
         (lambda s: s.set_pose(translation=(0.0, 9.0, 0.0)), "translation"),
+        (lambda s: s.set_pose(translation=(0.1, 0, 0), shear=(0, 0, 2.0)), "shear"),
+        (lambda s: s.set_pose(angles_deg=("a", 0, 0)), "angles_deg"),
+        (lambda s: s.set_knob("radius", "wide"), "could not convert"),
         (lambda s: s.set_displacement(NONE, space="screen"), "object, world"),
     ],
 )
