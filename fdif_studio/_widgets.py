@@ -746,9 +746,15 @@ class PresetEditor(QWidget):
         self.mappers = QListWidget()
         for lst in (self.displacements, self.mappers):
             lst.setMinimumHeight(110)
+
+        def head(text: str) -> QWidget:
+            return Label(value=f"<b>{text}</b>").native
+
         lay = QVBoxLayout(self)
-        for w in (top.native, self.classes, mid.native, tex.native, self.displacements,
-                  self.mappers, add.native, bottom.native):  # fmt: skip
+        for w in (head("Preset"), top.native, head("Classes (label order kept)"), self.classes,
+                  mid.native, head("Displacements Δ (geometric texture)"), tex.native,
+                  self.displacements, head("Mappers g (intensity texture)"), self.mappers,
+                  head("From the Designer"), add.native, head("Save"), bottom.native):  # fmt: skip
             lay.addWidget(w)
         self._load_shipped.changed.connect(self._on_load_shipped)
         self._load_file.changed.connect(self._on_load_file)
