@@ -124,12 +124,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--res", type=int, nargs="+", default=[64, 96])
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: the studio's, cores - 1)"
+    )
     ap.add_argument("--device", default=default_device())
     ap.add_argument("--no-viewer", action="store_true", help="skip the napari measurement")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) - 1))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"load average {load:.1f}; {PRIMITIVE} + ridge + sinusoidal; device {args.device}; "
