@@ -319,6 +319,8 @@ class Designer(Container):
         self._map_from.changed.connect(self._on_map_from)
         self._map_family.changed.connect(self._on_map_family)
         self._iso.changed.connect(self._on_iso)
+        self._full_res.changed.connect(lambda _: self.request_render(full=True))
+        self._device.changed.connect(lambda _: self.request_render(full=True))
         self._threads.changed.connect(lambda n: torch.set_num_threads(int(n)))
         self._solo_3d.changed.connect(self._on_ndisplay)
         self.viewer.dims.events.ndisplay.connect(self._on_ndisplay)
