@@ -729,6 +729,11 @@ class PresetEditor(QWidget):
         self._instance_name = LineEdit(value="my_texture", label="instance name")
         self._add_disp = PushButton(text="Add designed displacement")
         self._add_map = PushButton(text="Add designed mapper")
+        self._spread = FloatSpinBox(
+            value=0.1, min=0.0, max=1.0, step=0.05, label="range spread",
+            tooltip="class ranges = design value ± spread × knob span / 2",
+        )  # fmt: skip
+        self._add_class = PushButton(text="Add designed class (ranges around it)")
         self._save_path = FileEdit(mode="w", filter="*.yaml", label="save as")
         self._save = PushButton(text="Save preset")
         self._status = Label(value="")
@@ -739,7 +744,10 @@ class PresetEditor(QWidget):
         )  # fmt: skip
         mid = Container(widgets=[self._classes_text, self._classes_apply])
         tex = Container(widgets=[self._space, self._include_none])
-        add = Container(widgets=[self._instance_name, self._add_disp, self._add_map])
+        add = Container(
+            widgets=[self._instance_name, self._add_disp, self._add_map, self._spread,
+                     self._add_class],
+        )  # fmt: skip
         bottom = Container(widgets=[self._save_path, self._save, self._status])
         self.classes = QTreeWidget()
         self.classes.setHeaderLabels(["classes"])
@@ -763,6 +771,7 @@ class PresetEditor(QWidget):
         self._classes_apply.changed.connect(self._on_classes_text)
         self._add_disp.changed.connect(lambda _=None: self._on_add("displacement"))
         self._add_map.changed.connect(lambda _=None: self._on_add("mapper"))
+        self._add_class.changed.connect(self._on_add_class)
         self._save.changed.connect(self._on_save)
         for w in (self._name, self._seed, *self._shape, self._per_volume, self._mode, self._space,
                   self._include_none):  # fmt: skip
@@ -875,6 +884,15 @@ class PresetEditor(QWidget):
         self.sync()
         self._changed()
         show_info(f"added {kind} {name!r} ({spec.family} {spec.params})")
+
+    @guarded
+    def _on_add_class(self, _: Any = None) -> None:
+        design = self.session.design
+        ranges = self.draft.add_design_class(design, float(self._spread.value))
+        self.sync()
+        self._changed()
+        shown = ", ".join(f"{k} {lo:g}..{hi:g}" for k, (lo, hi) in ranges.items())
+        show_info(f"class {design.primitive} enabled; ranges: {shown}")
 
     @guarded
     def _on_load_shipped(self, _: Any = None) -> None:

@@ -514,6 +514,7 @@ class PresetDraft:
     shape: tuple[int, int, int] = (48, 48, 48)
     per_volume: int = 6
     label_mode: str = "augmentation"
+    ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.load(self.base)
@@ -530,6 +531,7 @@ class PresetDraft:
         self.shape = tuple(preset.volume.shape)  # type: ignore[assignment]
         self.per_volume = preset.objects.per_volume
         self.label_mode = preset.labels.mode
+        self.ranges = {k: dict(v) for k, v in preset.classes.ranges.items()}
 
     @staticmethod
     def _entries(enabled: list, registered: list[str]) -> list[TextureEntry]:
@@ -569,6 +571,26 @@ class PresetDraft:
         hit.enabled = bool(on)
         entries.insert(sum(e.enabled for e in entries), hit)
 
+    def add_design_class(self, design: DesignState, spread: float = 0.1) -> dict:
+        """Enable the design's class and narrow its sampling ranges around the design.
+
+        Each knob that is a sampling range of the class becomes ``value ± spread * (knob
+        span) / 2`` (clipped to the knob's bounds), stored under the class name in
+        ``classes.ranges``; returns those ranges.
+        """
+        if not 0.0 <= spread <= 1.0:
+            raise ValueError(f"spread {spread}: use 0..1 (a fraction of each knob's span)")
+        cls = design.cls
+        out: dict[str, tuple[float, float]] = {}
+        for k in design.knob_list():
+            if k.name in cls.ranges:
+                v, d = design.knobs[k.name], 0.5 * spread * (k.hi - k.lo)
+                out[k.name] = (round(max(k.lo, v - d), 6), round(min(k.hi, v + d), 6))
+        self.ranges[cls.name] = out
+        if cls.name not in self.classes:
+            self.classes.append(cls.name)
+        return out
+
     def set_classes_text(self, text: str) -> None:
         """Classes from comma-separated names, family names, globs or ``all``."""
         pats = [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
@@ -589,6 +611,9 @@ class PresetDraft:
         if self.classes != self.base.classes.names():
             data["classes"]["include"] = compress_classes(self.classes)
             data["classes"]["exclude"] = []
+        data["classes"]["ranges"] = {
+            k: {p: list(r) for p, r in v.items()} for k, v in self.ranges.items()
+        }
         data["displacements"] = {
             "space": self.space,
             "include_none": self.include_none,
@@ -618,6 +643,7 @@ class PresetDraft:
             "shape": tuple(self.shape),
             "per_volume": self.per_volume,
             "label_mode": self.label_mode,
+            "ranges": {k: {p: tuple(r) for p, r in v.items()} for k, v in self.ranges.items()},
         }
 
 

@@ -214,6 +214,26 @@ def test_broken_presets_fail_with_the_reason(tmp_path, text: str, match: str) ->
     assert d.settings() == before
 
 
+def test_designed_class_ranges_steer_the_dataset() -> None:
+    d = PresetDraft()
+    d.set_classes_text("sphere")
+    design = DesignState(primitive="polygon_5_prism_convex")
+    design.set_knob("half_height", 0.4)
+    design.set_knob("peak_scale", 2.5)
+    ranges = d.add_design_class(design, spread=0.1)
+    assert set(ranges) == {"radius", "half_height", "peak_scale", "neck"}
+    assert ranges["half_height"] == pytest.approx((0.4 - 0.024, 0.4 + 0.024))
+    recipe = Recipe(d.to_preset())
+    assert recipe.classes == ["sphere", "polygon_5_prism_convex"]
+    objs = [o for i in range(6) for o in recipe.scene(i) if o.primitive != "sphere"]
+    assert objs
+    for o in objs:
+        assert 0.376 <= o.params["half_height"] / recipe.G <= 0.424
+        assert 2.3 <= o.params["knots"][1] <= 2.7
+    with pytest.raises(ValueError, match="spread"):
+        d.add_design_class(design, spread=3.0)
+
+
 def test_instance_names_are_checked() -> None:
     d = PresetDraft()
     spec = DesignState().mapper_spec("linear_slope_10.0")

@@ -249,6 +249,9 @@ def test_preset_round_trip_through_the_widgets(make_napari_viewer, qtbot, tmp_pa
     _click(editor._add_disp)
     editor._instance_name.value = "my_waves"
     _click(editor._add_map)
+    design.set_primitive("star_5_torus")
+    design.set_knob("minor_ratio", 0.6)
+    _click(editor._add_class)
     for w in editor._shape:
         w.value = 32
     editor._per_volume.value = 4
@@ -271,6 +274,7 @@ def test_preset_round_trip_through_the_widgets(make_napari_viewer, qtbot, tmp_pa
         text=True,
     )
     assert cli.returncode == 0, cli.stderr
+    assert preset.classes.ranges["star_5_torus"]["minor_ratio"] == pytest.approx((0.555, 0.645))
     sample = Recipe(preset).sample(0, shape=(16, 16, 16))
     assert set(sample.labels) == {"shape", "displacement", "mapper"}
 
