@@ -973,7 +973,12 @@ class Export(Container):
             s = self.session.sample
             image, label = s.image.cpu().numpy(), s.label.cpu().numpy()
             preset = self.session.sample_preset or self.session.draft.base
-            spacing = tuple(preset.volume.spacing)
+            spacing = tuple(  # a preview resolution keeps the physical extent
+                sp * ref / n
+                for sp, ref, n in zip(
+                    preset.volume.spacing, preset.volume.shape, image.shape, strict=True
+                )
+            )
         paths = [
             out / f"{stem}_image.nii.gz",
             out / f"{stem}_label.nii.gz",

@@ -275,8 +275,15 @@ def test_preset_round_trip_through_the_widgets(make_napari_viewer, qtbot, tmp_pa
     )
     assert cli.returncode == 0, cli.stderr
     assert preset.classes.ranges["star_5_torus"]["minor_ratio"] == pytest.approx((0.555, 0.645))
-    sample = Recipe(preset).sample(0, shape=(16, 16, 16))
-    assert set(sample.labels) == {"shape", "displacement", "mapper"}
+    out = tmp_path / "sample"
+    cli = subprocess.run(
+        [sys.executable, "-m", "fdif_core", "sample", "--preset", str(path), "--out", str(out),
+         "--shape", "16", "16", "16"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {"image.nii.gz", "label.nii.gz", "label_mapper.nii.gz", "preview.png"} <= names
 
     _click(editor._load_shipped)  # back to fdif-paper, then load the saved file
     assert editor.draft.settings() != saved
@@ -339,6 +346,7 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     assert [p.name for p in paths] == ["s0_image.nii.gz", "s0_label.nii.gz", "s0_montage.png"]
     img = np.asarray(nib.load(paths[0]).dataobj)
     np.testing.assert_array_equal(img, viewer.layers["scene image"].data)
+    assert nib.load(paths[0]).header.get_zooms() == (1.5, 1.5, 1.5)  # 48³ preset at 32³
     lab = np.asarray(nib.load(paths[1]).dataobj)
     np.testing.assert_array_equal(lab, viewer.layers["scene label"].data)
 
