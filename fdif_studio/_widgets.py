@@ -254,15 +254,15 @@ class Designer(Container):
                 w.changed.connect(self._on_pose)
                 self._pose.append(w)
                 self.pose_widgets[f"{group}{i}"] = w
-        disp_inst = ["(start from)", *D.DISPLACEMENTS.names]
-        self._disp_from = ComboBox(choices=disp_inst, label="preset", name="disp_from")
+        disp_inst = ["(instance)", *D.DISPLACEMENTS.names]
+        self._disp_from = ComboBox(choices=disp_inst, label="start from", name="disp_from")
         self._disp_family = ComboBox(
             choices=[NONE, *D.FAMILIES.names], value=self.state.displacement, label="family"
         )
         self._space = ComboBox(choices=["object", "world"], value=self.state.space, label="space")
         self._disp_params = Container(labels=True, name="displacement_params")
-        map_inst = ["(start from)", *M.MAPPERS.names]
-        self._map_from = ComboBox(choices=map_inst, label="preset", name="map_from")
+        map_inst = ["(instance)", *M.MAPPERS.names]
+        self._map_from = ComboBox(choices=map_inst, label="start from", name="map_from")
         self._map_family = ComboBox(
             choices=M.FAMILIES.names, value=self.state.mapper, label="family"
         )
