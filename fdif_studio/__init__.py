@@ -1,0 +1,21 @@
+"""FDIF Studio: a napari plugin to design primitives, textures and presets live.
+
+Open with ``napari -w fdif-studio``. The widgets are thin views over the Qt-free models in
+``fdif_studio.model``; previews are rendered by ``fdif_core`` (``fdif_studio.render``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Designer", "Export", "PresetEditor", "Scene", "Studio", "make_sample"]
+
+
+def __getattr__(name: str):  # the widgets import Qt: load them only when asked for
+    if name == "make_sample":
+        from ._sample_data import make_sample
+
+        return make_sample
+    if name in __all__:
+        from . import _widgets
+
+        return getattr(_widgets, name)
+    raise AttributeError(name)

@@ -1,0 +1,143 @@
+"""Preview rendering (Qt-free): the engine's field on a grid, slices and an isosurface.
+
+Every preview is computed by ``fdif_core``: ``Recipe.field`` gives φ̃ inside the object's
+box (the same box and chunks as ``Recipe.render``), the recipe's mapper gives the
+intensity, and ``skimage.measure.marching_cubes`` extracts the zero level set. Layers
+use reference-voxel world coordinates, so previews at any resolution overlay exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fdif_core import grid
+from fdif_core.compose import CHUNK, ObjectSpec, Recipe, Sample
+from fdif_core.preview import label_colors
+from fdif_core.sdf.library import PRIMITIVES, half_extents
+
+from .model import DesignRequest
+
+Shape3 = tuple[int, int, int]
+
+
+def default_device() -> str:
+    """``cuda`` when torch sees a GPU, else ``cpu``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def frame(ref: Shape3, shape: Shape3) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Layer ``scale`` and ``translate`` mapping voxel indices of ``shape`` to reference voxels
+    (world 0..ref, voxel centres at (i + 0.5) * ref / n)."""
+    scale = tuple(r / n for r, n in zip(ref, shape, strict=True))
+    return scale, tuple(0.5 * s for s in scale)
+
+
+@dataclass
+class Volumes:
+    """One object's preview: uint8 image and label (D, H, W), the field φ̃ and its frame."""
+
+    image: np.ndarray
+    label: np.ndarray
+    phi: torch.Tensor
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+    version: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Surface:
+    """Triangle mesh of the zero level set in reference voxels (world frame of the layers)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    version: int = 0
+    seconds: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return len(self.faces) == 0
+
+
+def object_slices(recipe: Recipe, obj: ObjectSpec, shape: Shape3) -> tuple[slice, ...] | None:
+    """Index box of ``obj`` on a grid of ``shape``: the box ``Recipe.render`` evaluates."""
+    lo, hi = obj.pose.world_box(half_extents(PRIMITIVES.get(obj.primitive), obj.params))
+    m = recipe.margin(obj)
+    return grid.box_to_slices([x - m for x in lo], [x + m for x in hi], shape, recipe.shape)
+
+
+def render_volumes(req: DesignRequest) -> Volumes:
+    """Field, intensity and label of the request's object: equal to ``Recipe.render``'s."""
+    t0 = time.perf_counter()
+    recipe, obj, shape = req.recipe, req.obj, req.shape
+    dev = torch.device(req.device)
+    far = float(max(recipe.shape))
+    phi = torch.full(shape, far, dtype=torch.float32, device=dev)
+    image = torch.zeros(shape, dtype=torch.float32, device=dev)
+    sl = object_slices(recipe, obj, shape)
+    if sl is not None:
+        pts = grid.box_points(sl, shape, recipe.shape, dev)
+        mapper = recipe.mappers[obj.mapper]
+        field = torch.empty(len(pts), dtype=torch.float32, device=dev)
+        values = torch.empty(len(pts), dtype=torch.float32, device=dev)
+        for s in range(0, len(pts), CHUNK):
+            f = recipe.field(obj, pts[s : s + CHUNK])
+            field[s : s + CHUNK] = f
+            values[s : s + CHUNK] = mapper(f)
+        box = tuple(x.stop - x.start for x in sl)
+        phi[sl] = field.view(box)
+        image[sl] = values.view(box)
+    lo, hi = recipe.preset.intensity.clip
+    image_u8 = image.clamp_(lo, hi).to(torch.uint8)
+    value = recipe.label_of(obj)["shape"]
+    label = (phi <= 0.0).to(torch.uint8) * value
+    scale, translate = frame(recipe.shape, shape)
+    return Volumes(
+        image_u8.cpu().numpy(),
+        label.cpu().numpy(),
+        phi,
+        scale,
+        translate,
+        req.version,
+        time.perf_counter() - t0,
+    )
+
+
+def isosurface(phi: torch.Tensor, ref: Shape3, version: int = 0) -> Surface:
+    """Zero level set of ``phi`` by marching cubes, closed at the volume's border."""
+    t0 = time.perf_counter()
+    arr = phi.detach().to("cpu", torch.float32).numpy()
+    shape = arr.shape
+    scale, _ = frame(ref, shape)  # type: ignore[arg-type]
+    if arr.size == 0 or arr.min() > 0.0:
+        return Surface(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64), version)
+    from skimage.measure import marching_cubes
+
+    far = float(max(arr.max(), 1.0))
+    padded = np.pad(arr, 1, mode="constant", constant_values=far)
+    verts, faces, _, _ = marching_cubes(padded, level=0.0, spacing=scale)
+    verts = (verts - 0.5 * np.asarray(scale)).astype(np.float32)
+    return Surface(verts, faces.astype(np.int64), version, time.perf_counter() - t0)
+
+
+def render_scene(recipe: Recipe, index: int, shape: Shape3 | None, device: str) -> Sample:
+    """Sample ``index`` of the recipe (the dataset's own sample), optionally resampled."""
+    return recipe.sample(index, shape=shape, device=device)
+
+
+def label_color_dict(n: int) -> dict[int | None, np.ndarray]:
+    """Colours of labels 0..n-1 (0 transparent), as the PNG montages colour them."""
+    rgb = label_colors(max(n, 1)).astype(np.float32) / 255.0
+    out: dict[int | None, np.ndarray] = {None: np.zeros(4, np.float32)}
+    for i in range(n):
+        out[i] = np.array([*rgb[i], 0.0 if i == 0 else 1.0], np.float32)
+    return out
+
+
+def label_features(names: list[str]) -> dict[str, np.ndarray]:
+    """Labels-layer features: shown on hover as ``class: <name>``."""
+    return {"index": np.arange(len(names)), "class": np.asarray(names, dtype=object)}
