@@ -14,10 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fdif_core import grid
-from fdif_core.compose import CHUNK, ObjectSpec, Recipe, Sample
+from fdif_core.compose import CHUNK, Recipe, Sample
 from fdif_core.preview import label_colors
-from fdif_core.sdf.library import PRIMITIVES, half_extents
 
 from .model import DesignRequest
 
@@ -63,34 +61,27 @@ class Surface:
         return len(self.faces) == 0
 
 
-def object_slices(recipe: Recipe, obj: ObjectSpec, shape: Shape3) -> tuple[slice, ...] | None:
-    """Index box of ``obj`` on a grid of ``shape``: the box ``Recipe.render`` evaluates."""
-    lo, hi = obj.pose.world_box(half_extents(PRIMITIVES.get(obj.primitive), obj.params))
-    m = recipe.margin(obj)
-    return grid.box_to_slices([x - m for x in lo], [x + m for x in hi], shape, recipe.shape)
-
-
 def render_volumes(req: DesignRequest) -> Volumes:
-    """Field, intensity and label of the request's object: equal to ``Recipe.render``'s."""
+    """Field, intensity and label of the request's object: equal to ``Recipe.render``'s.
+
+    φ̃ is evaluated on the voxels ``Recipe.voxels`` keeps (the object's culled blocks);
+    everywhere else it is left at a far positive value, which cannot hold the surface.
+    """
     t0 = time.perf_counter()
     recipe, obj, shape = req.recipe, req.obj, req.shape
     dev = torch.device(req.device)
     far = float(max(recipe.shape))
     phi = torch.full(shape, far, dtype=torch.float32, device=dev)
     image = torch.zeros(shape, dtype=torch.float32, device=dev)
-    sl = object_slices(recipe, obj, shape)
-    if sl is not None:
-        pts = grid.box_points(sl, shape, recipe.shape, dev)
+    found = recipe.voxels(obj, shape, dev)
+    if found is not None:
+        idx, pts = found
         mapper = recipe.mappers[obj.mapper]
-        field = torch.empty(len(pts), dtype=torch.float32, device=dev)
-        values = torch.empty(len(pts), dtype=torch.float32, device=dev)
-        for s in range(0, len(pts), CHUNK):
+        flat_phi, flat_image = phi.view(-1), image.view(-1)
+        for s in range(0, len(idx), CHUNK):
             f = recipe.field(obj, pts[s : s + CHUNK])
-            field[s : s + CHUNK] = f
-            values[s : s + CHUNK] = mapper(f)
-        box = tuple(x.stop - x.start for x in sl)
-        phi[sl] = field.view(box)
-        image[sl] = values.view(box)
+            flat_phi[idx[s : s + CHUNK]] = f
+            flat_image[idx[s : s + CHUNK]] = mapper(f)
     lo, hi = recipe.preset.intensity.clip
     image_u8 = image.clamp_(lo, hi).to(torch.uint8)
     value = recipe.label_of(obj)["shape"]
