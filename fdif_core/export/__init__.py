@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .generate import STRATEGIES, Result, generate
+from .jobs import STRATEGIES, Result, generate
 from .layouts import FORMATS, TASKS, Case, Plan
 from .manifest import JOURNAL, MANIFEST, PRESET_FILE, data_hash
 

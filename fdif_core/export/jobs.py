@@ -153,7 +153,7 @@ def _prepare_folder(out: Path, root: Path, plan: Plan) -> None:
             raise UserError(f"--out: {p} exists and is not a folder")
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".fdif_write_test.{os.getpid()}"
+        probe = root / f".fdif_write_test.{os.getpid()}.tmp"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
