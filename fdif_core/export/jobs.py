@@ -16,8 +16,15 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +138,11 @@ def generate(
             journal.add([rec])
             records[rec["index"]] = rec
             bar.update(1)
+    except BrokenProcessPool:
+        raise UserError(
+            f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
+            "perhaps with fewer --workers"
+        ) from None
     except OSError as err:
         raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
     except KeyboardInterrupt:
@@ -156,6 +168,11 @@ def _prepare_folder(out: Path, root: Path, plan: Plan) -> None:
         probe = root / f".fdif_write_test.{os.getpid()}.tmp"
         probe.write_bytes(b"")
         probe.unlink()
+    except BrokenProcessPool:
+        raise UserError(
+            f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
+            "perhaps with fewer --workers"
+        ) from None
     except OSError as err:
         raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
     if plan.format == "nnunet":
@@ -279,27 +296,49 @@ def _finish(
 def _processes(
     recipe: Recipe, job: Job, todo: list[Case], workers: int
 ) -> Iterator[dict[str, Any]]:
-    """Render, encode and write in ``workers`` processes (one torch thread each)."""
+    """Render, encode and write in ``workers`` processes (one torch thread each).
+
+    A worker that dies (killed, out of memory) fails the job with BrokenProcessPool instead
+    of hanging it; on an error or Ctrl-C, queued cases are cancelled at once.
+    """
     if not todo:
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
-    with ctx.Pool(workers, initializer=init_worker, initargs=(job, os.getpid())) as pool:
-        yield from pool.imap_unordered(run_case, todo, chunksize=1)
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=mp.get_context(method),
+        initializer=init_worker,
+        initargs=(job, os.getpid()),
+    )
+    try:
+        yield from _bounded(lambda case: pool.submit(run_case, case), todo, 2 * workers)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _inline(recipe: Recipe, job: Job, todo: list[Case], workers: int) -> Iterator[dict[str, Any]]:
     """Render here on the job's device; ``workers`` threads compress and write."""
     with _single_thread(job.device), ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: set[Future] = set()
-        for case in todo:
-            pending.add(pool.submit(write, job, render(recipe, job, case)))
-            while len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                yield from (f.result() for f in done)
-        while pending:
+        yield from _bounded(
+            lambda case: pool.submit(write, job, render(recipe, job, case)), todo, 2 * workers
+        )
+
+
+def _bounded(
+    submit: Callable[[Case], Future], todo: list[Case], limit: int
+) -> Iterator[dict[str, Any]]:
+    """Submit cases in order, at most ``limit`` in flight; yield results as they finish."""
+    pending: set[Future] = set()
+    for case in todo:
+        pending.add(submit(case))
+        while len(pending) >= limit:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (f.result() for f in done)
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        yield from (f.result() for f in done)
 
 
 @contextlib.contextmanager
