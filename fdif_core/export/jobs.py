@@ -335,10 +335,18 @@ def _bounded(
         pending.add(submit(case))
         while len(pending) >= limit:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            yield from (f.result() for f in done)
+            yield from _results(done)
     while pending:
         done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        yield from (f.result() for f in done)
+        yield from _results(done)
+
+
+def _results(done: set[Future]) -> Iterator[dict[str, Any]]:
+    """Results of finished futures, successes first (journaled), then the first error."""
+    failed = [f for f in done if f.exception() is not None]
+    yield from (f.result() for f in done if f.exception() is None)
+    if failed:
+        failed[0].result()
 
 
 @contextlib.contextmanager
