@@ -159,23 +159,11 @@ def generate(
 
 # ---------------------------------------------------------------- folder and identity
 def _prepare_folder(out: Path, root: Path, plan: Plan) -> None:
-    """Create ``root`` and check that it is a writable folder, as one-line errors."""
+    """Check ``out``, then create ``root`` and check that it is writable; one-line errors."""
     for p in (out, root):
         if p.exists() and not p.is_dir():
             raise UserError(f"--out: {p} exists and is not a folder")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".fdif_write_test.{os.getpid()}.tmp"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except BrokenProcessPool:
-        raise UserError(
-            f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
-            "perhaps with fewer --workers"
-        ) from None
-    except OSError as err:
-        raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
-    if plan.format == "nnunet":
+    if plan.format == "nnunet" and out.is_dir():
         twins = sorted(
             p.name for p in out.glob(f"Dataset{plan.dataset_id:03d}_*") if p.is_dir() and p != root
         )
@@ -184,6 +172,13 @@ def _prepare_folder(out: Path, root: Path, plan: Plan) -> None:
                 f"--dataset-id {plan.dataset_id}: {out} already holds {twins[0]}; nnU-Net needs "
                 "one folder per id, so choose another --dataset-id (or --dataset-name to match)"
             )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".fdif_write_test.{os.getpid()}.tmp"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
 
 
 def _claim(

@@ -383,6 +383,7 @@ def test_bad_preset_unwritable_and_foreign_folders(
 def test_nnunet_refuses_a_second_folder_with_the_same_id(tiny: Path, tmp_path: Path) -> None:
     (tmp_path / "raw" / "Dataset501_Other").mkdir(parents=True)
     assert run_cli("--preset", str(tiny), "--out", str(tmp_path / "raw"), "--format", "nnunet") == 2
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == ["Dataset501_Other"]
     argv = ["--preset", str(tiny), "--out", str(tmp_path / "raw"), "--format", "nnunet"]
     assert run_cli(*argv, "--dataset-id", "502") == 0
     assert (tmp_path / "raw" / "Dataset502_tiny" / "dataset.json").is_file()
