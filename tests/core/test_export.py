@@ -298,6 +298,24 @@ def test_kill_9_then_resume_is_identical(tmp_path: Path) -> None:
     assert tree(out) == tree(tmp_path / "ref")
 
 
+def _die(case):  # a worker killed mid-job (out-of-memory killer)
+    os._exit(3)
+
+
+def test_dead_worker_fails_in_one_line_then_resumes(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fdif_core.errors import UserError
+
+    preset = load_preset(tiny)
+    monkeypatch.setattr("fdif_core.export.jobs.run_case", _die)
+    with pytest.raises(UserError, match=r"worker process died.*--resume"):
+        generate(preset, tmp_path / "ds", workers=2, progress=False)
+    monkeypatch.undo()
+    res = generate(preset, tmp_path / "ds", workers=2, resume=True, progress=False)
+    assert res.written == 6 and (tmp_path / "ds" / "dataset.json").is_file()
+
+
 # ---------------------------------------------------------------- bad input
 def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
     return {
