@@ -86,8 +86,8 @@ def main() -> None:
         one(args)
         return
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"preset {args.preset}, {args.num_samples} cases, device {args.device}, {os.cpu_count()}")
-    print(f"CPUs; load average before: {load} (other jobs on the machine skew the rates)")
+    print(f"preset {args.preset}, {args.num_samples} cases, device {args.device}")
+    print(f"{os.cpu_count()} CPUs, load average before: {load} (other jobs skew the rates)")
     print("workers  overall/s  steady/s  KB/case  peak RSS MiB (main, largest worker)")
     base = None
     for w in args.workers:
