@@ -109,6 +109,7 @@ def generate(
         label_tasks=tuple(tasks) if task == "segmentation" else (),
         dataset_id=dataset_id,
         dataset_name=sanitize_name(dataset_name or preset.name),
+        device=dev.type,
     )
     check_plan(plan)
     classes = {"class": recipe.label_names[1:]} if task == "classification" else tasks

@@ -39,6 +39,7 @@ class Plan:
     label_tasks: tuple[str, ...] = ("shape",)  # label maps written per case (segmentation)
     dataset_id: int = 501
     dataset_name: str = "FDIF"
+    device: str = "cpu"  # device type that renders: GPU arithmetic differs in the last bits
 
     @property
     def width(self) -> int:

@@ -47,6 +47,7 @@ def identity(preset: Preset, plan: Plan) -> dict[str, Any]:
         "num_samples": plan.num_samples,
         "num_val": plan.num_val,
         "compression": COMPRESSION,
+        "device": plan.device,
     }
 
 
