@@ -235,39 +235,45 @@ def test_workers_give_identical_files(tiny: Path, tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- resume
+@pytest.mark.parametrize(
+    ("format", "task"),
+    [("decathlon", "segmentation"), ("decathlon", "classification"), ("nnunet", "segmentation")],
+)
 def test_resume_after_crash_is_identical(
-    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, format: str, task: str
 ) -> None:
     preset = load_preset(tiny)
-    generate(preset, tmp_path / "ref", progress=False)
-    out = tmp_path / "ds"
+    kw = {"format": format, "task": task, "progress": False}
+    ref = generate(preset, tmp_path / "ref", **kw).root
     real_write, calls = writer_mod.write, []
 
     def crashing_write(job, rendered, parent=None):
         calls.append(rendered.case.index)
         if len(calls) == 4:
-            # die half-way through case 3: image written, its label not, a temp file left
-            (job.root / "labelsTr" / ".case_00003.x1y2.tmp.nii.gz").write_bytes(b"partial")
-            data = nifti_bytes(rendered.arrays["image"], (1.5, 1.0, 2.0))
-            (job.root / rendered.case.files["image"]).write_bytes(data)
+            # die half-way through case 3: its image written, a temp file left, no journal line
+            image = job.root / rendered.case.files["image"]
+            (image.parent / f".{image.name.split('.')[0]}.x1y2.tmp.nii.gz").write_bytes(b"part")
+            image.write_bytes(nifti_bytes(rendered.arrays["image"], (1.5, 1.0, 2.0)))
             raise KeyboardInterrupt
         return real_write(job, rendered, parent)
 
     monkeypatch.setattr("fdif_core.export.jobs.write", crashing_write)
     with pytest.raises(KeyboardInterrupt):
-        generate(preset, out, progress=False)
+        generate(preset, tmp_path / "ds", **kw)
+    out = tmp_path / "ds" / ref.relative_to(tmp_path / "ref")
     assert not json.loads((out / MANIFEST).read_text())["complete"]
     assert not (out / "dataset.json").exists()
     assert len((out / JOURNAL).read_text().splitlines()) == 3
+    assert any(p.name.startswith(".case_00003") for p in out.rglob(".*"))
     monkeypatch.setattr("fdif_core.export.jobs.write", real_write)
 
     with pytest.raises(Exception, match="--resume"):
-        generate(preset, out, progress=False)
-    res = generate(preset, out, resume=True, progress=False)
+        generate(preset, tmp_path / "ds", **kw)
+    res = generate(preset, tmp_path / "ds", resume=True, **kw)
     assert res.written == 3  # cases 3, 4, 5; 0-2 kept
-    assert tree(out) == tree(tmp_path / "ref")
-    again = generate(preset, out, resume=True, progress=False)
-    assert again.written == 0 and tree(out) == tree(tmp_path / "ref")
+    assert tree(out) == tree(ref)
+    again = generate(preset, tmp_path / "ds", resume=True, **kw)
+    assert again.written == 0 and tree(out) == tree(ref)
 
 
 def test_kill_9_then_resume_is_identical(tmp_path: Path) -> None:
