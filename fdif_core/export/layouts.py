@@ -1,6 +1,6 @@
 """On-disk dataset layouts: MONAI/Medical Segmentation Decathlon and nnU-Net v2.
 
-A layout names every file of a case and writes the ``dataset.json`` its tools read. Sample
+A layout names every file of a case and builds the ``dataset.json`` its tools read. Sample
 ``i`` of the recipe is case ``i``: training cases are ``0..N-1``, validation cases follow
 (``N..N+V-1``), so a case's name says which sample it holds.
 """
