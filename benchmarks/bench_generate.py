@@ -9,7 +9,8 @@ dataset, files included, into a temporary folder. Usage::
 
 Steady rate: cases after the first round (one per worker) over the time they took, from the
 label files' modification times, so process start-up and imports are left out; the
-overall rate includes them.
+overall rate includes them. On a shared machine other jobs take cores; "on free cores" is
+workers / (CPU seconds per case), the rate that N otherwise idle cores would give.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def one(args: argparse.Namespace) -> None:
     from fdif_core.export import generate
 
     preset = load_preset(args.preset)
+    cpu0 = _cpu_seconds()
     with tempfile.TemporaryDirectory(prefix="bench_generate.") as tmp:
         t0 = time.time()
         res = generate(
@@ -46,6 +48,7 @@ def one(args: argparse.Namespace) -> None:
             progress=False,
         )
         done = sorted(p.stat().st_mtime for p in (res.root / "labelsTr").iterdir())
+    cpu = _cpu_seconds() - cpu0
     w = args.workers[0]
     steady = (len(done) - w) / (done[-1] - done[w - 1]) if len(done) > w else float("nan")
     peak = {
@@ -67,11 +70,20 @@ def one(args: argparse.Namespace) -> None:
                 "rate": res.cases / res.seconds,
                 "steady_rate": steady,
                 "bytes_per_case": res.bytes / res.cases,
+                "cpu_s_per_case": cpu / res.cases,
                 "peak_rss_mib": {k: v / 1024 for k, v in peak.items()},
                 "gpu_peak_mib": gpu / 2**20,
             }
         )
     )
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    own, kids = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> None:
@@ -88,7 +100,10 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"preset {args.preset}, {args.num_samples} cases, device {args.device}")
     print(f"{os.cpu_count()} CPUs, load average before: {load} (other jobs skew the rates)")
-    print("workers  overall/s  steady/s  KB/case  peak RSS MiB (main, largest worker)")
+    print(
+        "workers  overall/s  steady/s  CPU s/case  on free cores/s  KB/case"
+        "  peak RSS MiB (main, largest worker)"
+    )
     base = None
     for w in args.workers:
         cmd = [sys.executable, __file__, "--one", "--preset", args.preset]
@@ -100,7 +115,8 @@ def main() -> None:
         rss = r["peak_rss_mib"]
         worker_rss = f"{rss['children']:.0f}" if w > 1 and args.device == "cpu" else "-"
         print(
-            f"{w:7d}  {r['rate']:9.2f}  {r['steady_rate']:8.2f}  {r['bytes_per_case'] / 1000:7.0f}"
+            f"{w:7d}  {r['rate']:9.2f}  {r['steady_rate']:8.2f}  {r['cpu_s_per_case']:10.2f}"
+            f"  {w / r['cpu_s_per_case']:15.2f}  {r['bytes_per_case'] / 1000:7.0f}"
             f"  {rss['self']:.0f}, {worker_rss}"
             f"   (x{r['steady_rate'] / base:.2f} vs {args.workers[0]} worker(s))"
             + (f"  GPU peak {r['gpu_peak_mib']:.0f} MiB" if r["gpu_peak_mib"] else "")
