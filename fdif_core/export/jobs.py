@@ -117,40 +117,63 @@ def generate(
     out = Path(out)
     root = plan.root(out)
     _prepare_folder(out, root, plan)
-    cases = plan.cases()
-    records = _claim(root, preset, plan, cases, classes, resume, overwrite)
-    todo = [c for c in cases if c.index not in records]
+    with _exclusive(root):  # one job per folder at a time
+        cases = plan.cases()
+        records = _claim(root, preset, plan, cases, classes, resume, overwrite)
+        todo = [c for c in cases if c.index not in records]
 
-    job = Job(preset, root, task, str(dev))
-    executor = _process_pool if strategy == "processes" else _thread_pool
-    journal = mf.Journal(root)
-    bar = None
+        job = Job(preset, root, task, str(dev))
+        executor = _process_pool if strategy == "processes" else _thread_pool
+        journal = mf.Journal(root)
+        bar = None
+        try:
+            # workers start before the progress bar starts its monitor thread (fork-safe)
+            with executor(recipe, job, workers) if todo else contextlib.nullcontext() as submit:
+                bar = _progress(len(cases), len(cases) - len(todo), root.name, progress)
+                for rec in _bounded(submit, todo, 2 * workers):
+                    journal.add([rec])
+                    records[rec["index"]] = rec
+                    bar.update(1)
+        except BrokenProcessPool:
+            raise UserError(
+                f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
+                "perhaps with fewer --workers"
+            ) from None
+        except OSError as err:
+            raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
+        except KeyboardInterrupt:
+            print(f"interrupted: rerun with --resume to finish {root}", file=sys.stderr)
+            raise
+        finally:
+            journal.close()
+            if bar is not None:
+                bar.close()
+
+        _finish(root, preset, plan, cases, classes, records)
+        size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
+        return Result(root, len(cases), len(todo), size, time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """Hold an advisory lock on ``root`` (flock on the folder itself: no lock file)."""
     try:
-        # workers start before the progress bar starts its monitor thread (fork-safe)
-        with executor(recipe, job, workers) if todo else contextlib.nullcontext() as submit:
-            bar = _progress(len(cases), len(cases) - len(todo), root.name, progress)
-            for rec in _bounded(submit, todo, 2 * workers):
-                journal.add([rec])
-                records[rec["index"]] = rec
-                bar.update(1)
-    except BrokenProcessPool:
-        raise UserError(
-            f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
-            "perhaps with fewer --workers"
-        ) from None
-    except OSError as err:
-        raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
-    except KeyboardInterrupt:
-        print(f"interrupted: rerun with --resume to finish {root}", file=sys.stderr)
-        raise
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(
+                f"--out: another fdif-core generate is writing into {root}; "
+                "let it finish or stop it first"
+            ) from None
+        yield
     finally:
-        journal.close()
-        if bar is not None:
-            bar.close()
-
-    _finish(root, preset, plan, cases, classes, records)
-    size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
-    return Result(root, len(cases), len(todo), size, time.perf_counter() - t0)
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- folder and identity
@@ -289,7 +312,7 @@ def _process_pool(recipe: Recipe, job: Job, workers: int) -> Iterator[Submit]:
     """Render, encode and write in ``workers`` processes (one torch thread each).
 
     A worker that dies (killed, out of memory) fails the job with BrokenProcessPool instead
-    of hanging it; on an error or Ctrl-C, queued cases are cancelled at once.
+    of hanging it; on an error or Ctrl-C the workers are stopped at once.
     """
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(
@@ -302,9 +325,19 @@ def _process_pool(recipe: Recipe, job: Job, workers: int) -> Iterator[Submit]:
         pool.submit(int).result()  # start the workers now
         yield lambda case: pool.submit(run_case, case)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        _terminate(pool)
         raise
     pool.shutdown()
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now (writes are atomic: a killed worker leaves no partial file)."""
+    if hasattr(pool, "terminate_workers"):  # Python >= 3.14
+        pool.terminate_workers()
+    else:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+    pool.shutdown(cancel_futures=True)  # returns once no worker is left
 
 
 @contextlib.contextmanager

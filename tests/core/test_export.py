@@ -404,6 +404,23 @@ def test_bad_preset_unwritable_and_foreign_folders(
     assert snapshot(foreign) == before
 
 
+def test_refuses_a_folder_another_job_is_writing(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "ds"
+    out.mkdir()
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running job holds it
+        assert run_cli("--preset", str(tiny), "--out", str(out), "--resume") == 2
+        assert "another fdif-core generate is writing" in capsys.readouterr().err
+        assert not list(out.iterdir())
+    finally:
+        os.close(fd)
+    assert run_cli("--preset", str(tiny), "--out", str(out), "--resume") == 0
+
+
 def test_nnunet_refuses_a_second_folder_with_the_same_id(tiny: Path, tmp_path: Path) -> None:
     (tmp_path / "raw" / "Dataset501_Other").mkdir(parents=True)
     assert run_cli("--preset", str(tiny), "--out", str(tmp_path / "raw"), "--format", "nnunet") == 2
