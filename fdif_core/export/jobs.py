@@ -225,7 +225,8 @@ def _claim(
         diff = mf.mismatch(old["identity"], new_id)
         if diff and not overwrite:
             raise UserError(
-                f"--out: {root} holds a dataset made with other settings "
+                f"--out: {root} holds a dataset made from preset "
+                f"{old.get('preset', {}).get('name', '?')!r} with other settings "
                 f"({'; '.join(diff)}); {hint}"
             )
         if not diff and not (resume or overwrite):
