@@ -27,3 +27,26 @@ def save_nifti(
     img.header.set_xyzt_units("mm")
     with atomic_path(path) as tmp:
         nib.save(img, str(tmp))
+
+
+def nifti_bytes(
+    data: torch.Tensor | np.ndarray, spacing: tuple[float, float, float], compresslevel: int = 6
+) -> bytes:
+    """``data`` (its dtype kept) as the bytes of a deterministic ``.nii.gz`` file.
+
+    The gzip header carries no file name and mtime 0, so equal arrays give equal bytes.
+    qform and sform both hold the spacing affine (code 1, scanner), which every reader
+    (nibabel, ITK/SimpleITK, MONAI) takes the same way.
+    """
+    import gzip
+
+    import nibabel as nib
+
+    arr = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    aff = affine(spacing)
+    img = nib.Nifti1Image(np.ascontiguousarray(arr), aff)
+    img.header.set_data_dtype(arr.dtype)
+    img.header.set_xyzt_units("mm")
+    img.set_qform(aff, code=1)
+    img.set_sform(aff, code=1)
+    return gzip.compress(img.to_bytes(), compresslevel=compresslevel, mtime=0)
