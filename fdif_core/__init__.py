@@ -1,30 +1,39 @@
-"""FDIF engine: formula-driven synthetic volumes for 3D segmentation pre-training."""
+"""FDIF engine: formula-driven synthetic volumes for 3D segmentation pre-training.
+
+The public names below are imported on first use, so ``import fdif_core`` (and
+``fdif-core --help``) does not pay for torch.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .compose import ObjectSpec, Recipe, Sample, sample_seed
-from .config import Preset, PresetError, load_preset
-from .displacements import DISPLACEMENTS, Displacement
-from .errors import UserError
-from .mappers import MAPPERS, Mapper
-from .sdf import FDIF_CLASSES, PRIMITIVES
+_EXPORTS = {
+    "ObjectSpec": "compose",
+    "Recipe": "compose",
+    "Sample": "compose",
+    "sample_seed": "compose",
+    "Preset": "config",
+    "PresetError": "config",
+    "load_preset": "config",
+    "DISPLACEMENTS": "displacements",
+    "Displacement": "displacements",
+    "UserError": "errors",
+    "MAPPERS": "mappers",
+    "Mapper": "mappers",
+    "FDIF_CLASSES": "sdf",
+    "PRIMITIVES": "sdf",
+}
 
-__all__ = [
-    "DISPLACEMENTS",
-    "FDIF_CLASSES",
-    "MAPPERS",
-    "PRIMITIVES",
-    "Displacement",
-    "Mapper",
-    "ObjectSpec",
-    "Preset",
-    "PresetError",
-    "Recipe",
-    "Sample",
-    "UserError",
-    "__version__",
-    "load_preset",
-    "sample_seed",
-]
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fdif_core' has no attribute {name!r}")
