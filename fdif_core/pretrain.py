@@ -326,7 +326,12 @@ def pretrain(
     if dist_info.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        # nnU-Net decoders keep their (unused) deep-supervision heads: find_unused_parameters
+        net = DistributedDataParallel(
+            model,
+            device_ids=[dev.index] if dev.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
 
     recipe = Recipe(preset)
     if data is not None:
