@@ -197,11 +197,12 @@ class Validator:
 
     def _dice(self, model: torch.nn.Module, dtype: torch.dtype | None) -> float:
         from monai.inferers import sliding_window_inference
-        from monai.metrics import DiceMetric
+        from monai.metrics import compute_dice
         from monai.networks.utils import one_hot
 
+        # functional Dice (no cross-rank sync: validation runs on rank 0 only)
         n = len(self.recipe.label_names)
-        metric = DiceMetric(include_background=False, reduction="mean", ignore_empty=True)
+        scores = []
         for k, (img, lab) in enumerate(self.items):
             with self._autocast(dtype):
                 logits = sliding_window_inference(
@@ -214,8 +215,14 @@ class Validator:
             pred = logits.float().argmax(1).cpu()
             if k == 0:
                 self.last_pred = pred[0]
-            metric(one_hot(pred[:, None], n), one_hot(lab[None, None], n))
-        value = float(metric.aggregate().item())
+            dice = compute_dice(
+                one_hot(pred[:, None], n),
+                one_hot(lab[None, None], n),
+                include_background=False,
+                ignore_empty=True,
+            )
+            scores.append(dice.flatten())
+        value = float(torch.nanmean(torch.cat(scores)))
         return 0.0 if math.isnan(value) else value
 
     def preview(self, path: Path) -> Path | None:
