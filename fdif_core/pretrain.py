@@ -161,11 +161,12 @@ class Validator:
         self.items: list[tuple[torch.Tensor, torch.Tensor]] = []
         for i in val_indices(preset):
             if cfg.task == "classification":
-                img, cls = self.recipe.classification_sample(i, cfg.patch_size)
-                self.items.append((img[None, None], torch.tensor([cls])))
-            else:
-                s = self.recipe.sample(i)
-                self.items.append((scale_image(s.image, preset)[None, None], s.label.long()))
+                img, cls = self.recipe.classification_sample(i, cfg.patch_size, device)
+                self.items.append((img.cpu()[None, None], torch.tensor([cls])))
+            else:  # rendered on the training device, kept on the CPU
+                s = self.recipe.sample(i, device=device)
+                image = scale_image(s.image, preset).cpu()
+                self.items.append((image[None, None], s.label.long().cpu()))
         self.last_pred: torch.Tensor | None = None
 
     def __bool__(self) -> bool:
@@ -404,7 +405,9 @@ def pretrain(
                 sync = micro == cfg.grad_accum - 1 or dist_info.world == 1
                 ctx = nullcontext() if sync else net.no_sync()  # type: ignore[operator]
                 with ctx:
-                    with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=bool(dtype)):
+                    with torch.autocast(
+                        dev.type, dtype=dtype or torch.float32, enabled=bool(dtype)
+                    ):
                         out = net(x)
                     loss = loss_fn(out.float(), y) / cfg.grad_accum
                     scaler.scale(loss).backward()

@@ -40,7 +40,7 @@ def test_batches_are_pure_functions_of_the_step():
     assert torch.equal(a.image, b.image) and torch.equal(a.target, b.target)
     c = BatchStream(preset, src).make(6)
     assert not torch.equal(a.image, c.image)
-    assert -0.1 - 1e-6 <= float(a.image.min()) and float(a.image.max()) <= 1.1 + 1e-6  # ±shift
+    assert float(a.image.min()) >= -0.1 - 1e-6 and float(a.image.max()) <= 1.1 + 1e-6  # ±shift
     assert int(a.target.max()) <= 8
 
 
