@@ -55,3 +55,31 @@ def test_worker_processes_give_the_same_stream():
         close()
     assert [g.indices for g in got] == [x.indices for x in inline]
     assert all(torch.equal(g.image, x.image) for g, x in zip(got, inline, strict=True))
+
+
+def test_find_pairs_reads_nnunet_layout(tmp_path):
+    import json
+
+    import pytest
+
+    from fdif_core.errors import UserError
+    from fdif_core.stream import find_pairs
+
+    ds = tmp_path / "Dataset501_FDIF"
+    for sub in ("imagesTr", "labelsTr"):
+        (ds / sub).mkdir(parents=True)
+    for i in range(2):
+        (ds / "imagesTr" / f"case_{i:05d}_0000.nii.gz").write_bytes(b"")
+        (ds / "labelsTr" / f"case_{i:05d}.nii.gz").write_bytes(b"")
+    meta = {"labels": {"background": 0, "a": 1}, "file_ending": ".nii.gz", "numTraining": 2}
+    (ds / "dataset.json").write_text(json.dumps(meta))
+    pairs = find_pairs(tmp_path, num_labels=2)  # the parent folder is enough
+    assert [(p.name, q.name) for p, q in pairs] == [
+        ("case_00000_0000.nii.gz", "case_00000.nii.gz"),
+        ("case_00001_0000.nii.gz", "case_00001.nii.gz"),
+    ]
+    (ds / "labelsTr" / "case_00001.nii.gz").unlink()
+    with pytest.raises(UserError, match="case_00001.nii.gz is listed"):
+        find_pairs(tmp_path, num_labels=2)
+    with pytest.raises(UserError, match="no dataset.json"):
+        find_pairs(tmp_path / "Dataset501_FDIF" / "imagesTr", num_labels=2)
