@@ -79,7 +79,7 @@ def test_find_pairs_reads_nnunet_layout(tmp_path):
         ("case_00001_0000.nii.gz", "case_00001.nii.gz"),
     ]
     (ds / "labelsTr" / "case_00001.nii.gz").unlink()
-    with pytest.raises(UserError, match="case_00001.nii.gz is listed"):
+    with pytest.raises(UserError, match=r"case_00001\.nii\.gz is listed"):
         find_pairs(tmp_path, num_labels=2)
-    with pytest.raises(UserError, match="no dataset.json"):
+    with pytest.raises(UserError, match=r"no dataset\.json"):
         find_pairs(tmp_path / "Dataset501_FDIF" / "imagesTr", num_labels=2)
