@@ -38,7 +38,7 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
         return batch
 
     stream.BatchStream.make = recording  # type: ignore[method-assign]
-    preset = tiny(iterations=2, val_volumes=1, val_interval=2, checkpoint_interval=2)
+    preset = tiny(iterations=2, val_volumes=0, checkpoint_interval=2)
     res = P.pretrain(preset, out, progress=False)
     torch.save({"seen": seen, "model": res.model.state_dict()}, f"{out}/rank{rank}.pt")
     import torch.distributed as dist
