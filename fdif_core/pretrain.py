@@ -166,6 +166,7 @@ class Validator:
                 image = scale_image(s.image, preset).cpu()
                 self.items.append((image[None, None], s.label.long().cpu()))
         self.last_pred: torch.Tensor | None = None
+        self.extra: dict[str, float] = {}  # secondary scores of the last call (fg_dice)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -201,7 +202,7 @@ class Validator:
 
         # functional Dice (no cross-rank sync: validation runs on rank 0 only)
         n = len(self.recipe.label_names)
-        scores = []
+        scores, fg_scores = [], []
         for k, (img, lab) in enumerate(self.items):
             with self._autocast(dtype):
                 logits = sliding_window_inference(
@@ -221,6 +222,9 @@ class Validator:
                 ignore_empty=True,
             )
             scores.append(dice.flatten())
+            fg = compute_dice((pred > 0)[:, None].float(), (lab > 0)[None, None].float())
+            fg_scores.append(fg.flatten())
+        self.extra = {"fg_dice": float(torch.nanmean(torch.cat(fg_scores)))}
         value = float(torch.nanmean(torch.cat(scores)))
         return 0.0 if math.isnan(value) else value
 
@@ -447,10 +451,13 @@ def pretrain(
                     value = validator(model, dtype)
                     key = "val_acc" if cfg.task == "classification" else "val_dice"
                     result.val[done] = value
-                    log.write(step=done, **{key: value})
+                    log.write(step=done, **{key: value}, **validator.extra)
                     writer.add_scalar(f"val/{key[4:]}", value, done)
+                    for name, extra in validator.extra.items():
+                        writer.add_scalar(f"val/{name}", extra, done)
                     if bar is not None:
-                        bar.write(f"step {done}: {key} {value:.4f}")
+                        more = "".join(f", {k} {v:.4f}" for k, v in validator.extra.items())
+                        bar.write(f"step {done}: {key} {value:.4f}{more}")
                     if result.best_val is None or value > result.best_val:
                         result.best_val = value
                         checkpoint(done, run_dir / BEST)
