@@ -352,6 +352,10 @@ def pretrain(
     else:
         source = SyntheticSource(preset, dev if dev.type == "cuda" else "cpu")
     n_workers = cfg.num_workers if workers is None else workers
+    if dev.type == "cpu" and n_workers and "OMP_NUM_THREADS" not in os.environ:
+        # leave the workers their cores: oversubscribed OpenMP threads spin and crawl
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        torch.set_num_threads(max(1, cores // max(dist_info.world, 1) - n_workers))
     it, close_it = batches(
         preset, source, start * cfg.grad_accum, dist_info.rank, dist_info.world, dev, n_workers
     )
