@@ -1,0 +1,102 @@
+"""Transfer of pre-trained weights into a network with another output head.
+
+Every tensor whose name and shape match is copied; the output head (the tensors whose shape
+depends on the class count, found by building the architecture on the ``meta`` device with
+two class counts) keeps its fresh initialisation even when the counts happen to agree.
+Almost nothing matching means the wrong architecture: that is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import UserError
+
+
+@dataclass
+class TransferReport:
+    """What :func:`transfer_weights` did.
+
+    Attributes:
+        loaded: names copied from the checkpoint.
+        head: the output-head names (re-initialised).
+        skipped: body names of the model left at their initialisation, with the reason.
+        unused: checkpoint names the model has no place for.
+    """
+
+    loaded: list[str] = field(default_factory=list)
+    head: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    unused: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        line = (
+            f"loaded {len(self.loaded)} tensors, re-initialised the head ({len(self.head)}), "
+            f"skipped {len(self.skipped)}, unused in the checkpoint {len(self.unused)}"
+        )
+        if self.skipped:
+            first = ", ".join(f"{k} ({v})" for k, v in list(self.skipped.items())[:3])
+            line += f"; skipped e.g. {first}"
+        return line
+
+
+def head_keys(
+    name: str,
+    patch_size: tuple[int, int, int],
+    kwargs: dict[str, Any] | None = None,
+    in_channels: int = 1,
+) -> set[str]:
+    """State-dict names of network ``name`` whose shape depends on the class count."""
+    from .networks import build_network
+
+    with torch.device("meta"):
+        a = build_network(name, 2, patch_size, kwargs, in_channels).state_dict()
+        b = build_network(name, 3, patch_size, kwargs, in_channels).state_dict()
+    return {k for k in a if k in b and a[k].shape != b[k].shape}
+
+
+def transfer_weights(
+    model: torch.nn.Module,
+    source: dict[str, torch.Tensor],
+    head: set[str],
+    *,
+    min_fraction: float = 0.5,
+    source_name: str = "checkpoint",
+) -> TransferReport:
+    """Copy every matching tensor of ``source`` into ``model`` except the head.
+
+    Args:
+        model: the freshly initialised network (its head stays as it is).
+        source: a pre-trained state dict.
+        head: names of the model's output head (:func:`head_keys`).
+        min_fraction: refuse when fewer than this fraction of the model's non-head tensors
+            match (a different architecture).
+        source_name: how to name the checkpoint in messages.
+
+    Raises:
+        UserError: too few tensors match.
+    """
+    target = model.state_dict()
+    report = TransferReport(head=sorted(k for k in target if k in head))
+    body = [k for k in target if k not in head]
+    take: dict[str, torch.Tensor] = {}
+    for k in body:
+        if k not in source:
+            report.skipped[k] = "not in checkpoint"
+        elif tuple(source[k].shape) != tuple(target[k].shape):
+            report.skipped[k] = f"shape {tuple(source[k].shape)} vs {tuple(target[k].shape)}"
+        else:
+            take[k] = source[k]
+    report.loaded = list(take)
+    report.unused = [k for k in source if k not in target]
+    if len(take) < min_fraction * max(len(body), 1):
+        raise UserError(
+            f"{source_name}: only {len(take)} of {len(body)} tensors match this network "
+            f"(need {min_fraction:.0%}); it was pre-trained with another architecture"
+        )
+    missing, unexpected = model.load_state_dict(take, strict=False)
+    assert not unexpected, unexpected
+    return report
