@@ -230,5 +230,7 @@ def metrics_csv(per_case: dict[str, dict[str, dict[str, float | None]]]) -> str:
     w.writerow(["case", "class", *metrics])
     for case, classes in per_case.items():
         for name, vals in classes.items():
-            w.writerow([case, name, *("" if vals[m] is None else f"{vals[m]:.6f}" for m in metrics)])
+            w.writerow(
+                [case, name, *("" if vals[m] is None else f"{vals[m]:.6f}" for m in metrics)]
+            )
     return buf.getvalue()

@@ -391,7 +391,9 @@ def pretrain(
                 sync = micro == cfg.grad_accum - 1 or dist_info.world == 1
                 ctx = nullcontext() if sync else net.no_sync()  # type: ignore[operator]
                 with ctx:
-                    with torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=bool(dtype)):
+                    with torch.autocast(
+                        dev.type, dtype=dtype or torch.float32, enabled=bool(dtype)
+                    ):
                         out = net(x)
                     loss = loss_fn(out.float(), y) / cfg.grad_accum
                     scaler.scale(loss).backward()

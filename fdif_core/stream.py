@@ -157,7 +157,9 @@ def build_augment(preset: Preset, crops: int):
             RandSpatialCropSamplesd(keys, roi_size=patch, num_samples=crops, random_size=False),
             *(RandFlipd(keys, prob=aug.flip_prob, spatial_axis=a) for a in range(3)),
             RandRotate90d(keys, prob=aug.rot90_prob, max_k=3),
-            RandShiftIntensityd("image", offsets=aug.intensity_shift, prob=aug.intensity_shift_prob),
+            RandShiftIntensityd(
+                "image", offsets=aug.intensity_shift, prob=aug.intensity_shift_prob
+            ),
         ],
         lazy=False,
     )
@@ -198,8 +200,10 @@ class BatchStream(torch.utils.data.IterableDataset):
         pos = self.positions(t)
         if cfg.task == "classification":
             imgs, classes = zip(
-                *(self.source.classification(train_index(self.preset, p), cfg.patch_size)
-                  for p in pos),
+                *(
+                    self.source.classification(train_index(self.preset, p), cfg.patch_size)
+                    for p in pos
+                ),
                 strict=True,
             )
             return Batch(torch.stack(imgs), torch.tensor(classes, dtype=torch.long), pos)
