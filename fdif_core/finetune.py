@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -28,7 +27,7 @@ from . import atomic
 from .checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config.finetune import FinetuneConfig
 from .config.preset import Preset, load_preset
-from .data.datalist import Dataset, load_dataset
+from .data.datalist import load_dataset
 from .data.patches import PatchStream, cached_cases
 from .data.preprocess import Plan, augment_transforms, make_plan, preprocess_transforms
 from .data.splits import fold_cases
