@@ -234,3 +234,115 @@ def metrics_csv(per_case: dict[str, dict[str, dict[str, float | None]]]) -> str:
                 [case, name, *("" if vals[m] is None else f"{vals[m]:.6f}" for m in metrics)]
             )
     return buf.getvalue()
+
+
+def load_finetuned(path: str | Path, device: torch.device | str = "cpu"):
+    """Network, plan and checkpoint of a fine-tuning run's ``last.pt`` / ``best.pt``."""
+    from .checkpoints import load_checkpoint
+    from .errors import UserError
+    from .networks import build_network
+
+    state = load_checkpoint(path)
+    if state.get("task") != "finetune" or "plan" not in state:
+        raise UserError(
+            f"--weights {path}: not a fine-tuned checkpoint (task {state.get('task')!r}); "
+            "evaluate the best.pt of an `fdif-core finetune` run"
+        )
+    plan = Plan.from_dict(state["plan"])
+    model = build_network(
+        state["model_name"],
+        int(state["out_channels"]),
+        tuple(state["patch_size"]),
+        dict(state.get("model_kwargs") or {}),
+        int(state["in_channels"]),
+    )
+    model.load_state_dict(state["model"])
+    return model.to(device), plan, state
+
+
+def evaluate_checkpoint(
+    weights: str | Path,
+    dataset: str | Path | None = None,
+    *,
+    split: str = "val",
+    out: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    overlap: float | None = None,
+    tolerances: Sequence[float] = NSD_TOLERANCES_MM,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Evaluate a fine-tuned checkpoint on the fold's validation cases or the test cases.
+
+    Args:
+        weights: ``best.pt`` / ``last.pt`` of a fine-tuning run.
+        dataset: the dataset (default: the one the run was trained on, from ``run.json``).
+        split: ``val`` (the checkpoint's fold) or ``test`` (the dataset's test cases).
+        out: output folder (default ``RUN/eval_<split>``).
+        overlap: sliding-window overlap (default: the run's ``sw_overlap``).
+    """
+    import yaml
+
+    from .config.preset import parse_preset
+    from .data.datalist import load_dataset
+    from .data.splits import fold_cases
+    from .errors import UserError
+
+    weights = Path(weights)
+    model, plan, state = load_finetuned(weights, device)
+    run_dir = weights.parent
+    if dataset is None:
+        info_file = run_dir / "run.json"
+        if not info_file.is_file():
+            raise UserError(f"--dataset: not given and {info_file} does not name one")
+        dataset = json.loads(info_file.read_text())["dataset"]
+    ds = load_dataset(dataset)
+    if list(ds.labels) != list(plan.labels):
+        raise UserError(
+            f"--dataset {dataset}: classes {ds.labels} differ from the checkpoint's {plan.labels}"
+        )
+    if len(ds.channels) != int(state["in_channels"]):
+        raise UserError(
+            f"--dataset {dataset}: {len(ds.channels)} channel(s); the network takes "
+            f"{state['in_channels']}"
+        )
+    if split == "val":
+        fold = state.get("fold", "0")
+        fold = int(fold) if str(fold).isdigit() else fold
+        _, ids = fold_cases(ds, fold, run_dir)
+        if not ids:
+            raise UserError(f"--split val: fold {fold} has no validation cases; use --split test")
+        items = ds.datalist(ids)
+    elif split == "test":
+        if not ds.test:
+            raise UserError(f"--split test: {ds.root} has no test cases (imagesTs/ or test list)")
+        items = [c.item() for c in ds.test]
+    else:
+        raise UserError(f"--split {split}: allowed: val, test")
+    cfg = parse_preset(yaml.safe_load(state["preset"])).finetune
+    predictor = Predictor(
+        model,
+        plan,
+        tuple(state["patch_size"]),
+        overlap if overlap is not None else (cfg.sw_overlap if cfg else 0.5),
+        cfg.sw_batch_size if cfg else 2,
+        device,
+        cfg.amp if cfg else "off",
+    )
+    out_dir = Path(out) if out else run_dir / f"eval_{split}"
+    log(f"evaluating {weights} on {len(items)} {split} case(s) of {ds.name} -> {out_dir}")
+    return evaluate_cases(predictor, items, out_dir, tolerances=tolerances, log=log)
+
+
+def format_table(doc: dict[str, Any]) -> str:
+    """Per-class means and the foreground mean as an aligned text table."""
+    metrics = list(doc["mean"])
+    width = max([len("mean (foreground)"), *(len(c) for c in doc["classes"])])
+    lines = ["class".ljust(width) + "".join(f"  {m:>9}" for m in metrics)]
+
+    def fmt(v: float | None) -> str:
+        return f"  {v:9.4f}" if v is not None else f"  {'n/a':>9}"
+
+    for name in doc["classes"]:
+        lines.append(name.ljust(width) + "".join(fmt(doc["per_class"][name][m]) for m in metrics))
+    lines.append("mean (foreground)".ljust(width) + "".join(fmt(doc["mean"][m]) for m in metrics))
+    return "\n".join(lines)
