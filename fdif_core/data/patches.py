@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from monai.transforms import Transform
 
 from ..errors import UserError
 from .preprocess import preprocess_case
@@ -21,8 +22,12 @@ from .preprocess import preprocess_case
 CacheMode = Literal["disk", "memory", "none"]
 
 
-class Guard:
-    """Callable wrapper: failures of ``transform`` become ``UserError`` naming the case."""
+class Guard(Transform):
+    """Deterministic wrapper: failures of ``transform`` become ``UserError`` naming the case.
+
+    A ``monai.transforms.Transform`` (not randomizable), so the caching datasets store its
+    output.
+    """
 
     def __init__(self, transform: Any) -> None:
         self.transform = transform
