@@ -49,13 +49,24 @@ def head_keys(
     kwargs: dict[str, Any] | None = None,
     in_channels: int = 1,
 ) -> set[str]:
-    """State-dict names of network ``name`` whose shape depends on the class count."""
+    """State-dict names of network ``name`` whose shape depends on the class count.
+
+    The two probes are built on the ``meta`` device (no memory, no init) when the
+    architecture allows it, else on the CPU without touching the global RNG.
+    """
     from .networks import build_network
 
-    with torch.device("meta"):
-        a = build_network(name, 2, patch_size, kwargs, in_channels).state_dict()
-        b = build_network(name, 3, patch_size, kwargs, in_channels).state_dict()
-    return {k for k in a if k in b and a[k].shape != b[k].shape}
+    def shapes(n: int, device: str) -> dict[str, tuple[int, ...]]:
+        with torch.device(device):
+            net = build_network(name, n, patch_size, kwargs, in_channels)
+        return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+    try:
+        a, b = shapes(2, "meta"), shapes(3, "meta")
+    except (RuntimeError, NotImplementedError):  # e.g. SwinUNETR calls .item() when built
+        with torch.random.fork_rng():
+            a, b = shapes(2, "cpu"), shapes(3, "cpu")
+    return {k for k in a if k in b and a[k] != b[k]}
 
 
 def transfer_weights(
