@@ -51,7 +51,9 @@ def test_layouts_read_into_the_same_datalist(toy_layouts):
         for lay in ("msd", "datalist"):
             np.testing.assert_array_equal(_loaded(read[lay].cases[cid].item()), ref)
             lab = nib.load(read[lay].cases[cid].label).get_fdata()
-            np.testing.assert_array_equal(lab, nib.load(read["nnunet"].cases[cid].label).get_fdata())
+            np.testing.assert_array_equal(
+                lab, nib.load(read["nnunet"].cases[cid].label).get_fdata()
+            )
 
 
 def _break(ds_path: Path, how: str) -> str:
@@ -91,8 +93,12 @@ def test_broken_case_fails_with_one_line_naming_it(tmp_path, toy_layouts, layout
         load_dataset(dst)
     msg = str(err.value)
     assert f"case {cid}" in msg and "\n" not in msg
-    assert {"missing_label": "missing label", "shape": "shape", "affine": "affine",
-            "corrupt": "cannot read"}[how] in msg
+    assert {
+        "missing_label": "missing label",
+        "shape": "shape",
+        "affine": "affine",
+        "corrupt": "cannot read",
+    }[how] in msg
 
 
 def test_cli_reports_broken_dataset_in_one_line(tmp_path, toy_layouts, capsys):

@@ -83,8 +83,9 @@ def test_truncated_image_names_the_case_when_preprocessed(tmp_path):
     ds = load_dataset(tmp_path / "ds")  # headers still read fine
     plan = make_plan(ds, ["toy_000", "toy_001"])
     with pytest.raises(UserError, match="case toy_002: cannot load"):
-        cached_cases(ds.datalist(), preprocess_transforms(plan), mode="disk",
-                     cache_dir=tmp_path / "cache")
+        cached_cases(
+            ds.datalist(), preprocess_transforms(plan), mode="disk", cache_dir=tmp_path / "cache"
+        )
 
 
 def test_disk_cache_means_no_reread(tmp_path):
@@ -104,8 +105,9 @@ def test_patch_stream_is_a_function_of_seed_and_index(toy):
     cases = cached_cases(toy.datalist(), preprocess_transforms(plan), mode="memory")
     aug = augment_transforms((16, 16, 16), crops=3, flip_prob=0.5, rot90_prob=0.5)
     a = PatchStream(cases, aug, 20, seed=7)
-    b = PatchStream(cases, augment_transforms((16, 16, 16), crops=3, flip_prob=0.5,
-                                              rot90_prob=0.5), 20, seed=7)
+    b = PatchStream(
+        cases, augment_transforms((16, 16, 16), crops=3, flip_prob=0.5, rot90_prob=0.5), 20, seed=7
+    )
     x5 = a[5]
     assert x5["image"].shape == (3, 1, 16, 16, 16) and x5["label"].shape == (3, 1, 16, 16, 16)
     a[2], a[11]  # other items in between must not matter

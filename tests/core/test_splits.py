@@ -32,8 +32,9 @@ def test_folds_are_deterministic_and_seeded():
 def test_same_folds_as_nnunet_kfold():
     sklearn = pytest.importorskip("sklearn.model_selection")
     kf = sklearn.KFold(n_splits=5, shuffle=True, random_state=12345)
-    expect = [{"train": [IDS[i] for i in tr], "val": [IDS[i] for i in va]} for tr, va in
-              kf.split(IDS)]
+    expect = [
+        {"train": [IDS[i] for i in tr], "val": [IDS[i] for i in va]} for tr, va in kf.split(IDS)
+    ]
     assert kfold_splits(IDS) == expect
 
 
