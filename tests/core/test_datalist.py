@@ -131,7 +131,7 @@ def test_bad_dataset_json_is_one_line(tmp_path, toy_layouts, edit, needle):
 
 
 def test_not_a_dataset(tmp_path):
-    with pytest.raises(UserError, match="no dataset.json"):
+    with pytest.raises(UserError, match=r"no dataset\.json"):
         load_dataset(tmp_path)
     with pytest.raises(UserError, match="no such dataset"):
         load_dataset(tmp_path / "nope")

@@ -131,7 +131,7 @@ def test_weights_transfer_and_frozen_encoder(tmp_path, toy, capsys):
     assert "loaded" in capsys.readouterr().out
     state = load_checkpoint(tmp_path / "run" / "last.pt")["model"]
     enc = [k for k in state if k.startswith("encoder.")]
-    dec = [k for k in state if k.startswith("decoder.stages") or k.startswith("decoder.trans")]
+    dec = [k for k in state if k.startswith(("decoder.stages", "decoder.trans"))]
     assert enc and dec
     for k in enc:  # frozen for steps 1-2: still the pre-trained tensors
         torch.testing.assert_close(state[k], src[k], rtol=0, atol=0)

@@ -54,7 +54,7 @@ def test_made_once_recorded_and_reused(tmp_path):
     own = [{"train": ["toy_000", "toy_001"], "val": ["toy_004"]}]
     (ds.root / "splits_final.json").write_text(json.dumps(own))
     assert fold_cases(ds, 0, tmp_path / "other") == (["toy_000", "toy_001"], ["toy_004"])
-    with pytest.raises(UserError, match="allowed: 0..0"):
+    with pytest.raises(UserError, match=r"allowed: 0\.\.0"):
         fold_cases(ds, 3)
 
 
