@@ -41,15 +41,28 @@ class NetworkSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     min_factor: int = 2  # smallest edge = min_factor x divisor (instance norm needs > 1 voxel)
 
-    def check_patch(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> None:
-        """Raise ``UserError`` if the network cannot take a ``patch_size`` input."""
+    def problem(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> str | None:
+        """Why the network cannot take ``patch_size`` inputs with ``kwargs``; None if it can."""
+        unknown = sorted(set(kwargs or {}) - set(self.defaults))
+        if unknown:
+            return (
+                f"model_kwargs: unknown option {unknown[0]!r} for {self.name}; "
+                f"allowed: {', '.join(sorted(self.defaults))}"
+            )
         k = self.divisor({**self.defaults, **(kwargs or {})})
         low = k * self.min_factor
         if any(p % k or p < low for p in patch_size):
-            raise UserError(
-                f"pretrain.patch_size: {self.name} needs every edge a multiple of {k} "
+            return (
+                f"patch_size: {self.name} needs every edge a multiple of {k} "
                 f"and at least {low}, got {list(patch_size)}"
             )
+        return None
+
+    def check_patch(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> None:
+        """Raise ``UserError`` if the network cannot take a ``patch_size`` input."""
+        msg = self.problem(patch_size, kwargs)
+        if msg:
+            raise UserError(f"pretrain.{msg}")
 
 
 NETWORKS: Registry[NetworkSpec] = Registry("network")

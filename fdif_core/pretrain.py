@@ -55,6 +55,7 @@ class RunResult:
     data_wait_s: float = 0.0
     step_s: float = 0.0
     finished: bool = False
+    model: torch.nn.Module | None = None
 
 
 # --------------------------------------------------------------------------- distributed
@@ -350,7 +351,7 @@ def pretrain(
                 total=cfg.iterations, initial=start, desc="pretrain", unit="it", dynamic_ncols=True
             )
 
-    result = RunResult(run_dir, start, best_val=best)
+    result = RunResult(run_dir, start, best_val=best, model=model)
 
     def checkpoint(step: int, path: Path) -> None:
         save_checkpoint(

@@ -84,6 +84,11 @@ class PretrainConfig(_Strict):
             raise ValueError(
                 f"warmup_steps ({self.warmup_steps}) must be below iterations ({self.iterations})"
             )
+        from ..networks import NETWORKS
+
+        problem = NETWORKS.get(self.model).problem(self.patch_size, self.model_kwargs)
+        if problem:
+            raise ValueError(problem)
         if self.task == "classification" and self.loss != "ce":
             raise ValueError("classification pre-training uses loss: ce")
         return self
