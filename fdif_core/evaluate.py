@@ -280,9 +280,7 @@ def evaluate_checkpoint(
         out: output folder (default ``RUN/eval_<split>``).
         overlap: sliding-window overlap (default: the run's ``sw_overlap``).
     """
-    import yaml
 
-    from .config.preset import parse_preset
     from .data.datalist import load_dataset
     from .data.splits import fold_cases
     from .errors import UserError
@@ -318,15 +316,14 @@ def evaluate_checkpoint(
         items = [c.item() for c in ds.test]
     else:
         raise UserError(f"--split {split}: allowed: val, test")
-    cfg = parse_preset(yaml.safe_load(state["preset"])).finetune
     predictor = Predictor(
         model,
         plan,
         tuple(state["patch_size"]),
-        overlap if overlap is not None else (cfg.sw_overlap if cfg else 0.5),
-        cfg.sw_batch_size if cfg else 2,
+        overlap if overlap is not None else float(state.get("sw_overlap", 0.5)),
+        int(state.get("sw_batch_size", 2)),
         device,
-        cfg.amp if cfg else "off",
+        str(state.get("amp", "off")),
     )
     out_dir = Path(out) if out else run_dir / f"eval_{split}"
     log(f"evaluating {weights} on {len(items)} {split} case(s) of {ds.name} -> {out_dir}")
