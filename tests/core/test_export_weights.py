@@ -91,6 +91,16 @@ def test_primus_m_loads_in_nnunet_trainer_network(tmp_path):
 
 
 def test_primus_needs_num_classes(tmp_path, capsys):
-    _pretraining(tmp_path / "last.pt", "primus_m", [16, 16, 16])
+    preset = {"version": 1, "pretrain": {"model": "primus_m", "patch_size": [16, 16, 16]}}
+    state = {
+        "model": {},
+        "optimizer": {},
+        "scheduler": {},
+        "step": 1,
+        "preset_hash": "x",
+        "preset": yaml.safe_dump(preset),
+        "model_name": "primus_m",
+    }
+    save_checkpoint(tmp_path / "last.pt", state)
     assert main(["export-weights", str(tmp_path)]) == 2
     assert "--num-classes" in capsys.readouterr().err
