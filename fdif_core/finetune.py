@@ -302,10 +302,12 @@ def finetune(
     if dist_info.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
+        # unused parameters: the U-Nets' lower-resolution seg_layers (deep supervision off)
+        # and the frozen encoder during the warm-up
         net = DistributedDataParallel(
             model,
             device_ids=[dev.index] if dev.type == "cuda" else None,
-            find_unused_parameters=freeze > 0,
+            find_unused_parameters=True,
         )
 
     aug = cfg.augment
@@ -472,7 +474,7 @@ def validation_dice(
     dtype: torch.dtype | None,
 ) -> float:
     """Mean foreground Dice over cached validation cases (preprocessed space, sliding window)."""
-    from monai.metrics import DiceMetric
+    from monai.metrics import compute_dice
     from monai.networks.utils import one_hot
 
     from .evaluate import Predictor
@@ -482,14 +484,13 @@ def validation_dice(
     pred = Predictor(
         model, plan, tuple(cfg.patch_size), cfg.sw_overlap, cfg.sw_batch_size, dev, amp
     )
-    metric = DiceMetric(include_background=False, reduction="mean", ignore_empty=True)
     n = len(plan.labels)
-    for i in range(len(cases)):
+    scores = []
+    for i in range(len(cases)):  # functional Dice: no cross-rank sync (rank 0 only)
         item = cases[i]
-        logits = pred.logits(item["image"])
-        p = logits.argmax(0)[None, None]
+        p = pred.logits(item["image"]).argmax(0)[None, None]
         r = torch.as_tensor(item["label"]).long()[None]
-        metric(one_hot(p, n), one_hot(r, n))
+        scores.append(compute_dice(one_hot(p, n), one_hot(r, n), include_background=False))
     model.train(was)
-    value = float(metric.aggregate().item())
+    value = float(torch.nanmean(torch.cat(scores)))
     return 0.0 if math.isnan(value) else value

@@ -202,3 +202,24 @@ def test_preset_without_finetune_section(tmp_path, toy, capsys):
         ]
     )
     assert code == 2 and "no finetune: section" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_on_cpu(tmp_path, toy):
+    """DDP (gloo) under torchrun: unused seg_layers tolerated, validation on rank 0 only."""
+    import os
+    import subprocess
+    import sys
+
+    preset = write_preset(tmp_path / "p.yaml", iterations=2, val_interval=0)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "-m", "fdif_core", "finetune", "--dataset", str(toy), "--preset", str(preset),
+           "--scratch", "--out", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "finished at step 2" in proc.stdout
+    rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "loss" in r] == [1, 2]  # logged once, by rank 0
+    assert "val_dice" in rows[-1]
