@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,10 @@ def case_metrics(
     scores: dict[str, list[float]] = {"dice": dice(p1, r1)[0].tolist()}
     for tol in tolerances:
         nsd = SurfaceDiceMetric([float(tol)] * (n - 1), include_background=False, reduction="none")
-        scores[nsd_key(tol)] = nsd(p1, r1, spacing=[float(s) for s in spacing])[0].tolist()
+        with warnings.catch_warnings():  # MONAI 1.5+ warns about its own internal argument
+            warnings.filterwarnings("ignore", ".*get_mask_edges", FutureWarning)
+            values = nsd(p1, r1, spacing=[float(s) for s in spacing])
+        scores[nsd_key(tol)] = values[0].tolist()
     present = [bool((r1[0, c] > 0).any()) for c in range(1, n)]
     out: dict[str, dict[str, float | None]] = {}
     for c, name in enumerate(labels[1:]):
