@@ -71,7 +71,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and torch errors all mean "unreadable"
         msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UserError(f"{path}: not a readable checkpoint ({type(err).__name__}: {msg[:60]})") from None
+        raise UserError(
+            f"{path}: not a readable checkpoint ({type(err).__name__}: {msg[:60]})"
+        ) from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         raise UserError(f"{path}: not an fdif-core pre-training checkpoint (missing fields)")
     return state

@@ -280,17 +280,23 @@ def build_classifier(
     kwargs: dict[str, Any] | None = None,
     in_channels: int = 1,
 ):
-    """The encoder of network ``name`` with a global-average-pooling + linear head.
+    """The encoder of network ``name`` with a global-average-pooling + linear head."""
+    seg = build_network(name, 2, patch_size, kwargs, in_channels)
+    return attach_classifier(seg, name, num_classes, patch_size, in_channels)
+
+
+def attach_classifier(
+    seg: Any, name: str, num_classes: int, patch_size: Shape3, in_channels: int = 1
+):
+    """A classifier over the encoder of the segmentation network ``seg`` (shared modules).
 
     The encoder sub-modules keep the names they have in the segmentation network, so the
-    state dict (minus ``head.*``) loads into it with ``strict=False``.
+    classifier's state dict (minus ``head.*``) loads into it with ``strict=False``.
     """
     import torch
     from torch import nn
 
     spec = NETWORKS.get(name)
-    # build the segmentation network, then keep only its encoder parts
-    seg = build_network(name, 2, patch_size, kwargs, in_channels)
 
     class EncoderClassifier(nn.Module):
         def __init__(self) -> None:
@@ -299,7 +305,10 @@ def build_classifier(
                 self.add_module(key, getattr(seg, key))
             with torch.no_grad():
                 probe = torch.zeros(1, in_channels, *patch_size)
+                was = self.training
+                self.eval()
                 channels = spec.encode(self, probe).shape[1]
+                self.train(was)
             self.head = nn.Sequential(nn.LayerNorm(channels), nn.Linear(channels, num_classes))
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:

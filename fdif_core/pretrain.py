@@ -120,8 +120,6 @@ def check_preset(preset: Preset) -> None:
     """Checks that need the network registry (one ``UserError`` line each)."""
     cfg = preset.pretrain
     NETWORKS.get(cfg.model).check_patch(cfg.patch_size, cfg.model_kwargs)
-    if preset.labels.mode == "multitask" and cfg.task == "segmentation":
-        pass  # the shape label map is trained; the other maps are for other heads
 
 
 class JsonLog:
@@ -161,11 +159,12 @@ class Validator:
         self.items: list[tuple[torch.Tensor, torch.Tensor]] = []
         for i in val_indices(preset):
             if cfg.task == "classification":
-                img, cls = self.recipe.classification_sample(i, cfg.patch_size)
-                self.items.append((img[None, None], torch.tensor([cls])))
-            else:
-                s = self.recipe.sample(i)
-                self.items.append((scale_image(s.image, preset)[None, None], s.label.long()))
+                img, cls = self.recipe.classification_sample(i, cfg.patch_size, device)
+                self.items.append((img.cpu()[None, None], torch.tensor([cls])))
+            else:  # rendered on the training device, kept on the CPU
+                s = self.recipe.sample(i, device=device)
+                image = scale_image(s.image, preset).cpu()
+                self.items.append((image[None, None], s.label.long().cpu()))
         self.last_pred: torch.Tensor | None = None
 
     def __bool__(self) -> bool:
@@ -197,11 +196,12 @@ class Validator:
 
     def _dice(self, model: torch.nn.Module, dtype: torch.dtype | None) -> float:
         from monai.inferers import sliding_window_inference
-        from monai.metrics import DiceMetric
+        from monai.metrics import compute_dice
         from monai.networks.utils import one_hot
 
+        # functional Dice (no cross-rank sync: validation runs on rank 0 only)
         n = len(self.recipe.label_names)
-        metric = DiceMetric(include_background=False, reduction="mean", ignore_empty=True)
+        scores = []
         for k, (img, lab) in enumerate(self.items):
             with self._autocast(dtype):
                 logits = sliding_window_inference(
@@ -214,8 +214,14 @@ class Validator:
             pred = logits.float().argmax(1).cpu()
             if k == 0:
                 self.last_pred = pred[0]
-            metric(one_hot(pred[:, None], n), one_hot(lab[None, None], n))
-        value = float(metric.aggregate().item())
+            dice = compute_dice(
+                one_hot(pred[:, None], n),
+                one_hot(lab[None, None], n),
+                include_background=False,
+                ignore_empty=True,
+            )
+            scores.append(dice.flatten())
+        value = float(torch.nanmean(torch.cat(scores)))
         return 0.0 if math.isnan(value) else value
 
     def preview(self, path: Path) -> Path | None:
@@ -299,6 +305,9 @@ def pretrain(
     check_preset(preset)
     cfg = preset.pretrain
     dist_info, dev = init_distributed(torch.device(device))
+    if dev.type == "cuda":  # speed over bitwise reproducibility (promised on the CPU only)
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")
     if cfg.task == "classification" and data is not None:
         raise UserError("--data: classification pre-training uses the on-the-fly stream only")
 
@@ -326,7 +335,12 @@ def pretrain(
     if dist_info.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        # nnU-Net decoders keep their (unused) deep-supervision heads: find_unused_parameters
+        net = DistributedDataParallel(
+            model,
+            device_ids=[dev.index] if dev.type == "cuda" else None,
+            find_unused_parameters=True,
+        )
 
     recipe = Recipe(preset)
     if data is not None:

@@ -247,6 +247,8 @@ class Prefetcher:
 
     def _work(self) -> None:
         cuda = self._device.type == "cuda"
+        if cuda:
+            torch.cuda.set_device(self._device)
         side = torch.cuda.Stream(self._device) if cuda else None
         try:
             with torch.cuda.stream(side) if cuda else contextlib.nullcontext():
@@ -271,6 +273,11 @@ class Prefetcher:
         item = self._queue.get()
         if isinstance(item, BaseException):
             raise item
+        if self._device.type == "cuda":  # made on the side stream, used on the current one
+            main = torch.cuda.current_stream(self._device)
+            for t in (item.image, item.target):
+                if t.is_cuda:
+                    t.record_stream(main)
         return item
 
     def close(self) -> None:

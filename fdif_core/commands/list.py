@@ -6,8 +6,15 @@ import argparse
 
 NAME = "list"
 ORDER = 6
-HELP = "list primitives, displacements, mappers (and their families) with one-line docs"
-WHAT = ("primitives", "displacements", "mappers", "displacement-families", "mapper-families")
+HELP = "list primitives, displacements, mappers (and their families), networks, with docs"
+WHAT = (
+    "primitives",
+    "displacements",
+    "mappers",
+    "displacement-families",
+    "mapper-families",
+    "networks",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,6 +26,12 @@ def run(args: argparse.Namespace) -> int:
     from .. import mappers as M
     from ..sdf.library import PRIMITIVES
 
+    if args.what == "networks":
+        from ..networks import NETWORKS
+
+        for name, spec in NETWORKS.items():
+            print(f"{name}\t{spec.doc}")
+        return 0
     if args.what == "primitives":
         for name, c in PRIMITIVES.items():
             extra = "" if c.library == "fdif" else f"  [{c.library}]"
