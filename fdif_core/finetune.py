@@ -111,13 +111,21 @@ def set_encoder_frozen(model: torch.nn.Module, name: str, frozen: bool) -> int:
     return n
 
 
-def pretrained_state(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
-    """Model tensors and architecture name of a pre-training (or fine-tuning) checkpoint."""
+def pretrained_state(path: str | Path) -> tuple[dict[str, torch.Tensor], str, str]:
+    """Model tensors, architecture name and task of a pre-training or fine-tuning checkpoint.
+
+    DDP (``module.``) and ``torch.compile`` (``_orig_mod.``) prefixes are removed.
+    """
     state = load_checkpoint(path)
     model = state["model"]
     if not isinstance(model, dict):
         raise UserError(f"{path}: checkpoint has no model state dict")
-    return model, str(state.get("model_name", "?"))
+    clean = {}
+    for k, v in model.items():
+        for prefix in ("module.", "_orig_mod."):
+            k = k.removeprefix(prefix)
+        clean[k] = v
+    return clean, str(state.get("model_name", "?")), str(state.get("task", "segmentation"))
 
 
 def _network(cfg: FinetuneConfig, ds_channels: int, ds_classes: int) -> torch.nn.Module:
@@ -264,15 +272,19 @@ def finetune(
     report = None
     source = info.get("weights")
     if state is None and source:
-        src, src_name = pretrained_state(source)
+        src, src_name, src_task = pretrained_state(source)
         head = head_keys(cfg.model, cfg.patch_size, cfg.model_kwargs, len(ds.channels))
+        scope = NETWORKS.get(cfg.model).encoder_keys if src_task == "classification" else None
         report = transfer_weights(
             model,
             src,
             head,
             min_fraction=cfg.min_transferred,
+            scope=scope,
             source_name=f"--weights {source} ({src_name} -> {cfg.model})",
         )
+        if scope:
+            say("weights: a classification pre-training: encoder only, decoder from scratch")
         say(f"weights {source}: {report.summary()}")
     elif state is None:
         say("weights: none (training from scratch)")

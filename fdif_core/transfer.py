@@ -69,43 +69,70 @@ def head_keys(
     return {k for k in a if k in b and a[k] != b[k]}
 
 
+def _canonical(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """Name -> first name of the same tensor (modules registered twice alias their tensors)."""
+    first: dict[tuple[int, tuple[int, ...]], str] = {}
+    out = {}
+    for k, v in state.items():
+        key = (v.data_ptr(), tuple(v.shape)) if v.numel() else (id(v), ())
+        out[k] = first.setdefault(key, k)
+    return out
+
+
 def transfer_weights(
     model: torch.nn.Module,
     source: dict[str, torch.Tensor],
     head: set[str],
     *,
     min_fraction: float = 0.5,
+    scope: tuple[str, ...] | None = None,
     source_name: str = "checkpoint",
 ) -> TransferReport:
     """Copy every matching tensor of ``source`` into ``model`` except the head.
+
+    Tensors a network registers under two names (nnU-Net's decoder keeps a reference to
+    the encoder; its conv blocks list their layers twice) are counted once.
 
     Args:
         model: the freshly initialised network (its head stays as it is).
         source: a pre-trained state dict.
         head: names of the model's output head (:func:`head_keys`).
-        min_fraction: refuse when fewer than this fraction of the model's non-head tensors
-            match (a different architecture).
+        min_fraction: refuse when fewer than this fraction of the model's distinct non-head
+            tensors (within ``scope``) match: a different architecture.
+        scope: name prefixes the fraction is taken over (the encoder, for a classification
+            pre-training that has no decoder); None = the whole network.
         source_name: how to name the checkpoint in messages.
 
     Raises:
         UserError: too few tensors match.
     """
     target = model.state_dict()
+    canon = _canonical(target)
     report = TransferReport(head=sorted(k for k in target if k in head))
-    body = [k for k in target if k not in head]
     take: dict[str, torch.Tensor] = {}
-    for k in body:
+    for k in target:
+        if k in head:
+            continue
         if k not in source:
-            report.skipped[k] = "not in checkpoint"
+            why = "not in checkpoint"
         elif tuple(source[k].shape) != tuple(target[k].shape):
-            report.skipped[k] = f"shape {tuple(source[k].shape)} vs {tuple(target[k].shape)}"
+            why = f"shape {tuple(source[k].shape)} vs {tuple(target[k].shape)}"
         else:
             take[k] = source[k]
-    report.loaded = list(take)
+            continue
+        if canon[k] == k:
+            report.skipped[k] = why
+    loaded = {canon[k] for k in take}
+    report.loaded = sorted(loaded)
+    report.skipped = {k: v for k, v in report.skipped.items() if k not in loaded}
     report.unused = [k for k in source if k not in target]
-    if len(take) < min_fraction * max(len(body), 1):
+    body = {canon[k] for k in target if k not in head}
+    if scope:
+        body = {k for k in body if k.startswith(scope)}
+    matched = len(loaded & body)
+    if matched < min_fraction * max(len(body), 1):
         raise UserError(
-            f"{source_name}: only {len(take)} of {len(body)} tensors match this network "
+            f"{source_name}: only {matched} of {len(body)} tensors match this network "
             f"(need {min_fraction:.0%}); it was pre-trained with another architecture"
         )
     model.load_state_dict(take, strict=False)
