@@ -68,6 +68,7 @@ def cached_cases(
     from monai.data import CacheDataset, Dataset, PersistentDataset
 
     guarded = Guard(transform)
+    items = [{**it, "stamp": _stamp(it)} for it in items]  # a changed file misses the cache
     try:
         if mode == "memory":
             return CacheDataset(items, guarded, num_workers=0, progress=False)
@@ -86,6 +87,20 @@ def cached_cases(
         if user is not None:
             raise UserError(str(user)) from None
         raise
+
+
+def _stamp(item: dict[str, Any]) -> str:
+    """Size and modification time of an item's files (part of its disk-cache key)."""
+    files = item["image"] if isinstance(item["image"], list) else [item["image"]]
+    files = [*files, *([item["label"]] if "label" in item else [])]
+    out = []
+    for f in files:
+        try:
+            st = Path(f).stat()
+            out.append(f"{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            out.append("missing")
+    return ";".join(out)
 
 
 def item_seed(seed: int, index: int) -> int:

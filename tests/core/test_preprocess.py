@@ -95,9 +95,17 @@ def test_disk_cache_means_no_reread(tmp_path):
     tf = preprocess_transforms(plan)
     first = cached_cases(ds.datalist(), tf, mode="disk", cache_dir=tmp_path / "cache")
     assert len(list((tmp_path / "cache").glob("*.pt"))) == 3
-    shutil.rmtree(tmp_path / "ds")  # the NIfTI files are gone: the cache must serve
-    again = cached_cases(ds.datalist(), tf, mode="disk", cache_dir=tmp_path / "cache")
-    torch.testing.assert_close(again[1]["image"], first[1]["image"])
+    ref = first[1]["image"].clone()
+    # a file that changes is preprocessed again by a new run, the others come from the cache
+    lab = ds.cases["toy_002"].label
+    img = nib.load(lab)
+    nib.save(nib.Nifti1Image(np.zeros(img.shape, np.uint8), img.affine), str(lab))
+    changed = cached_cases(ds.datalist(), tf, mode="disk", cache_dir=tmp_path / "cache")
+    assert int(changed[2]["label"].sum()) == 0
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 4
+    shutil.rmtree(tmp_path / "ds")  # the NIfTI files are gone: later epochs read the cache
+    torch.testing.assert_close(first[1]["image"], ref)
+    torch.testing.assert_close(changed[0]["image"], first[0]["image"])
 
 
 def test_patch_stream_is_a_function_of_seed_and_index(toy):
