@@ -71,10 +71,9 @@ def compare(
     cfg = finetune_config(preset)
     out = Path(out)
     folds = folds or [0]
-    results: dict[str, dict[str, dict[str, Any]]] = {}
-    for name, weights in sources.items():
-        results[name] = {}
-        for fold in folds:
+    results: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in sources}
+    for fold in folds:  # fold-major: an interrupted comparison has whole folds done
+        for name, weights in sources.items():
             run = out / name / f"fold_{fold}"
             if _finished(run, cfg.iterations):
                 log(f"{name} fold {fold}: reusing the finished run {run}")
