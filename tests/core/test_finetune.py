@@ -213,7 +213,7 @@ def test_torchrun_two_ranks_on_cpu(tmp_path, toy):
 
     preset = write_preset(tmp_path / "p.yaml", iterations=2, val_interval=0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "fdif_core", "finetune", "--dataset", str(toy), "--preset", str(preset),
            "--scratch", "--out", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300,
