@@ -166,6 +166,7 @@ class Validator:
                 image = scale_image(s.image, preset).cpu()
                 self.items.append((image[None, None], s.label.long().cpu()))
         self.last_pred: torch.Tensor | None = None
+        self.extra: dict[str, float] = {}  # secondary scores of the last call (fg_dice)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -201,7 +202,7 @@ class Validator:
 
         # functional Dice (no cross-rank sync: validation runs on rank 0 only)
         n = len(self.recipe.label_names)
-        scores = []
+        scores, fg_scores = [], []
         for k, (img, lab) in enumerate(self.items):
             with self._autocast(dtype):
                 logits = sliding_window_inference(
@@ -221,6 +222,9 @@ class Validator:
                 ignore_empty=True,
             )
             scores.append(dice.flatten())
+            fg = compute_dice((pred > 0)[:, None].float(), (lab > 0)[None, None].float())
+            fg_scores.append(fg.flatten())
+        self.extra = {"fg_dice": float(torch.nanmean(torch.cat(fg_scores)))}
         value = float(torch.nanmean(torch.cat(scores)))
         return 0.0 if math.isnan(value) else value
 
@@ -348,6 +352,10 @@ def pretrain(
     else:
         source = SyntheticSource(preset, dev if dev.type == "cuda" else "cpu")
     n_workers = cfg.num_workers if workers is None else workers
+    if dev.type == "cpu" and n_workers and "OMP_NUM_THREADS" not in os.environ:
+        # leave the workers their cores: oversubscribed OpenMP threads spin and crawl
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        torch.set_num_threads(max(1, cores // max(dist_info.world, 1) - n_workers))
     it, close_it = batches(
         preset, source, start * cfg.grad_accum, dist_info.rank, dist_info.world, dev, n_workers
     )
@@ -447,10 +455,13 @@ def pretrain(
                     value = validator(model, dtype)
                     key = "val_acc" if cfg.task == "classification" else "val_dice"
                     result.val[done] = value
-                    log.write(step=done, **{key: value})
+                    log.write(step=done, **{key: value}, **validator.extra)
                     writer.add_scalar(f"val/{key[4:]}", value, done)
+                    for name, extra in validator.extra.items():
+                        writer.add_scalar(f"val/{name}", extra, done)
                     if bar is not None:
-                        bar.write(f"step {done}: {key} {value:.4f}")
+                        more = "".join(f", {k} {v:.4f}" for k, v in validator.extra.items())
+                        bar.write(f"step {done}: {key} {value:.4f}{more}")
                     if result.best_val is None or value > result.best_val:
                         result.best_val = value
                         checkpoint(done, run_dir / BEST)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..config import load_preset
     from ..errors import UserError
-    from ..pretrain import pretrain
+    from ..pretrain import pretrain, read_log
     from ._common import device
 
     if args.resume and args.out:
@@ -79,9 +79,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     state = "finished" if res.finished else "stopped"
     print(f"pretrain {state} at step {res.step}")
-    if res.val:
-        step, value = max(res.val.items())
-        print(f"  validation at step {step}: {value:.4f} (best {res.best_val:.4f})")
+    rows = [r for r in read_log(res.run_dir) if any(k.startswith("val_") for k in r)]
+    if rows:
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in rows[-1].items() if k != "step")
+        print(f"  validation at step {rows[-1]['step']}: {scores} (best {res.best_val:.4f})")
     print(
         f"  step time {res.step_s * 1000:.0f} ms, data wait {res.data_wait_s * 1000:.1f} ms "
         f"({100 * res.data_wait_s / max(res.step_s, 1e-9):.1f}%)"
