@@ -1,0 +1,49 @@
+"""The scaled-down comparison: same budget for every source, one table, reuse of runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from fdif_core.compare import compare, format_compare, parse_sources
+from fdif_core.config import parse_preset
+from fdif_core.data.toy import write_toy_dataset
+from fdif_core.errors import UserError
+from tests.core.test_finetune import fake_pretrained, tiny
+
+
+def test_compare_sources_on_one_budget(tmp_path):
+    torch.set_num_threads(1)
+    ds = write_toy_dataset(tmp_path / "ds", num_cases=5)
+    fake_pretrained(tmp_path / "fdif.pt", classes=110)
+    fake_pretrained(tmp_path / "pgs.pt", classes=33)
+    sources = parse_sources([f"fdif={tmp_path / 'fdif.pt'}", f"primgeoseg={tmp_path / 'pgs.pt'}"])
+    assert list(sources) == ["scratch", "fdif", "primgeoseg"]
+    preset = parse_preset(tiny(iterations=2, val_interval=0, preprocess={"cache": "disk"}))
+    lines: list[str] = []
+    table = compare(ds, preset, sources, tmp_path / "cmp", folds=[0], log=lines.append)
+    assert list(table["results"]) == ["scratch", "fdif", "primgeoseg"]
+    for name in sources:
+        ck = torch.load(tmp_path / "cmp" / name / "fold_0" / "last.pt", weights_only=True)
+        assert ck["step"] == 2 and ck["weights"] == (sources[name] or "")
+        dice = table["results"][name]["0"]["mean"]["dice"]
+        assert 0.0 <= dice <= 1.0
+    # one shared preprocessing cache
+    assert len(list((tmp_path / "cmp" / "cache").iterdir())) == 1
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    assert md.strip() == format_compare(table)
+    assert md.count("\n| ") == 3 and "| fdif |" in md
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["iterations"] == 2
+    # finished runs are reused, not re-trained
+    lines.clear()
+    again = compare(ds, preset, sources, tmp_path / "cmp", folds=[0], log=lines.append)
+    assert sum("reusing" in m for m in lines) == 3
+    assert again["results"] == table["results"]
+
+
+@pytest.mark.parametrize("spec", ["fdif", "=x.pt", "scratch=a.pt", "fdif=missing.pt"])
+def test_bad_sources(spec):
+    with pytest.raises(UserError, match="--weights"):
+        parse_sources([spec])
