@@ -21,7 +21,7 @@ sysdeps:
 	bash scripts/install-system-deps.sh
 
 demo: $(STAMP)
-	$(VENV)/bin/fdif-core demo --preset $(PRESET) --out runs/quickstart
+	$(VENV)/bin/fdif-core pretrain --preset $(PRESET) --out runs/quickstart-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP) sysdeps
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest -q -n 2 --dist loadgroup
