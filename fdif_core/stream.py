@@ -208,9 +208,6 @@ class BatchStream(torch.utils.data.IterableDataset):
             )
             return Batch(torch.stack(imgs), torch.tensor(classes, dtype=torch.long), pos)
         if self._augment is None:
-            from monai.data import set_track_meta
-
-            set_track_meta(False)
             self._augment = build_augment(self.preset, cfg.crops_per_volume)
         images, labels = [], []
         for p in pos:

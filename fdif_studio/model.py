@@ -604,7 +604,7 @@ class PresetDraft:
 
     def to_preset(self) -> Preset:
         """The validated preset; raises ``PresetError`` naming the field at fault."""
-        data = self.base.model_dump(mode="json", exclude_none=True)
+        data = self.base.model_dump(mode="json")
         data["name"], data["seed"] = self.name, int(self.seed)
         data["volume"] = {**data["volume"], "shape": list(self.shape)}
         data["objects"] = {**data["objects"], "per_volume": int(self.per_volume)}

@@ -89,8 +89,9 @@ def test_file_level_errors(tmp_path: Path) -> None:
         load_preset(tmp_path / "missing.yaml")
 
 
-def test_yaml_round_trip_and_hash(tmp_path: Path) -> None:
-    p = load_preset("quickstart")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_yaml_round_trip_and_hash(tmp_path: Path, name: str) -> None:
+    p = load_preset(name)
     out = tmp_path / "q.yaml"
     out.write_text(p.to_yaml())
     again = load_preset(out)
