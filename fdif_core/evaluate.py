@@ -177,7 +177,8 @@ def load_reference(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, floa
     """A reference label map as stored: array, affine and voxel spacing."""
     from monai.transforms import LoadImage
 
-    ref = LoadImage(image_only=True)(path)
+    with tracking_meta():
+        ref = LoadImage(image_only=True)(path)
     spacing = np.sqrt((np.asarray(ref.affine)[:3, :3] ** 2).sum(0))
     return np.asarray(ref).astype(np.int64), np.asarray(ref.affine), tuple(spacing.tolist())
 

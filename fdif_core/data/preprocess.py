@@ -87,7 +87,8 @@ def median_spacing(cases: list[Case]) -> tuple[float, float, float]:
         if f.endswith((".nii", ".nii.gz")):
             spacings.append(ras_spacing(f))
         else:  # other formats: read through MONAI (slower, still correct)
-            img = LoadImage(image_only=True)(f)
+            with tracking_meta():
+                img = LoadImage(image_only=True)(f)
             spacings.append(tuple(float(s) for s in img.pixdim[:3]))
     med = np.median(np.asarray(spacings), axis=0)
     return (float(med[0]), float(med[1]), float(med[2]))
