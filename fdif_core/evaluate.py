@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .atomic import atomic_path, write_text
-from .data.preprocess import Plan, preprocess_case, preprocess_transforms
+from .data.preprocess import Plan, preprocess_case, preprocess_transforms, tracking_meta
 
 NSD_TOLERANCES_MM = (1.0, 2.0)
 
@@ -150,14 +150,16 @@ class Predictor:
         from monai.data import MetaTensor
         from monai.transforms import Invertd
 
-        data = preprocess_case(self.transform, {k: v for k, v in item.items() if k != "label"})
-        probs = torch.softmax(self.logits(data["image"]), 0)
-        data["pred"] = MetaTensor(probs, meta=data["image"].meta)
-        data["pred"].applied_operations = list(data["image"].applied_operations)
-        inv = Invertd("pred", self.transform, orig_keys="image", nearest_interp=False)(data)
-        pred = inv["pred"]
-        label = torch.argmax(pred, 0).numpy().astype(np.uint8 if probs.shape[0] < 256 else np.int16)
-        return label, np.asarray(pred.affine, dtype=np.float64)
+        with tracking_meta():  # affines are needed throughout, whatever the global setting
+            data = preprocess_case(self.transform, {k: v for k, v in item.items() if k != "label"})
+            probs = torch.softmax(self.logits(data["image"]), 0)
+            data["pred"] = MetaTensor(probs, meta=data["image"].meta)
+            data["pred"].applied_operations = list(data["image"].applied_operations)
+            inv = Invertd("pred", self.transform, orig_keys="image", nearest_interp=False)(data)
+            pred = inv["pred"]
+            affine = np.asarray(pred.affine, dtype=np.float64)
+        dtype = np.uint8 if probs.shape[0] < 256 else np.int16
+        return torch.argmax(pred.as_tensor(), 0).numpy().astype(dtype), affine
 
 
 def save_label(path: Path, label: np.ndarray, affine: np.ndarray) -> None:
@@ -175,7 +177,8 @@ def load_reference(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, floa
     """A reference label map as stored: array, affine and voxel spacing."""
     from monai.transforms import LoadImage
 
-    ref = LoadImage(image_only=True)(path)
+    with tracking_meta():
+        ref = LoadImage(image_only=True)(path)
     spacing = np.sqrt((np.asarray(ref.affine)[:3, :3] ** 2).sum(0))
     return np.asarray(ref).astype(np.int64), np.asarray(ref.affine), tuple(spacing.tolist())
 

@@ -10,8 +10,10 @@ checkpoint so evaluation preprocesses exactly as training did.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -85,7 +87,8 @@ def median_spacing(cases: list[Case]) -> tuple[float, float, float]:
         if f.endswith((".nii", ".nii.gz")):
             spacings.append(ras_spacing(f))
         else:  # other formats: read through MONAI (slower, still correct)
-            img = LoadImage(image_only=True)(f)
+            with tracking_meta():
+                img = LoadImage(image_only=True)(f)
             spacings.append(tuple(float(s) for s in img.pixdim[:3]))
     med = np.median(np.asarray(spacings), axis=0)
     return (float(med[0]), float(med[1]), float(med[2]))
@@ -189,7 +192,7 @@ def preprocess_transforms(plan: Plan, *, label: bool = True):
     modes = ["bilinear", "nearest"] if label else ["bilinear"]
     steps: list[Any] = [
         T.LoadImaged(keys, ensure_channel_first=True, image_only=True),
-        T.EnsureTyped(keys, dtype=np.float32),
+        T.EnsureTyped(keys, dtype=np.float32, track_meta=True),
         T.Orientationd(keys, axcodes="RAS", labels=None),
         T.Spacingd(keys, pixdim=plan.spacing, mode=modes),
     ]
@@ -209,7 +212,8 @@ def preprocess_transforms(plan: Plan, *, label: bool = True):
     elif plan.normalization == "zscore":
         steps.append(T.NormalizeIntensityd("image", channel_wise=True))
     if label:
-        steps.append(T.EnsureTyped("label", dtype=np.uint8 if len(plan.labels) < 256 else None))
+        label_dtype = np.uint8 if len(plan.labels) < 256 else None
+        steps.append(T.EnsureTyped("label", dtype=label_dtype, track_meta=True))
     return T.Compose(steps)
 
 
@@ -261,10 +265,25 @@ def augment_transforms(
     return T.Compose(steps)
 
 
+@contextlib.contextmanager
+def tracking_meta() -> Iterator[None]:
+    """MONAI meta-data tracking on (affines for orientation, resampling, inversion), restored
+    afterwards: another part of the process may have switched it off globally."""
+    from monai.data import get_track_meta, set_track_meta
+
+    before = get_track_meta()
+    set_track_meta(True)
+    try:
+        yield
+    finally:
+        set_track_meta(before)
+
+
 def _guarded(transform, item: dict[str, Any], case_id: str):
     """Apply ``transform``; any failure becomes a one-line ``UserError`` naming the case."""
     try:
-        return transform(item)
+        with tracking_meta():
+            return transform(item)
     except UserError:
         raise
     except Exception as err:

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..atomic import atomic_path, write_text
 from ..errors import UserError
+from .preprocess import tracking_meta
 
 PACKAGE, VERSION = "pyradiomics", "3.0.1"
 CASES = {"brain1": "MR", "brain2": "MR", "breast1": "MR", "lung1": "CT", "lung2": "CT"}
@@ -129,8 +130,9 @@ def pyradiomics_dataset(
     load = LoadImage(image_only=True)  # NRRD via pynrrd; affine converted to RAS
     for case in cases:
         try:
-            img = load(str(src / f"{case}_image.nrrd"))
-            lab = load(str(src / f"{case}_label.nrrd"))
+            with tracking_meta():
+                img = load(str(src / f"{case}_image.nrrd"))
+                lab = load(str(src / f"{case}_label.nrrd"))
         except Exception as err:
             raise UserError(f"pyradiomics case {case}: cannot read NRRD ({err})") from None
         affine = np.asarray(img.affine, dtype=np.float64)

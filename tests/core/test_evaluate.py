@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fdif_core.data import load_dataset
-from fdif_core.data.preprocess import make_plan
+from fdif_core.data.preprocess import make_plan, preprocess_case, preprocess_transforms
 from fdif_core.data.toy import TOY_LABELS, toy_case, write_toy_dataset
 from fdif_core.evaluate import Predictor, case_metrics, evaluate_cases, summarize
 
@@ -90,3 +90,23 @@ def test_predictions_come_back_in_original_geometry(tmp_path):
     assert float(rows[0]["dice"]) == pytest.approx(
         doc["per_case"][rows[0]["case"]][rows[0]["class"]]["dice"], abs=1e-6
     )
+
+
+def test_prediction_survives_meta_tracking_switched_off(tmp_path):
+    """Another component may call monai.data.set_track_meta(False) process-wide."""
+    from monai.data import get_track_meta, set_track_meta
+
+    ds = load_dataset(write_toy_dataset(tmp_path / "ds", num_cases=1))
+    plan = make_plan(ds, sorted(ds.cases), normalization="none")
+    ref_case = preprocess_case(preprocess_transforms(plan), ds.datalist()[0])
+    set_track_meta(False)
+    try:
+        label, affine = Predictor(_Oracle(), plan, (16, 16, 16)).predict(ds.datalist()[0])
+        assert not get_track_meta()  # restored
+        case = preprocess_case(preprocess_transforms(plan), ds.datalist()[0])  # training side
+        torch.testing.assert_close(case["image"].as_tensor(), ref_case["image"].as_tensor())
+    finally:
+        set_track_meta(True)
+    ref = nib.load(ds.cases["toy_000"].label)
+    assert label.shape == ref.shape
+    np.testing.assert_allclose(affine, ref.affine, atol=1e-4)
