@@ -276,7 +276,9 @@ def resolve_path(name_or_path: str | Path) -> Path:
     for cand in (PRESET_DIR / f"{name_or_path}.yaml", PRESET_DIR / str(name_or_path)):
         if cand.exists():
             return cand
-    shipped = sorted(q.stem for q in PRESET_DIR.glob("*.yaml"))
+    shipped = sorted(
+        str(q.relative_to(PRESET_DIR).with_suffix("")) for q in PRESET_DIR.rglob("*.yaml")
+    )
     raise PresetError(f"{name_or_path}: no such preset file; shipped presets: {', '.join(shipped)}")
 
 
