@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -20,12 +18,10 @@ from pydantic import (
     model_validator,
 )
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from .base import Strict
 
 
-class PreprocessConfig(_Strict):
+class PreprocessConfig(Strict):
     """How real scans are preprocessed (MONAI transforms, cached once per case)."""
 
     spacing: tuple[PositiveFloat, PositiveFloat, PositiveFloat] | None = Field(
@@ -52,7 +48,7 @@ class PreprocessConfig(_Strict):
         return v
 
 
-class FinetuneAugmentConfig(_Strict):
+class FinetuneAugmentConfig(Strict):
     """Random crops with foreground/background sampling, flips, rotations, intensity."""
 
     crops_per_volume: PositiveInt = Field(2, description="random crops per case and step")
@@ -73,7 +69,7 @@ class FinetuneAugmentConfig(_Strict):
         return self
 
 
-class FinetuneConfig(_Strict):
+class FinetuneConfig(Strict):
     """Fine-tuning recipe; every field has a CPU-safe default."""
 
     model: str = Field("unet_small", description="a name in fdif_core.networks.NETWORKS")

@@ -16,8 +16,6 @@ from typing import Annotated, Any, Literal, TypeVar
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeInt,
     PositiveFloat,
@@ -33,6 +31,7 @@ from ..errors import UserError
 from ..instances import Instance as TextureInstance
 from ..registry import Registry, suggest
 from ..sdf.library import FDIF_CLASSES, PRIMITIVES
+from .base import Strict
 from .finetune import FinetuneConfig
 from .pretrain import PretrainConfig
 
@@ -50,10 +49,6 @@ def _ordered(r: tuple[float, float]) -> tuple[float, float]:
 
 
 Range = Annotated[tuple[float, float], AfterValidator(_ordered)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class VolumeConfig(Strict):

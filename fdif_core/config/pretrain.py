@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -20,12 +18,10 @@ from pydantic import (
     model_validator,
 )
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from .base import Strict
 
 
-class AugmentConfig(_Strict):
+class AugmentConfig(Strict):
     """Random augmentations applied to each crop (MONAI transforms, seeded per sample)."""
 
     flip_prob: float = Field(0.1, ge=0.0, le=1.0, description="flip probability, per axis")
@@ -34,7 +30,7 @@ class AugmentConfig(_Strict):
     intensity_shift_prob: float = Field(0.5, ge=0.0, le=1.0)
 
 
-class PretrainConfig(_Strict):
+class PretrainConfig(Strict):
     """Pre-training recipe; every field has the quickstart-safe default."""
 
     task: Literal["segmentation", "classification"] = Field(
