@@ -55,6 +55,21 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py[0], tuple(py[1]), py[2]))
 
 
+def training_state(model, opt, sched, scaler, step: int, preset) -> dict[str, Any]:
+    """What every run's checkpoint holds to resume exactly: weights, optimiser, schedule,
+    grad scaler, all RNG states, the step and the preset (text and hash)."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+        "rng": rng_state(),
+        "step": step,
+        "preset_hash": preset.hash(),
+        "preset": preset.to_yaml(),
+    }
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """Serialise ``state`` to memory, then write it atomically (never a partial file)."""
     buf = io.BytesIO()

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from . import atomic
-from .checkpoints import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, training_state
 from .config.finetune import FinetuneConfig
 from .config.preset import Preset, load_preset
 from .data.datalist import load_dataset
@@ -370,14 +370,7 @@ def finetune(
         save_checkpoint(
             path,
             {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "rng": rng_state(),
-                "step": step,
-                "preset_hash": preset.hash(),
-                "preset": preset.to_yaml(),
+                **training_state(model, opt, sched, scaler, step, preset),
                 "model_name": cfg.model,
                 "model_kwargs": dict(cfg.model_kwargs),
                 "task": TASK,
