@@ -55,6 +55,21 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py[0], tuple(py[1]), py[2]))
 
 
+def new_run_dir(out: str | Path, last: str) -> Path:
+    """Create the run folder ``out``; refuse one that already holds a run (its ``last``)."""
+    run_dir = Path(out)
+    if (run_dir / last).exists():
+        raise UserError(
+            f"--out: {run_dir} already holds a run; continue it with --resume {run_dir} "
+            "or choose another folder"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out: cannot create {run_dir} ({err.strerror})") from None
+    return run_dir
+
+
 def training_state(model, opt, sched, scaler, step: int, preset) -> dict[str, Any]:
     """What every run's checkpoint holds to resume exactly: weights, optimiser, schedule,
     grad scaler, all RNG states, the step and the preset (text and hash)."""

@@ -24,7 +24,13 @@ from typing import Any
 import torch
 
 from . import atomic
-from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, training_state
+from .checkpoints import (
+    load_checkpoint,
+    new_run_dir,
+    save_checkpoint,
+    set_rng_state,
+    training_state,
+)
 from .config.finetune import FinetuneConfig
 from .config.preset import Preset, load_preset
 from .data.datalist import load_dataset
@@ -171,16 +177,7 @@ def _prepare(
         return saved, run_dir, info, state
     if dataset is None or out is None or preset is None:
         raise UserError("finetune: give --dataset D --out RUN (or --resume RUN)")
-    run_dir = Path(out)
-    if (run_dir / LAST).exists():
-        raise UserError(
-            f"--out: {run_dir} already holds a run; continue it with --resume {run_dir} "
-            "or choose another folder"
-        )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out: cannot create {run_dir} ({err.strerror})") from None
+    run_dir = new_run_dir(out, LAST)
     info = {
         "dataset": str(Path(dataset).resolve()),
         "fold": fold,

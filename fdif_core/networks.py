@@ -147,13 +147,22 @@ def _build_resenc(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
         n_blocks_per_stage=list(kw["n_blocks_per_stage"]),
         num_classes=out_channels,
         n_conv_per_stage_decoder=list(kw["n_conv_per_stage_decoder"]),
-        conv_bias=True,
-        norm_op=nn.InstanceNorm3d,
-        norm_op_kwargs={"eps": 1e-5, "affine": True},
-        nonlin=nn.LeakyReLU,
-        nonlin_kwargs={"inplace": True},
-        deep_supervision=False,
+        **_nnunet_ops(),
     )
+
+
+def _nnunet_ops() -> dict[str, Any]:
+    """nnU-Net's 3D conv-block choices (instance norm, leaky ReLU), no deep supervision."""
+    from torch import nn
+
+    return {
+        "conv_bias": True,
+        "norm_op": nn.InstanceNorm3d,
+        "norm_op_kwargs": {"eps": 1e-5, "affine": True},
+        "nonlin": nn.LeakyReLU,
+        "nonlin_kwargs": {"inplace": True},
+        "deep_supervision": False,
+    }
 
 
 def _encode_dna_unet(net: Any, x: Any) -> Any:
@@ -237,12 +246,7 @@ def _build_unet_small(in_channels: int, out_channels: int, patch_size: Shape3, *
         n_conv_per_stage=[2] * n,
         num_classes=out_channels,
         n_conv_per_stage_decoder=[1] * (n - 1),
-        conv_bias=True,
-        norm_op=nn.InstanceNorm3d,
-        norm_op_kwargs={"eps": 1e-5, "affine": True},
-        nonlin=nn.LeakyReLU,
-        nonlin_kwargs={"inplace": True},
-        deep_supervision=False,
+        **_nnunet_ops(),
     )
 
 

@@ -23,7 +23,13 @@ from typing import Any
 import torch
 
 from . import atomic
-from .checkpoints import load_checkpoint, save_checkpoint, set_rng_state, training_state
+from .checkpoints import (
+    load_checkpoint,
+    new_run_dir,
+    save_checkpoint,
+    set_rng_state,
+    training_state,
+)
 from .compose import Recipe
 from .config.preset import Preset, load_preset
 from .errors import UserError
@@ -267,16 +273,7 @@ def _prepare_run_dir(
         return preset, run_dir, state
     if preset is None or out is None:
         raise UserError("pretrain: give --preset and --out (or --resume RUN_DIR)")
-    run_dir = Path(out)
-    if (run_dir / LAST).exists():
-        raise UserError(
-            f"--out: {run_dir} already holds a run; continue it with --resume {run_dir} "
-            "or choose another folder"
-        )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out: cannot create {run_dir} ({err.strerror})") from None
+    run_dir = new_run_dir(out, LAST)
     return preset, run_dir, None
 
 

@@ -20,6 +20,16 @@ def add_device(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_shape(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shape",
+        type=int,
+        nargs=3,
+        metavar=("D", "H", "W"),
+        help="render at this shape instead of the preset's (same scene, resampled)",
+    )
+
+
 def shape3(values: list[int] | None) -> tuple[int, int, int] | None:
     from ..errors import UserError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device, add_preset, shape3
+from ._common import add_device, add_preset, add_shape, shape3
 
 NAME = "bench"
 ORDER = 90
@@ -18,13 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--samples", type=int, default=12, help="volumes timed per engine row (default 12)"
     )
     p.add_argument("--naive-samples", type=int, default=3, help="volumes timed for the baseline")
-    p.add_argument(
-        "--shape",
-        type=int,
-        nargs=3,
-        metavar=("D", "H", "W"),
-        help="render shape (default: the preset's)",
-    )
+    add_shape(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

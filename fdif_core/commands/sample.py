@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device, add_preset, device, shape3
+from ._common import add_device, add_preset, add_shape, device, shape3
 
 NAME = "sample"
 ORDER = 20
@@ -15,13 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_preset(p)
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sample index (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument(
-        "--shape",
-        type=int,
-        nargs=3,
-        metavar=("D", "H", "W"),
-        help="render at this shape instead of the preset's (same scene)",
-    )
+    add_shape(p)
     p.add_argument(
         "--count",
         type=int,
