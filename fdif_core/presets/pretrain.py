@@ -42,6 +42,11 @@ class PretrainConfig(Strict):
         default_factory=dict, description="keyword arguments overriding the network's defaults"
     )
     patch_size: tuple[PositiveInt, PositiveInt, PositiveInt] = (32, 32, 32)
+    render_shape: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
+        None,
+        description="render every volume at this shape (same scene, resampled); "
+        "null = volume.shape (--nnunet-plans sets the plans' patch size)",
+    )
     batch_size: PositiveInt = Field(2, description="volumes per step and rank")
     crops_per_volume: PositiveInt = Field(1, description="random crops taken from each volume")
     num_volumes: PositiveInt | None = Field(

@@ -71,7 +71,7 @@ class SyntheticSource:
 
     def volume(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(image (1, D, H, W) float32, label (1, D, H, W) int64) of sample ``index``."""
-        s = self.recipe.sample(index, device=self.device)
+        s = self.recipe.sample(index, self.preset.pretrain.render_shape, self.device)
         return scale_image(s.image, self.preset)[None], s.label.long()[None]
 
     def classification(self, index: int, shape: tuple[int, int, int]) -> tuple[torch.Tensor, int]:
@@ -156,13 +156,25 @@ def build_augment(preset: Preset, crops: int):
             SpatialPadd(keys, spatial_size=patch),
             RandSpatialCropSamplesd(keys, roi_size=patch, num_samples=crops, random_size=False),
             *(RandFlipd(keys, prob=aug.flip_prob, spatial_axis=a) for a in range(3)),
-            RandRotate90d(keys, prob=aug.rot90_prob, max_k=3),
+            *(
+                RandRotate90d(keys, prob=aug.rot90_prob, max_k=3, spatial_axes=plane)
+                for plane in rot90_planes(patch)
+            ),
             RandShiftIntensityd(
                 "image", offsets=aug.intensity_shift, prob=aug.intensity_shift_prob
             ),
         ],
         lazy=False,
     )
+
+
+def rot90_planes(patch: list[int]) -> list[tuple[int, int]]:
+    """Plane of the random 90-degree rotation: the first pair of equal patch edges ((0, 1)
+    for a cube, MONAI's default), so the crop keeps its shape; none if all edges differ."""
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        if patch[a] == patch[b]:
+            return [(a, b)]
+    return []
 
 
 def augment_seed(preset: Preset, position: int) -> int:

@@ -1,18 +1,19 @@
-"""Export pre-trained weights for fine-tuning inside nnU-Net v2.
+"""Export pre-trained weights for fine-tuning inside nnU-Net v2, with the plans to match.
 
-``nnUNetv2_train D CONFIG FOLD -pretrained_weights FILE`` calls nnU-Net's
+``nnUNetv2_train D CONFIG FOLD -p PLANS -pretrained_weights FILE`` calls nnU-Net's
 ``load_pretrained_weights``: it reads ``torch.load(FILE)["network_weights"]`` and requires
 every tensor of its network, except those named ``.seg_layers.``, to be present with the
-same shape. So the export
+same shape. The export writes ``{"network_weights": state_dict}`` (DDP / ``torch.compile``
+prefixes removed, ``seg_layers`` dropped) and
 
-- writes ``{"network_weights": state_dict}`` (DDP / ``torch.compile`` prefixes removed);
-- for ResEnc-L (and the small plain U-Net) drops the ``seg_layers`` (nnU-Net skips them) and
-  writes the nnU-Net plans ``architecture`` block that builds the same network
-  (``FILE.plans.json``: paste it into your plans' configuration);
-- for Primus-M, whose whole patch decoder depends on the class count, rebuilds the decoder
-  for the target class count with a fresh (seeded) initialisation, so nnU-Net's
-  ``nnUNet_Primus_M_Trainer`` loads the file: the transformer encoder is transferred, the
-  decoder re-initialised.
+- for a run pre-trained with ``--nnunet-plans`` (network ``nnunet``): nothing else; the
+  network is nnU-Net's for those plans by construction;
+- for a fixed network (ResEnc-L, the small U-Net, Primus-M) and a target ``--dataset``: a new
+  plans identifier in the dataset's ``nnUNet_preprocessed`` folder with this network's
+  architecture and patch (:func:`fdif_core.training.nnunet_plans.plans_for_run`).
+
+Tensors whose shape depends on the class count outside ``seg_layers`` (Primus-M's patch
+decoder) are re-initialised (seeded) for the target's outputs: the encoder is transferred.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..errors import UserError
 from ..io.atomic import write_bytes, write_text
 
 FORMATS = ("nnunet",)
-NNUNET_ARCHS = ("resenc_l", "unet_small", "primus_m")
+NNUNET_ARCHS = ("nnunet", "resenc_l", "unet_small", "primus_m")
 _PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -146,23 +147,34 @@ def fresh_tensors(
 
 def export_nnunet(
     checkpoint: str | Path,
-    out: str | Path,
+    out: str | Path | None = None,
     *,
-    num_classes: int | None = None,
+    dataset: str | None = None,
+    plans: str = "nnUNetPlans",
+    configuration: str = "3d_fullres",
+    plans_name: str | None = None,
+    patch: tuple[int, int, int] | None = None,
+    overwrite: bool = False,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Write ``out`` for ``nnUNetv2_train ... -pretrained_weights out``.
+    """Write weights for ``nnUNetv2_train ... -pretrained_weights`` (and plans if needed).
 
     Args:
         checkpoint: ``last.pt`` / ``best.pt`` of ``fdif-core pretrain`` (or ``finetune``).
-        out: the ``.pth`` file to write; ``out.plans.json`` is written beside it for U-Nets.
-        num_classes: nnU-Net's output channels for the target dataset (labels incl.
-            background); required for Primus-M, whose decoder depends on it.
-        seed: seed of the re-initialised Primus-M decoder.
+        out: the ``.pth`` to write (default: beside the checkpoint, ``nnunet_weights.pth`` for
+            ``--nnunet-plans`` runs, ``nnunet_<Dataset>_<plans>.pth`` otherwise).
+        dataset: target nnU-Net dataset (id or ``DatasetXXX_Name`` under
+            ``$nnUNet_preprocessed``); required for fixed-architecture runs.
+        plans, configuration: the target plans identifier and configuration to start from.
+        plans_name: the new plans identifier (default ``fdif_<network>``).
+        patch: patch size of the new plans (conv nets; default the pre-training patch).
+        overwrite: replace an existing, different plans file of that name.
+        seed: seed of re-initialised class-dependent tensors.
 
     Returns:
-        A summary: architecture, tensors written, re-initialised, files.
+        A summary: model, file, tensors, re-initialised, plans file, the ``nnUNetv2_train`` line.
     """
+    from . import nnunet_plans as nn
     from .checkpoints import load_checkpoint
     from .transfer import head_keys
 
@@ -176,31 +188,51 @@ def export_nnunet(
     if state.get("task") == "classification":
         raise UserError(f"{checkpoint}: a classification pre-training; export a segmentation one")
     weights = {_strip(k): v for k, v in state["model"].items()}
-    kwargs, patch, in_ch = _run_settings(state)
-    out = Path(out)
-    info: dict[str, Any] = {"model": name, "file": str(out), "reinitialised": 0}
-    if name == "primus_m":
-        if num_classes is None:
+    folder = Path(checkpoint).parent
+    info: dict[str, Any] = {"model": name, "reinitialised": 0}
+    if name == nn.NNUNET_MODEL:
+        target = nn.run_target(state)
+        if dataset is not None and dataset not in (target.dataset_name, target.dataset_name[7:10]):
             raise UserError(
-                "--num-classes: Primus-M's decoder depends on the class count; give the "
-                "target dataset's number of labels (background included)"
+                f"--dataset {dataset}: this run was pre-trained for {target.dataset_name} "
+                f"({target.plans_name}); its weights fit that dataset's plans only"
             )
-        head = head_keys(name, patch, kwargs, in_ch)
-        fresh = fresh_tensors(name, num_classes, patch, kwargs, in_ch, head, seed)
-        weights.update(fresh)
-        info["reinitialised"] = len(head)
-        info["nnunet_trainer"] = "nnUNet_Primus_M_Trainer"
-        info["patch_size"] = list(patch)
+        weights, info["reinitialised"] = nn.nnunet_weights(state, weights, seed)
+        out = Path(out) if out else folder / "nnunet_weights.pth"
     else:
+        if dataset is None:
+            raise UserError(
+                "--dataset: give the nnU-Net dataset to fine-tune on (id or DatasetXXX_Name "
+                "under $nnUNet_preprocessed); the matching plans are written there"
+            )
+        kwargs, run_patch, in_ch = _run_settings(state)
+        run = nn.RunNetwork(name, kwargs, run_patch, in_ch)
+        ds_dir = nn.preprocessed_dir(dataset)
+        target = nn.plans_for_run(run, ds_dir, plans, configuration, plans_name, patch)
+        plans_file = ds_dir / f"{target.plans_name}.json"
+        _write_plans(plans_file, target.plans, overwrite)
+        info["plans"] = str(plans_file)
         weights = {k: v for k, v in weights.items() if ".seg_layers." not in k}
-        arch = nnunet_architecture(name, kwargs)
-        plans = out.with_name(out.name + ".plans.json")
-        write_text(plans, json.dumps({"architecture": arch}, indent=2) + "\n")
-        info["plans"] = str(plans)
+        if name == "primus_m":
+            head = head_keys(name, run_patch, kwargs, in_ch)
+            weights.update(
+                fresh_tensors(name, target.outputs(), run_patch, kwargs, in_ch, head, seed)
+            )
+            info["reinitialised"] = len(head)
+        out = Path(out) if out else folder / f"nnunet_{ds_dir.name}_{target.plans_name}.pth"
     buf = io.BytesIO()
     torch.save(
         {"network_weights": weights, "fdif": {"model": name, "source": str(checkpoint)}}, buf
     )
     write_bytes(out, buf.getvalue())
-    info["tensors"] = len(weights)
+    info.update(file=str(out), tensors=len(weights), command=target.train_command(out))
     return info
+
+
+def _write_plans(path: Path, plans: dict[str, Any], overwrite: bool) -> None:
+    text = json.dumps(plans, indent=4) + "\n"
+    if path.exists() and path.read_text() != text and not overwrite:
+        raise UserError(
+            f"{path}: exists with other contents; give another --plans-name or --overwrite"
+        )
+    write_text(path, text)

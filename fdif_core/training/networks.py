@@ -40,6 +40,7 @@ class NetworkSpec:
     encode: Callable[[Any, Any], Any]
     defaults: dict[str, Any] = field(default_factory=dict)
     min_factor: int = 2  # smallest edge = min_factor x divisor (instance norm needs > 1 voxel)
+    patch_check: Callable[[Shape3, dict[str, Any]], str | None] | None = None  # replaces divisor
 
     def problem(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> str | None:
         """Why the network cannot take ``patch_size`` inputs with ``kwargs``; None if it can."""
@@ -49,6 +50,8 @@ class NetworkSpec:
                 f"model_kwargs: unknown option {unknown[0]!r} for {self.name}; "
                 f"allowed: {', '.join(sorted(self.defaults))}"
             )
+        if self.patch_check is not None:
+            return self.patch_check(patch_size, {**self.defaults, **(kwargs or {})})
         k = self.divisor({**self.defaults, **(kwargs or {})})
         low = k * self.min_factor
         if any(p % k or p < low for p in patch_size):
@@ -259,6 +262,48 @@ _register(
         ("encoder",),
         _encode_dna_unet,
         _UNET_SMALL_DEFAULTS,
+    )
+)
+
+
+# --------------------------------------------------------------------------- nnU-Net's own network
+_NNUNET_DEFAULTS: dict[str, Any] = {
+    "plans": {},
+    "dataset_json": {},
+    "configuration": "3d_fullres",
+    "trainer": "nnUNetTrainer",
+}
+
+
+def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
+    from . import nnunet_plans
+
+    kw = _kwargs(_NNUNET_DEFAULTS, kw, "nnunet")
+    return nnunet_plans.build_network(in_channels, out_channels, patch_size, **kw)
+
+
+def _nnunet_patch_problem(patch_size: Shape3, kw: dict[str, Any]) -> str | None:
+    from . import nnunet_plans
+
+    return nnunet_plans.patch_problem(patch_size, kw)
+
+
+def _encode_nnunet(net: Any, x: Any) -> Any:
+    from . import nnunet_plans
+
+    return nnunet_plans.encode(net, x)
+
+
+_register(
+    NetworkSpec(
+        "nnunet",
+        "the network nnU-Net builds for a plans file (fdif-core pretrain --nnunet-plans)",
+        _build_nnunet,
+        lambda kw: 1,
+        (),
+        _encode_nnunet,
+        _NNUNET_DEFAULTS,
+        patch_check=_nnunet_patch_problem,
     )
 )
 

@@ -167,7 +167,7 @@ class Validator:
                 img, cls = self.recipe.classification_sample(i, cfg.patch_size, device)
                 self.items.append((img.cpu()[None, None], torch.tensor([cls])))
             else:  # rendered on the training device, kept on the CPU
-                s = self.recipe.sample(i, device=device)
+                s = self.recipe.sample(i, cfg.render_shape, device)
                 image = scale_image(s.image, preset).cpu()
                 self.items.append((image[None, None], s.label.long().cpu()))
         self.last_pred: torch.Tensor | None = None

@@ -30,13 +30,13 @@ def add_shape(p: argparse.ArgumentParser) -> None:
     )
 
 
-def shape3(values: list[int] | None) -> tuple[int, int, int] | None:
+def shape3(values: list[int] | None, flag: str = "--shape") -> tuple[int, int, int] | None:
     from ...errors import UserError
 
     if values is None:
         return None
     if any(v <= 0 for v in values):
-        raise UserError(f"--shape: sizes must be positive, got {values}")
+        raise UserError(f"{flag}: sizes must be positive, got {values}")
     return (values[0], values[1], values[2])
 
 

@@ -1,4 +1,4 @@
-"""``fdif-core export-weights``: pre-trained weights for fine-tuning inside nnU-Net v2."""
+"""``fdif-core export-weights``: pre-trained weights (and plans) for fine-tuning in nnU-Net v2."""
 
 from __future__ import annotations
 
@@ -6,25 +6,47 @@ import argparse
 
 NAME = "export-weights"
 ORDER = 60
-HELP = "export a pre-training as nnUNetv2_train -pretrained_weights FILE (ResEnc-L, Primus-M)"
+HELP = "export a pre-training for nnUNetv2_train -pretrained_weights (writes the plans it needs)"
 DESCRIPTION = (
-    "Write a run's weights as a checkpoint that nnU-Net v2 loads with "
-    "`nnUNetv2_train DATASET 3d_fullres FOLD -pretrained_weights FILE` (ResEnc-L: also "
-    "FILE.plans.json, the plans architecture block that builds the same network; Primus-M: "
-    "train with -tr nnUNet_Primus_M_Trainer and give --num-classes)."
+    "Write a run's weights as the file nnU-Net v2 loads with `nnUNetv2_train DATASET "
+    "3d_fullres FOLD -p PLANS -pretrained_weights FILE`. A run pre-trained with "
+    "--nnunet-plans already has nnU-Net's network for its dataset. A ResEnc-L, small U-Net or "
+    "Primus-M run gets a new plans identifier written into $nnUNet_preprocessed/<--dataset> "
+    "(the target's plans with this network's architecture and patch); refused in one line when "
+    "the dataset's spacing or image size does not fit the network. Prints the nnUNetv2_train line."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run folder (its last.pt) or a checkpoint file")
     p.add_argument("--format", choices=("nnunet",), default="nnunet", help="default: nnunet")
-    p.add_argument("--out", metavar="FILE", help="output .pth (default RUN/nnunet_weights.pth)")
     p.add_argument(
-        "--num-classes",
-        type=int,
-        metavar="N",
-        help="target dataset labels incl. background (needed for Primus-M)",
+        "--dataset",
+        metavar="D",
+        help="target nnU-Net dataset: id (27) or DatasetXXX_Name under $nnUNet_preprocessed",
     )
+    p.add_argument(
+        "--plans",
+        default="nnUNetPlans",
+        metavar="ID",
+        help="the dataset's plans identifier to start from (default nnUNetPlans; ResEnc-L: "
+        "nnUNetResEncUNetLPlans from nnUNetPlannerResEncL)",
+    )
+    p.add_argument("--configuration", default="3d_fullres", metavar="C", help="default: 3d_fullres")
+    p.add_argument(
+        "--plans-name", metavar="ID", help="new plans identifier (default fdif_<network>)"
+    )
+    p.add_argument(
+        "--patch",
+        type=int,
+        nargs=3,
+        metavar=("D", "H", "W"),
+        help="patch size of the new plans (U-Nets; default: the pre-training patch)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace a different plans file of that name"
+    )
+    p.add_argument("--out", metavar="FILE", help="output .pth (default: in RUN)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,29 +54,26 @@ def run(args: argparse.Namespace) -> int:
 
     from ...errors import UserError
     from ...training.export_weights import export_nnunet
+    from ._common import shape3
 
     src = Path(args.run)
     ckpt = src / "last.pt" if src.is_dir() else src
-    if args.num_classes is not None and args.num_classes < 2:
-        raise UserError("--num-classes: at least 2 (background and one class)")
-    folder = src if src.is_dir() else src.parent
-    out = Path(args.out) if args.out else folder / "nnunet_weights.pth"
-    info = export_nnunet(ckpt, out, num_classes=args.num_classes)
+    if not ckpt.is_file():
+        raise UserError(f"{ckpt}: no such checkpoint (give a run folder or a .pt file)")
+    info = export_nnunet(
+        ckpt,
+        args.out,
+        dataset=args.dataset,
+        plans=args.plans,
+        configuration=args.configuration,
+        plans_name=args.plans_name,
+        patch=shape3(args.patch, "--patch"),
+        overwrite=args.overwrite,
+    )
     print(f"wrote {info['file']} ({info['model']}, {info['tensors']} tensors)")
     if "plans" in info:
-        print(f"  nnU-Net plans architecture block: {info['plans']}")
-        print(
-            "  paste it into the configuration of your nnUNetPlans.json (same patch edges "
-            "divisible by the network), then:"
-        )
-        print(f"  nnUNetv2_train DATASET 3d_fullres FOLD -pretrained_weights {info['file']}")
-    else:
-        print(
-            f"  decoder re-initialised for {args.num_classes} classes "
-            f"({info['reinitialised']} tensors); then:"
-        )
-        print(
-            f"  nnUNetv2_train DATASET 3d_fullres FOLD -tr {info['nnunet_trainer']} "
-            f"-pretrained_weights {info['file']}"
-        )
+        print(f"  nnU-Net plans: {info['plans']}")
+    if info["reinitialised"]:
+        print(f"  re-initialised for the dataset's classes: {info['reinitialised']} tensors")
+    print(f"  fine-tune: {info['command']}")
     return 0

@@ -13,7 +13,11 @@ DESCRIPTION = (
     "Pre-train the network of the preset's pretrain: section on an endless stream of synthetic "
     "volumes (or on a dataset from `fdif-core generate` with --data). Writes OUT/last.pt, "
     "best.pt, log.jsonl, tb/ (TensorBoard) and preview.png. Multi-GPU: "
-    "torchrun --nproc_per_node N -m fdif_core pretrain --preset P --out OUT --device cuda"
+    "torchrun --nproc_per_node N -m fdif_core pretrain --preset P --out OUT --device cuda. "
+    "With --nnunet-plans, the network is the one nnU-Net builds for that plans file (ResEnc-L "
+    "plans of nnUNetPlannerResEncL; Primus-M with a Primus preset), the scenes are rendered "
+    "at the plans' patch size and spacing, and OUT/nnunet_weights.pth is written for "
+    "nnUNetv2_train -pretrained_weights."
 )
 
 
@@ -40,6 +44,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
+    nn = p.add_argument_group("nnU-Net target (pre-train the network nnU-Net will fine-tune)")
+    nn.add_argument(
+        "--nnunet-plans",
+        metavar="PLANS.json",
+        help="a plans file in $nnUNet_preprocessed/DatasetXXX_Name (dataset.json beside it)",
+    )
+    nn.add_argument(
+        "--configuration", default="3d_fullres", metavar="C", help="default: 3d_fullres"
+    )
+    nn.add_argument(
+        "--nnunet-trainer",
+        metavar="NAME",
+        help="the nnU-Net trainer that builds the network (default: nnUNetTrainer, "
+        "nnUNet_Primus_M_Trainer for a primus_m preset)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"{args.preset}: no pretrain: section; add one (see presets/quickstart.yaml)"
             )
+    if args.nnunet_plans:
+        if preset is None:
+            raise UserError("--nnunet-plans: give it with --preset P --out DIR (not --resume)")
+        preset = for_nnunet(preset, args)
     dev = device(args.device)
     res = pretrain(
         preset,
@@ -95,4 +118,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"  preview:    {res.preview}")
     if not res.finished:
         print(f"  continue:   fdif-core pretrain --resume {res.run_dir}")
+    _nnunet_export(res)
     return 0
+
+
+def for_nnunet(preset, args: argparse.Namespace):
+    """The preset re-made for the nnU-Net plans of ``--nnunet-plans`` (network, patch, scene)."""
+    from ...training import nnunet_plans as nn
+
+    trainer = args.nnunet_trainer or nn.default_trainer(preset.pretrain.model)
+    target = nn.read_target(args.nnunet_plans, args.configuration, trainer)
+    out = nn.pretrain_preset(preset, target)
+    vol = out.volume
+    print(
+        f"nnU-Net target {target.dataset_name} {target.plans_name} {target.configuration} "
+        f"({trainer}): patch {list(target.patch_size)} at {list(target.spacing)} mm; "
+        f"scene box {list(vol.shape)} x {vol.spacing[0]:.3g} mm, "
+        f"{out.objects.per_volume} objects per volume"
+    )
+    return out
+
+
+def _nnunet_export(res) -> None:
+    """After a run of the ``nnunet`` network: its nnU-Net weights file and training line."""
+    from ...presets import load_preset
+    from ...training.export_weights import export_nnunet
+
+    ckpt, saved = res.run_dir / "last.pt", res.run_dir / "preset.yaml"
+    if not (ckpt.is_file() and saved.is_file()):
+        return
+    if load_preset(saved).pretrain.model != "nnunet":
+        return
+    info = export_nnunet(ckpt)
+    print(f"  nnU-Net:    {info['file']}")
+    print(f"  fine-tune:  {info['command']}")
