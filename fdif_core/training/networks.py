@@ -190,7 +190,11 @@ _PRIMUS_DEFAULTS: dict[str, Any] = {"patch_embed_size": (8, 8, 8), "drop_path_ra
 
 
 def _build_primus_m(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
-    from dynamic_network_architectures.architectures.primus import PrimusM
+    import warnings
+
+    with warnings.catch_warnings():  # timm's import-time torch.jit notice
+        warnings.simplefilter("ignore", FutureWarning)
+        from dynamic_network_architectures.architectures.primus import PrimusM
 
     kw = _kwargs(_PRIMUS_DEFAULTS, kw, "primus_m")
     return PrimusM(

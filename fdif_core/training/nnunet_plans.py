@@ -25,6 +25,8 @@ import io
 import json
 import math
 import os
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,13 +42,22 @@ DEFAULT_TRAINERS = {
     "primus_m": "nnUNet_Primus_M_Trainer",
 }
 NNUNET_MODEL = "nnunet"
+_NOT_PLANS = {"dataset", "dataset_fingerprint", "splits_final"}
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """nnU-Net's start-up notices off stdout; timm's import-time FutureWarning off stderr."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
 
 
 def quiet_import(module: str) -> Any:
-    """Import an nnU-Net module without its start-up notices on stdout (paths not set ...)."""
+    """Import an nnU-Net module quietly (:func:`quiet`)."""
     import importlib
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    with quiet():
         return importlib.import_module(module)
 
 
@@ -80,7 +91,7 @@ def trainer_class(name: str) -> Any:
     """The nnU-Net trainer class ``name``, found the way ``nnUNetv2_train -tr`` finds it."""
     find = quiet_import("nnunetv2.utilities.find_objects").recursive_find_trainer_class_by_name
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():
             cls = find(name)
     except Exception:  # nnU-Net raises RuntimeError (older versions: AssertionError)
         cls = None
@@ -218,7 +229,7 @@ def build_network(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
     cls = trainer_class(target.trainer)
     pm = quiet_import("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(target.plans)
     channels = target.input_channels() if target.dataset_json else in_channels
-    with contextlib.redirect_stdout(io.StringIO()):
+    with quiet():
         net = cls.build_network_architecture(
             pm, target.manager, channels, out_channels, enable_deep_supervision=False
         )
@@ -394,6 +405,12 @@ def plans_for_run(
     from .networks import NETWORKS
 
     src = dataset_dir / f"{source_plans}.json"
+    if not src.is_file():
+        have = sorted(p.stem for p in dataset_dir.glob("*.json") if p.stem not in _NOT_PLANS)
+        raise UserError(
+            f"--plans {source_plans}: no {src.name} in {dataset_dir}; plans there: "
+            f"{', '.join(have) or 'none (run nnUNetv2_plan_and_preprocess)'}"
+        )
     plans = read_json(src, "nnU-Net plans file (--plans)")
     if "configurations" not in plans:
         raise UserError(f"{src}: not an nnU-Net v2 plans file (no 'configurations')")
@@ -403,6 +420,9 @@ def plans_for_run(
     )
     cm = base.manager
     new_patch = _run_patch(run, patch)
+    problem = NETWORKS.get(run.name).problem(new_patch, run.kwargs)
+    if problem:
+        raise UserError(f"--patch: {problem}")
     where = f"--dataset {dataset_dir.name} ({source_plans} {config})"
     _check_fit(run, base, cm, new_patch, where)
     resolved = copy.deepcopy(cm.configuration)
@@ -420,9 +440,6 @@ def plans_for_run(
     out["plans_name"] = plans_name or f"fdif_{run.name}"
     out["configurations"] = {config: resolved}
     out["fdif"] = {"network": run.name, "from_plans": source_plans, "patch_size": list(new_patch)}
-    problem = NETWORKS.get(run.name).problem(new_patch, run.kwargs)
-    if problem:
-        raise UserError(f"--patch: {problem}")
     return Target(out, base.dataset_json, config, trainer, str(src))
 
 
