@@ -309,7 +309,9 @@ def test_target_checks_raise_user_errors(ds):
 
 
 def test_swinunetr_run_has_no_nnunet_export(tmp_path, capsys):
-    run = _fixed_run(tmp_path, "swinunetr", [64, 64, 64])
+    run = tmp_path / "swin"
+    state = {"model": {}, "optimizer": {}, "scheduler": {}, "step": 1, "preset_hash": "x"}
+    save_checkpoint(run / "last.pt", {**state, "model_name": "swinunetr"})
     assert main(["export-weights", str(run), "--dataset", "990"]) == 2
     err = capsys.readouterr().err
     assert "no nnU-Net counterpart" in err and len(err.strip().splitlines()) == 1
