@@ -173,7 +173,24 @@ def read_target(plans_path: str | Path, config: str = "3d_fullres", trainer: str
     target = Target(plans, read_json(ds_path, "dataset.json"), config, trainer, str(path))
     target.manager  # noqa: B018 (checks the configuration)
     trainer_class(trainer)
+    _check_builds(target)
     return target
+
+
+def _check_builds(target: Target) -> None:
+    """The trainer can build its network for the plans (e.g. Primus: patch edges / 8)."""
+    import torch
+
+    kw = network_kwargs(target)
+    try:
+        with torch.device("meta"):
+            build_network(1, 2, target.patch_size, **kw)
+    except (AssertionError, ValueError, RuntimeError) as err:
+        why = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise UserError(
+            f"{target.source}: {target.trainer} cannot build a network for the "
+            f"{target.configuration} patch {list(target.patch_size)} ({why})"
+        ) from None
 
 
 def network_kwargs(target: Target) -> dict[str, Any]:

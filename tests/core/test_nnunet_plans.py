@@ -315,3 +315,11 @@ def test_swinunetr_run_has_no_nnunet_export(tmp_path, capsys):
     assert main(["export-weights", str(run), "--dataset", "990"]) == 2
     err = capsys.readouterr().err
     assert "no nnU-Net counterpart" in err and len(err.strip().splitlines()) == 1
+
+
+def test_primus_refuses_a_patch_not_divisible_by_8(ds, tmp_path, capsys):
+    _edit(ds, "odd", patch_size=[20, 32, 32])
+    args = ["pretrain", "--preset", "fdif-paper-primus", "--out", str(tmp_path / "r")]
+    assert main([*args, "--nnunet-plans", str(ds / "odd.json")]) == 2
+    err = capsys.readouterr().err
+    assert "nnUNet_Primus_M_Trainer cannot build a network" in err and "[20, 32, 32]" in err
