@@ -64,12 +64,17 @@ def load_finetune_preset(name: str | None):
     return preset
 
 
+KEEP = ("--cache", "--workers", "--device", "--no-progress")  # flags a resume repeats
+FLAGS = {"cache_dir": "--cache"}  # library argument -> flag, where the names differ
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
     from ...errors import UserError
     from ...training.finetune import finetune
-    from ._common import device
+    from ...training.loop import TrainingInterrupted
+    from ._common import device, interrupted, training_report
 
     if args.resume and (args.out or args.dataset or args.weights or args.scratch):
         raise UserError("--resume: give only the run folder (dataset, fold, weights are kept)")
@@ -85,31 +90,25 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(fold, int) and fold not in ("dataset", "all"):
         raise UserError(f"--fold {args.fold}: allowed: 0..4, dataset, all")
     preset = load_finetune_preset(args.preset) if (args.preset or not args.resume) else None
-    res = finetune(
-        args.dataset,
-        preset,
-        args.out,
-        weights=args.weights,
-        fold=fold,
-        resume=args.resume,
-        device=device(args.device),
-        cache_dir=args.cache,
-        workers=args.workers,
-        max_steps=args.max_steps,
-        progress=not args.no_progress,
-    )
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
-    print(f"finetune {'finished' if res.finished else 'stopped'} at step {res.step}")
-    if res.val:
-        step, value = max(res.val.items())
-        print(f"  validation Dice at step {step}: {value:.4f} (best {res.best_val:.4f})")
-    print(f"  checkpoint: {res.checkpoint}")
-    if (res.run_dir / "best.pt").exists():
-        print(f"  best:       {res.run_dir / 'best.pt'}")
-    print(f"  log:        {res.run_dir / 'log.jsonl'} (TensorBoard: {res.run_dir / 'tb'})")
-    if res.finished:
-        print(f"  evaluate:   fdif-core evaluate --weights {res.run_dir / 'best.pt'} --split val")
-    else:
-        print(f"  continue:   fdif-core finetune --resume {res.run_dir}")
+    try:
+        res = finetune(
+            args.dataset,
+            preset,
+            args.out,
+            weights=args.weights,
+            fold=fold,
+            resume=args.resume,
+            device=device(args.device),
+            cache_dir=args.cache,
+            workers=args.workers,
+            max_steps=args.max_steps,
+            progress=not args.no_progress,
+        )
+    except TrainingInterrupted as err:
+        return interrupted(NAME, args, err, KEEP)
+    if int(os.environ.get("RANK", "0")) == 0:
+        training_report(NAME, args, res, KEEP)
+        if res.finished:
+            best = res.run_dir / "best.pt"
+            print(f"  evaluate:   fdif-core evaluate --weights {best} --split val")
     return 0
