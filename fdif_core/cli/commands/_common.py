@@ -54,6 +54,45 @@ def device(name: str):
     return dev
 
 
+def check_counts(args: argparse.Namespace) -> None:
+    """``--workers`` >= 0 and ``--max-steps`` >= 1 where given."""
+    from ...errors import UserError
+
+    for flag, value, low in (("--workers", args.workers, 0), ("--max-steps", args.max_steps, 1)):
+        if value is not None and value < low:
+            raise UserError(f"{flag}: must be >= {low}")
+
+
+def training_kwargs(args: argparse.Namespace) -> dict:
+    """The keyword arguments ``pretrain`` and ``finetune`` take from the same flags."""
+    return {
+        "resume": args.resume,
+        "device": device(args.device),
+        "workers": args.workers,
+        "max_steps": args.max_steps,
+        "progress": not args.no_progress,
+    }
+
+
+def run_training(command: str, args: argparse.Namespace, keep: tuple[str, ...], train) -> int:
+    """Run ``train()`` (a pre-training or fine-tuning call) and report it on rank 0; on
+    SIGINT / SIGTERM (saved at the current step) print how to resume and exit 130."""
+    import os
+
+    from ...training.loop import TrainingInterrupted
+
+    try:
+        res = train()
+    except TrainingInterrupted as err:
+        return interrupted(command, args, err, keep)
+    if int(os.environ.get("RANK", "0")) == 0:
+        training_report(command, args, res, keep)
+        if res.finished and command == "finetune":
+            best = res.run_dir / "best.pt"
+            print(f"  evaluate:   fdif-core evaluate --weights {best} --split val")
+    return 0
+
+
 def training_report(command: str, args: argparse.Namespace, res, keep: tuple[str, ...]) -> None:
     """What a pre-training or fine-tuning call printed on rank 0: state, validation, files."""
     print(f"{command} {'finished' if res.finished else 'stopped'} at step {res.step}")

@@ -69,12 +69,9 @@ FLAGS = {"cache_dir": "--cache"}  # library argument -> flag, where the names di
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from ...errors import UserError
     from ...training.finetune import finetune
-    from ...training.loop import TrainingInterrupted
-    from ._common import device, interrupted, training_report
+    from ._common import check_counts, run_training, training_kwargs
 
     if args.resume and (args.out or args.dataset or args.weights or args.scratch):
         raise UserError("--resume: give only the run folder (dataset, fold, weights are kept)")
@@ -83,32 +80,23 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("finetune: give --dataset D --out RUN (or --resume RUN)")
         if not (args.weights or args.scratch):
             raise UserError("finetune: give --weights CKPT or --scratch")
-    for flag, value, low in (("--workers", args.workers, 0), ("--max-steps", args.max_steps, 1)):
-        if value is not None and value < low:
-            raise UserError(f"{flag}: must be >= {low}")
+    check_counts(args)
     fold: int | str = int(args.fold) if args.fold.isdigit() else args.fold
     if not isinstance(fold, int) and fold not in ("dataset", "all"):
         raise UserError(f"--fold {args.fold}: allowed: 0..4, dataset, all")
     preset = load_finetune_preset(args.preset) if (args.preset or not args.resume) else None
-    try:
-        res = finetune(
+    kwargs = training_kwargs(args)
+    return run_training(
+        NAME,
+        args,
+        KEEP,
+        lambda: finetune(
             args.dataset,
             preset,
             args.out,
             weights=args.weights,
             fold=fold,
-            resume=args.resume,
-            device=device(args.device),
             cache_dir=args.cache,
-            workers=args.workers,
-            max_steps=args.max_steps,
-            progress=not args.no_progress,
-        )
-    except TrainingInterrupted as err:
-        return interrupted(NAME, args, err, KEEP)
-    if int(os.environ.get("RANK", "0")) == 0:
-        training_report(NAME, args, res, KEEP)
-        if res.finished:
-            best = res.run_dir / "best.pt"
-            print(f"  evaluate:   fdif-core evaluate --weights {best} --split val")
-    return 0
+            **kwargs,
+        ),
+    )

@@ -46,21 +46,16 @@ KEEP = ("--data", "--workers", "--device", "--no-progress")  # flags a resume re
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from ...errors import UserError
     from ...presets import load_preset
-    from ...training.loop import TrainingInterrupted
     from ...training.pretrain import pretrain
-    from ._common import device, interrupted, training_report
+    from ._common import check_counts, run_training, training_kwargs
 
     if args.resume and args.out:
         raise UserError("--resume and --out: give one (a run resumes in its own folder)")
     if not args.resume and not (args.preset and args.out):
         raise UserError("pretrain: give --preset P --out DIR, or --resume RUN_DIR")
-    for flag, value in (("--workers", args.workers), ("--max-steps", args.max_steps)):
-        if value is not None and value < (0 if flag == "--workers" else 1):
-            raise UserError(f"{flag}: must be {'>= 0' if flag == '--workers' else '>= 1'}")
+    check_counts(args)
     preset = None
     if args.preset:
         preset = load_preset(args.preset)
@@ -68,19 +63,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"{args.preset}: no pretrain: section; add one (see presets/quickstart.yaml)"
             )
-    try:
-        res = pretrain(
-            preset,
-            args.out,
-            resume=args.resume,
-            device=device(args.device),
-            data=args.data,
-            workers=args.workers,
-            max_steps=args.max_steps,
-            progress=not args.no_progress,
-        )
-    except TrainingInterrupted as err:
-        return interrupted(NAME, args, err, KEEP)
-    if int(os.environ.get("RANK", "0")) == 0:
-        training_report(NAME, args, res, KEEP)
-    return 0
+    kwargs = training_kwargs(args)
+    return run_training(
+        NAME, args, KEEP, lambda: pretrain(preset, args.out, data=args.data, **kwargs)
+    )
