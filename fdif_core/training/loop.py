@@ -145,16 +145,17 @@ class _Monitor:
 
 @contextmanager
 def _signals_stop(flag: list[int]) -> Iterator[None]:
-    """SIGINT / SIGTERM set ``flag[0]`` (the loop stops after the step in flight); a second
-    signal interrupts at once."""
+    """SIGINT / SIGTERM set ``flag[0]`` (the loop stops after the step in flight); the same
+    signal again interrupts at once. (Ctrl-C under ``torchrun`` brings each rank a SIGINT,
+    then the launcher's SIGTERM: that one does not cut the checkpoint short.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if flag[0]:
+        if flag[0] == signum:
             raise KeyboardInterrupt
-        flag[0] = signum
+        flag[0] = flag[0] or signum
 
     sigs = (signal.SIGINT, signal.SIGTERM)
     old = {s: signal.signal(s, handler) for s in sigs}

@@ -38,7 +38,10 @@ class Run:
         return int(self.state["step"]) if self.state else 0
 
     def write_files(self) -> None:
-        """Write (or repair) ``preset.yaml`` and ``run.json``; rank 0 only."""
+        """Write (or repair) ``preset.yaml`` and ``run.json``, and drop the temporary file of
+        a write that a crash cut short; rank 0 only, before the run writes anything."""
+        for stale in self.run_dir.glob(".*.tmp*"):
+            stale.unlink(missing_ok=True)
         if self.state is None or not (self.run_dir / PRESET).is_file():
             atomic.write_text(self.run_dir / PRESET, self.preset.to_yaml())
         if self.info and (self.state is None or not (self.run_dir / INFO).is_file()):
@@ -125,8 +128,11 @@ class JsonLog:
     def __init__(self, path: Path, keep_until: int | None) -> None:
         self.path = path
         if keep_until is not None and path.exists():
-            rows = [r for r in parse_rows(path.read_text()) if r.get("step", 0) <= keep_until]
-            write_or_fail(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+            text = path.read_text()
+            rows = [r for r in parse_rows(text) if r.get("step", 0) <= keep_until]
+            kept = "".join(json.dumps(r) + "\n" for r in rows)
+            if kept != text:  # rows past the checkpoint, or a torn line
+                write_or_fail(path, kept.encode(), "log")
         self._fh = open(path, "ab", buffering=0)  # noqa: SIM115 (kept open for the run)
 
     def write(self, **row: Any) -> None:
