@@ -109,7 +109,16 @@ class _Monitor:
 
         start = run.start
         self.log = JsonLog(run.run_dir / LOG, keep_until=start if run.state else None)
-        self.tb = SummaryWriter(str(run.run_dir / "tb"), purge_step=start or None)
+        self._hook = threading.excepthook
+        threading.excepthook = self._quiet_tb_thread
+        self.tb_dir = run.run_dir / "tb"
+        try:
+            with self._tb_errors():
+                self.tb = SummaryWriter(str(self.tb_dir), purge_step=start or None)
+        except UserError:
+            self.log.close()
+            threading.excepthook = self._hook
+            raise
         self.bar = None
         if progress:
             from tqdm import tqdm
@@ -117,12 +126,27 @@ class _Monitor:
             self.bar = tqdm(total=task.cfg.iterations, initial=start, desc=task.name, unit="it",
                             dynamic_ncols=True)  # fmt: skip
 
+    @contextmanager
+    def _tb_errors(self) -> Iterator[None]:
+        """TensorBoard's writes (a full disk) as one line."""
+        try:
+            yield
+        except OSError as err:
+            raise UserError(f"{self.tb_dir}: cannot write ({err.strerror or err})") from None
+
+    def _quiet_tb_thread(self, args: threading.ExceptHookArgs) -> None:
+        """TensorBoard's writer thread hands its write error to the next call in the training
+        thread (``_tb_errors``); its own traceback print is left out."""
+        if not (issubclass(args.exc_type, OSError) and "Writer" in type(args.thread).__name__):
+            self._hook(args)
+
     def step(self, done: int, **row: float) -> None:
         self.log.write(step=done, **row)
-        for key in ("loss", "lr"):
-            self.tb.add_scalar(f"train/{key}", row[key], done)
-        for key in ("step_s", "data_wait_s"):
-            self.tb.add_scalar(f"time/{key}", row[key], done)
+        with self._tb_errors():
+            for key in ("loss", "lr"):
+                self.tb.add_scalar(f"train/{key}", row[key], done)
+            for key in ("step_s", "data_wait_s"):
+                self.tb.add_scalar(f"time/{key}", row[key], done)
         if self.bar is not None:
             wait = 100 * row["data_wait_s"] / max(row["step_s"], 1e-9)
             self.bar.set_postfix(loss=f"{row['loss']:.4f}", wait=f"{wait:.0f}%")
@@ -130,8 +154,9 @@ class _Monitor:
 
     def scores(self, done: int, scores: dict[str, float]) -> None:
         self.log.write(step=done, **scores)
-        for key, value in scores.items():
-            self.tb.add_scalar(f"val/{key.removeprefix('val_')}", value, done)
+        with self._tb_errors():
+            for key, value in scores.items():
+                self.tb.add_scalar(f"val/{key.removeprefix('val_')}", value, done)
         if self.bar is not None:
             self.bar.write(f"step {done}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
 
@@ -141,6 +166,7 @@ class _Monitor:
         with suppress(OSError):  # a full disk: the scalars are also in the JSON log
             self.tb.close()
         self.log.close()
+        threading.excepthook = self._hook
 
 
 @contextmanager
@@ -317,10 +343,11 @@ def fit(
     end = cfg.iterations if max_steps is None else min(cfg.iterations, start + max_steps)
     if dist.main:
         run.write_files()
-    monitor = _Monitor(run, task, progress) if dist.main else None
+    monitor = None
     timing = [0.0, 0.0]  # data wait, step time
     task.model.train()
     try:
+        monitor = _Monitor(run, task, progress) if dist.main else None
         with _signals_stop(loop.signal):
             for step in range(start, end):
                 _one_step(loop, step, end, monitor, timing)

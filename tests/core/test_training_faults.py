@@ -54,7 +54,7 @@ def test_signal_saves_the_current_step_and_says_how_to_resume(tmp_path, trainer)
     assert steps_logged(run) == list(range(1, step + 1)) and step >= 2  # nothing lost
     name = signal.Signals(sig).name
     assert f"interrupted ({name}: stopped at step {step})" in lines[0]
-    assert lines[0].endswith(f"resume with: fdif-core {trainer.name} --resume {run}")
+    assert lines[0].endswith(f"resume with: fdif-core {trainer.name} --resume {run} --no-progress")
     res = trainer.resume(run, max_steps=1)
     assert res.step == step + 1
 
@@ -121,7 +121,7 @@ def fill(disk: Path, leave: int) -> Path:
     st = os.statvfs(disk)
     free = st.f_bavail * st.f_frsize
     filler = disk / "filler"
-    with open(filler, "wb") as fh:
+    with open(filler, "wb", buffering=0) as fh:
         try:
             fh.write(b"\0" * max(free - leave, 0))
             while leave == 0:
@@ -132,6 +132,7 @@ def fill(disk: Path, leave: int) -> Path:
     return filler
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 @pytest.mark.parametrize("leave", ["nothing", "half a checkpoint"])
 def test_full_disk_is_one_line_and_keeps_the_files(small_disk, capsys, preset_file, leave):
     run = small_disk / "run"
