@@ -223,7 +223,7 @@ def patch_problem(patch_size: Shape3, kwargs: dict[str, Any]) -> str | None:
     """Why ``patch_size`` is not the plans' patch size (the network is built for it)."""
     if not kwargs.get("plans"):
         return (
-            "model_kwargs.plans: empty; the nnunet network is made by "
+            "model_kwargs: plans is empty; the nnunet network is made by "
             "fdif-core pretrain --nnunet-plans PLANS.json"
         )
     target = target_of(kwargs)
