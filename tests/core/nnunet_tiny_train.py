@@ -3,8 +3,9 @@
 Usage: ``python nnunet_tiny_train.py OUT_DIR ARGV_JSON``: ARGV_JSON is a list of argument
 lists (what follows ``nnUNetv2_train``). nnU-Net's ``run_training_entry`` runs each one
 (``-pretrained_weights`` included) with one epoch of 2 training and 1 validation
-iterations; the network's state at the start of training (after the pre-trained weights
-were loaded) is saved as ``OUT_DIR/start_<k>.pt``.
+iterations and without the final sliding-window validation of the fold; the network's
+state at the start of training (after the pre-trained weights were loaded) is saved as
+``OUT_DIR/start_<k>.pt``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main() -> None:
         torch.save(state, f"{out}/start_{current['k']}.pt")
 
     nnUNetTrainer.on_train_start = snapshot_start
+    nnUNetTrainer.perform_actual_validation = lambda self, *a, **k: None
     for k, argv in enumerate(runs):
         current["k"] = k
         sys.argv = ["nnUNetv2_train", *argv]

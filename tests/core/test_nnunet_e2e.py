@@ -72,7 +72,7 @@ def nnunet_env(tmp_path, monkeypatch) -> dict[str, str]:
         "ID": "990",
         "DATASET": "Dataset990_Toy",
     }
-    write_toy_dataset(Path(env["nnUNet_raw"]) / env["DATASET"], num_cases=5, shape=(32, 32, 24))
+    write_toy_dataset(Path(env["nnUNet_raw"]) / env["DATASET"], num_cases=5, shape=(16, 16, 16))
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(tmp_path)
