@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import os
 import re
 import shlex
 import shutil
@@ -230,8 +231,19 @@ OTHER = [c for c in COMMANDS if not fdif_argv(expand(c)) and c not in NNUNET_LIN
 @pytest.mark.parametrize("cmd", OTHER, ids=str)
 def test_other_lines(cmd):
     args = expand(cmd)
+    assigned = {}
+    while len(args) > 1 and re.fullmatch(r"[A-Za-z_]\w*=\S*", args[0]):  # VAR=value prog ...
+        key, value = args.pop(0).split("=", 1)
+        assigned[key] = value
     prog = Path(args[0]).name
-    if prog == "make":
+    if prog == "sbatch":
+        script = ROOT / args[-1]
+        assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, cmd
+        if "PRESET" in assigned:
+            assert "pretrain" in load_preset(assigned["PRESET"]).model_fields_set, cmd
+    elif prog == "bash":
+        _check_script(cmd, args[1:])
+    elif prog == "make":
         targets = re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M)
         assert all(t in targets for t in args[1:]), cmd
     elif prog == "python" and args[1] == "-c":
@@ -267,7 +279,8 @@ def _check_script(cmd: Command, args: list[str]) -> None:
 @functools.cache
 def _script_help(script: str) -> str:
     if script.endswith(".sh"):
-        run = subprocess.run(["bash", script, "--help"], capture_output=True, text=True)
+        env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
+        run = subprocess.run(["bash", script, "--help"], capture_output=True, text=True, env=env)
     else:
         run = subprocess.run(
             [sys.executable, script, "--help"],
@@ -279,3 +292,15 @@ def _script_help(script: str) -> str:
         )
     assert run.returncode == 0, f"{script} --help: {run.stderr[-500:]}"
     return run.stdout
+
+
+@pytest.mark.parametrize(
+    "job", [["--resume", "runs/paper"], ["--preset", "fdif-paper", "--out", "runs/paper"]]
+)
+def test_slurm_script_runs_a_valid_pretrain(job):
+    text = (ROOT / "scripts" / "slurm" / "pretrain.sbatch").read_text().replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if x.startswith("srun torchrun"))
+    argv = shlex.split(line.replace('"${job[@]}"', shlex.join(job)))
+    argv = argv[argv.index("fdif_core") + 1 :]
+    args = build_parser().parse_args(argv)
+    assert args.device == "cuda" and argv[0] == "pretrain"
