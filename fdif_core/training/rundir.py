@@ -43,9 +43,9 @@ class Run:
         for stale in self.run_dir.glob(".*.tmp*"):
             stale.unlink(missing_ok=True)
         if self.state is None or not (self.run_dir / PRESET).is_file():
-            atomic.write_text(self.run_dir / PRESET, self.preset.to_yaml())
+            write_or_fail(self.run_dir / PRESET, self.preset.to_yaml().encode(), "preset")
         if self.info and (self.state is None or not (self.run_dir / INFO).is_file()):
-            atomic.write_text(self.run_dir / INFO, json.dumps(self.info, indent=2))
+            write_or_fail(self.run_dir / INFO, json.dumps(self.info, indent=2).encode(), "run info")
 
 
 def new_run_dir(out: str | Path) -> Path:
