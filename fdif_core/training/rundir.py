@@ -122,8 +122,8 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 class JsonLog:
-    """Append-only JSON lines. Reopened at step ``keep_until`` (a resume), the rows after it
-    and any torn line are dropped. A failed write (a full disk) leaves the file as it was."""
+    """Append-only JSON lines. Opened at step ``keep_until`` (0: a new run), the rows after
+    it and any torn line are dropped. A failed write (a full disk) leaves the file as it was."""
 
     def __init__(self, path: Path, keep_until: int | None) -> None:
         self.path = path
