@@ -23,7 +23,7 @@ import time
 import torch
 
 from fdif_studio.model import DesignState
-from fdif_studio.render import default_device, isosurface, render_volumes
+from fdif_studio.model.render import default_device, isosurface, render_volumes
 
 PRIMITIVE = "star_6_prism_convex"
 
@@ -76,7 +76,7 @@ def bench_viewer(res: int, repeats: int) -> dict[str, list[float]]:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from fdif_studio._widgets import Designer, Studio
+    from fdif_studio.panels import Designer, Studio
 
     viewer = napari.Viewer(show=True)
     studio = Studio(viewer)

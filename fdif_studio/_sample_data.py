@@ -6,7 +6,7 @@ from typing import Any
 
 from fdif_core import Recipe, load_preset
 
-from .render import frame, label_color_dict, label_features
+from .model.render import frame, label_color_dict, label_features
 
 
 def make_sample(preset: str = "quickstart", index: int = 0) -> list[tuple[Any, dict, str]]:

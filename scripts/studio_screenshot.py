@@ -14,7 +14,7 @@ from pathlib import Path
 import napari
 from qtpy.QtWidgets import QApplication
 
-from fdif_studio._widgets import Studio
+from fdif_studio.panels import Studio
 
 
 def wait(app, widget) -> None:

@@ -21,7 +21,7 @@ from fdif_studio.model import (
     families,
     knobs_for,
 )
-from fdif_studio.render import frame, isosurface, render_volumes
+from fdif_studio.model.render import frame, isosurface, render_volumes
 
 ONE_PER_FAMILY = [members[-1] for members in families().values()]
 

@@ -20,14 +20,16 @@ if not (
 ):
     pytest.skip("needs a display: run under xvfb-run", allow_module_level=True)
 
+import fdif_studio
 from fdif_core import Recipe, load_preset
 from fdif_core.compose import ObjectSpec
 from fdif_core.config.preset import parse_preset
 from fdif_core.pose import Pose
-from fdif_studio import _widgets as W
+from fdif_studio import panels as W
+from fdif_studio.panels.common import DESIGN_LAYERS, LatestRunner, session_for
 
 pytestmark = [pytest.mark.gui, pytest.mark.xdist_group("napari")]
-MANIFEST = Path(W.__file__).with_name("napari.yaml")
+MANIFEST = Path(fdif_studio.__file__).with_name("napari.yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +87,7 @@ def test_runner_runs_off_the_ui_thread_and_drops_stale_requests(qtbot):
         time.sleep(0.1)
         yield request
 
-    runner = W.LatestRunner(work, seen.append)
+    runner = LatestRunner(work, seen.append)
     for i in range(5):  # a drag: five values while the first one renders
         runner.submit(i)
     qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
@@ -96,7 +98,7 @@ def test_runner_runs_off_the_ui_thread_and_drops_stale_requests(qtbot):
 def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     d = small_designer(viewer, qtbot)
-    assert set(W.DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
+    assert set(DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
     first = viewer.layers["design label"].data.copy()
 
     # shape parameter: compare with the engine driven directly (no studio code)
@@ -152,7 +154,7 @@ def test_isosurface_screenshot_shows_and_follows_the_shape(make_napari_viewer, q
     viewer = make_napari_viewer(show=True)
     d = small_designer(viewer, qtbot)
     viewer.dims.ndisplay = 3
-    assert [viewer.layers[n].visible for n in W.DESIGN_LAYERS] == [False, False, True]
+    assert [viewer.layers[n].visible for n in DESIGN_LAYERS] == [False, False, True]
     viewer.reset_view()
     viewer.camera.zoom *= 0.5  # room for the shape to grow
 
@@ -237,7 +239,7 @@ def test_preset_round_trip_through_the_widgets(make_napari_viewer, qtbot, tmp_pa
 
     viewer = make_napari_viewer()
     editor = W.PresetEditor(viewer)
-    design = W.session_for(viewer).design
+    design = session_for(viewer).design
     editor._shipped.value = "fdif-paper"
     _click(editor._load_shipped)
     assert len(editor.checked_classes()) == 109
@@ -384,8 +386,8 @@ def test_plugin_opens_from_napari_with_all_panels(make_napari_viewer, qtbot):
         "Export",
     ]
     wait(qtbot, studio.designer, timeout=60_000)
-    assert W.session_for(viewer) is studio.designer.session is studio.preset_editor.session
-    assert set(W.DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
+    assert session_for(viewer) is studio.designer.session is studio.preset_editor.session
+    assert set(DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
     _, designer = viewer.window.add_plugin_dock_widget("fdif-studio", "Designer")
     assert designer.state is studio.designer.state  # one design per viewer
     wait(qtbot, designer, timeout=60_000)

@@ -17,7 +17,7 @@ import torch
 from fdif_core.compose import CHUNK, Recipe, Sample
 from fdif_core.preview import label_colors
 
-from .model import DesignRequest
+from .design import DesignRequest
 
 Shape3 = tuple[int, int, int]
 

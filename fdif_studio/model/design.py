@@ -1,0 +1,226 @@
+"""``DesignState``: one primitive being designed, turned into engine objects.
+
+The state holds class, shape knobs, pose, displacement and mapper, and builds a one-class
+``Preset``, a ``Recipe`` and an ``ObjectSpec`` from them, so every preview is rendered by
+the same engine code as the datasets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from fdif_core import displacements as D
+from fdif_core import mappers as M
+from fdif_core.compose import ObjectSpec, Recipe
+from fdif_core.config.preset import InstanceSpec, Preset, parse_preset
+from fdif_core.pose import Pose
+from fdif_core.registry import suggest
+from fdif_core.sdf.library import PRIMITIVES, PrimitiveClass
+
+from .knobs import Knob, build_params, knobs_for
+from .textures import NONE, check_texture_params
+
+
+@dataclass(frozen=True)
+class DesignRequest:
+    """A snapshot of the design to render: immutable, safe to hand to a worker thread."""
+
+    recipe: Recipe
+    obj: ObjectSpec
+    shape: tuple[int, int, int]
+    device: str
+    version: int
+    surface: bool = True  # also extract the isosurface
+
+
+@dataclass
+class DesignState:
+    """One primitive being designed: class, knobs, pose, displacement and mapper.
+
+    Lengths of knobs and translation are fractions of the reference grid edge ``grid``;
+    angles are degrees. ``version`` counts changes (the widgets drop stale renders).
+    """
+
+    primitive: str = "sphere"
+    knobs: dict[str, float] = field(default_factory=dict)
+    translation: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    angles_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    shear: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    displacement: str = NONE
+    displacement_params: dict[str, float] = field(default_factory=dict)
+    space: str = "object"
+    mapper: str = "linear"
+    mapper_params: dict[str, float] = field(default_factory=lambda: {"slope": 10.0})
+    grid: int = 96
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self.set_primitive(self.primitive, keep=True)
+
+    # ---- edits (each validates and bumps the version)
+    @property
+    def cls(self) -> PrimitiveClass:
+        return PRIMITIVES.get(self.primitive)
+
+    def knob_list(self) -> list[Knob]:
+        return knobs_for(self.cls)
+
+    def set_primitive(self, name: str, keep: bool = False) -> None:
+        """Switch class; knobs reset to the class defaults (``keep``: keep shared values)."""
+        cls = PRIMITIVES.get(name)
+        old = self.knobs
+        self.primitive = name
+        self.knobs = {
+            k.name: (old.get(k.name, k.default) if keep else k.default) for k in knobs_for(cls)
+        }
+        self.version += 1
+
+    def vertex_counts(self) -> list[int]:
+        """Vertex (or star point) counts offered by this class's family; [] if none."""
+        fam = self.cls.family
+        counts = sorted({c.n for _, c in PRIMITIVES.items() if c.family == fam and c.n})
+        return counts if len(counts) > 1 else []
+
+    def set_vertex_count(self, n: int) -> None:
+        """Switch to the sibling class with ``n`` vertices (star points), keeping the knobs."""
+        fam = self.cls.family
+        hit = [name for name, c in PRIMITIVES.items() if c.family == fam and c.n == int(n)]
+        if not hit:
+            allowed = ", ".join(map(str, self.vertex_counts())) or "none (fixed shape)"
+            raise ValueError(f"{fam}: no class with {n} vertices; allowed: {allowed}")
+        self.set_primitive(hit[0], keep=True)
+
+    def set_knob(self, name: str, value: float) -> None:
+        knob = next((k for k in self.knob_list() if k.name == name), None)
+        if knob is None:
+            allowed = ", ".join(k.name for k in self.knob_list())
+            raise ValueError(
+                f"{self.primitive} has no shape parameter {name!r}; allowed: {allowed}"
+            )
+        x = float(value)
+        if not math.isfinite(x) or not knob.lo <= x <= knob.hi:
+            raise ValueError(f"{knob.label} = {value!r} is outside [{knob.lo}, {knob.hi}]")
+        self.knobs[name] = float(round(x)) if knob.integer else x
+        self.version += 1
+
+    def set_pose(
+        self,
+        translation: tuple[float, float, float] | None = None,
+        angles_deg: tuple[float, float, float] | None = None,
+        shear: tuple[float, float, float] | None = None,
+    ) -> None:
+        """Translation (fraction of G, |t| <= 0.6), angles (degrees), shear (|s| <= 0.5)."""
+        new = {}
+        for what, vals, lim in (
+            ("translation", translation, 0.6),
+            ("angles_deg", angles_deg, 360.0),
+            ("shear", shear, 0.5),
+        ):
+            if vals is None:
+                continue
+            try:
+                vals = tuple(float(x) for x in vals)
+            except (TypeError, ValueError):
+                raise ValueError(f"{what} {vals!r}: three numbers within ±{lim}") from None
+            if len(vals) != 3 or not all(math.isfinite(x) and abs(x) <= lim for x in vals):
+                raise ValueError(f"{what} {vals!r}: three numbers within ±{lim}")
+            new[what] = vals
+        for what, vals in new.items():  # all checked first: nothing half-applied
+            setattr(self, what, vals)
+        self.version += 1
+
+    def set_displacement(
+        self, family: str, params: dict[str, float] | None = None, space: str | None = None
+    ) -> None:
+        """Family ``"none"`` or a displacement family; missing params take family defaults."""
+        if space is not None:
+            if space not in ("object", "world"):
+                raise ValueError(f"displacement space {space!r}; allowed: object, world")
+            self.space = space
+        if family == NONE:
+            self.displacement, self.displacement_params = NONE, {}
+        else:
+            fam = D.FAMILIES.get(family) if family in D.FAMILIES else None
+            if fam is None:
+                raise ValueError(suggest(family, [NONE, *D.FAMILIES.names], "displacement family"))
+            full = {**fam.defaults, **(params or {})}
+            self.displacement_params = check_texture_params("displacement", family, full)
+            self.displacement = family
+        self.version += 1
+
+    def set_mapper(self, family: str, params: dict[str, float] | None = None) -> None:
+        if family not in M.FAMILIES:
+            raise ValueError(suggest(family, M.FAMILIES.names, "mapper family"))
+        full = {**M.FAMILIES.get(family).defaults, **(params or {})}
+        self.mapper_params = check_texture_params("mapper", family, full)
+        self.mapper = family
+        self.version += 1
+
+    def load_instance(self, kind: str, name: str) -> None:
+        """Start the displacement or mapper from a registered instance (a paper one)."""
+        if kind == "displacement":
+            inst = D.DISPLACEMENTS.get(name)
+            self.set_displacement(inst.family, inst.resolved())
+        else:
+            inst = M.MAPPERS.get(name)
+            self.set_mapper(inst.family, inst.resolved())
+
+    # ---- engine objects
+    def displacement_spec(self, name: str = "design") -> InstanceSpec | None:
+        if self.displacement == NONE:
+            return None
+        return InstanceSpec(name=name, family=self.displacement, params=self.displacement_params)
+
+    def mapper_spec(self, name: str = "design") -> InstanceSpec:
+        return InstanceSpec(name=name, family=self.mapper, params=self.mapper_params)
+
+    def preset(self) -> Preset:
+        """A one-class, one-object preset on the reference grid holding this design."""
+        disp = self.displacement_spec()
+        data = {
+            "name": f"design-{self.primitive}",
+            "volume": {"shape": [self.grid] * 3},
+            "objects": {"per_volume": 1},
+            "classes": {"include": [self.primitive]},
+            "displacements": {
+                "space": self.space,
+                "include_none": True,
+                "enabled": [disp.model_dump()] if disp else [],
+            },
+            "mappers": {"enabled": [self.mapper_spec().model_dump()]},
+        }
+        return parse_preset(data, "design")
+
+    def pose(self) -> Pose:
+        t = tuple(x * self.grid for x in self.translation)
+        a = tuple(math.radians(x) for x in self.angles_deg)
+        return Pose.build(t, a, self.shear)  # type: ignore[arg-type]
+
+    def object_spec(self) -> ObjectSpec:
+        params = build_params(self.cls, self.knobs, float(self.grid))
+        disp = -1 if self.displacement == NONE else 0
+        return ObjectSpec(self.primitive, params, self.pose(), 0, disp)
+
+    def request(self, resolution: int, device: str = "cpu") -> DesignRequest:
+        """Snapshot for a render at ``resolution``³ on ``device``."""
+        n = int(resolution)
+        return DesignRequest(
+            Recipe(self.preset()), self.object_spec(), (n, n, n), device, self.version
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """Plain-data view of the design (for comparisons and display)."""
+        return {
+            "primitive": self.primitive,
+            "knobs": dict(self.knobs),
+            "translation": self.translation,
+            "angles_deg": self.angles_deg,
+            "shear": self.shear,
+            "displacement": self.displacement,
+            "displacement_params": dict(self.displacement_params),
+            "space": self.space,
+            "mapper": self.mapper,
+            "mapper_params": dict(self.mapper_params),
+        }
