@@ -39,8 +39,11 @@ class DesignRequest:
 class DesignState:
     """One primitive being designed: class, knobs, pose, displacement and mapper.
 
-    Lengths of knobs and translation are fractions of the reference grid edge ``grid``;
-    angles are degrees. ``version`` counts changes (the widgets drop stale renders).
+    Lengths of knobs and translation are fractions of the reference grid edge ``grid``
+    (the shortest edge of ``shape``); angles are degrees. ``shape`` and ``spacing`` are the
+    frame (reference voxels, mm per voxel), normally the edited preset's volume, so design
+    and scene share one physical frame. ``version`` counts changes (the widgets drop stale
+    renders).
     """
 
     primitive: str = "sphere"
@@ -53,13 +56,38 @@ class DesignState:
     space: str = "object"
     mapper: str = "linear"
     mapper_params: dict[str, float] = field(default_factory=lambda: {"slope": 10.0})
-    grid: int = 96
+    shape: tuple[int, int, int] = (96, 96, 96)
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
     version: int = 0
 
     def __post_init__(self) -> None:
         self.set_primitive(self.primitive, keep=True)
 
     # ---- edits (each validates and bumps the version)
+    @property
+    def grid(self) -> int:
+        """The reference grid edge G (voxels): the frame's shortest edge."""
+        return min(self.shape)
+
+    def set_frame(
+        self, shape: tuple[int, int, int], spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    ) -> bool:
+        """Use another reference frame (a preset's volume); True if it changed."""
+        shape = tuple(int(n) for n in shape)  # type: ignore[assignment]
+        spacing = tuple(float(x) for x in spacing)  # type: ignore[assignment]
+        if len(shape) != 3 or min(shape) < 4 or len(spacing) != 3 or min(spacing) <= 0:
+            raise ValueError(f"frame {shape} x {spacing}: three edges >= 4 and spacings > 0")
+        if (shape, spacing) == (self.shape, self.spacing):
+            return False
+        self.shape, self.spacing = shape, spacing
+        self.version += 1
+        return True
+
+    def preview_shape(self, resolution: int) -> tuple[int, int, int]:
+        """Grid of a preview whose longest edge has ``resolution`` voxels."""
+        top = max(self.shape)
+        return tuple(max(4, round(int(resolution) * n / top)) for n in self.shape)  # type: ignore[return-value]
+
     @property
     def cls(self) -> PrimitiveClass:
         return PRIMITIVES.get(self.primitive)
@@ -181,7 +209,7 @@ class DesignState:
         disp = self.displacement_spec()
         data = {
             "name": f"design-{self.primitive}",
-            "volume": {"shape": [self.grid] * 3},
+            "volume": {"shape": list(self.shape), "spacing": list(self.spacing)},
             "objects": {"per_volume": 1},
             "classes": {"include": [self.primitive]},
             "displacements": {
@@ -204,23 +232,52 @@ class DesignState:
         return ObjectSpec(self.primitive, params, self.pose(), 0, disp)
 
     def request(self, resolution: int, device: str = "cpu") -> DesignRequest:
-        """Snapshot for a render at ``resolution``³ on ``device``."""
-        n = int(resolution)
+        """Snapshot for a render whose longest edge has ``resolution`` voxels, on ``device``."""
         return DesignRequest(
-            Recipe(self.preset()), self.object_spec(), (n, n, n), device, self.version
+            Recipe(self.preset()),
+            self.object_spec(),
+            self.preview_shape(resolution),
+            device,
+            self.version,
         )
 
     def settings(self) -> dict[str, Any]:
-        """Plain-data view of the design (for comparisons and display)."""
+        """Plain-data view of the design (YAML-safe: undo history, saved designs)."""
         return {
             "primitive": self.primitive,
             "knobs": dict(self.knobs),
-            "translation": self.translation,
-            "angles_deg": self.angles_deg,
-            "shear": self.shear,
+            "translation": list(self.translation),
+            "angles_deg": list(self.angles_deg),
+            "shear": list(self.shear),
             "displacement": self.displacement,
             "displacement_params": dict(self.displacement_params),
             "space": self.space,
             "mapper": self.mapper,
             "mapper_params": dict(self.mapper_params),
         }
+
+    def restore(self, settings: dict[str, Any]) -> None:
+        """Take every setting of ``settings`` (as ``settings()`` gives), all checked first.
+
+        Raises:
+            ValueError: an unknown key, class, family, parameter or an out-of-range value;
+                the design is left as it was.
+        """
+        unknown = sorted(set(settings) - set(self.settings()))
+        if unknown:
+            raise ValueError(f"design: unknown setting {unknown[0]!r}; allowed: "
+                             + ", ".join(self.settings()))  # fmt: skip
+        trial = DesignState(shape=self.shape, spacing=self.spacing)
+        s = {**self.settings(), **settings}
+        if s["primitive"] not in PRIMITIVES:
+            raise ValueError(suggest(str(s["primitive"]), PRIMITIVES.names, "primitive class"))
+        trial.set_primitive(s["primitive"])
+        for name, value in dict(s["knobs"]).items():
+            trial.set_knob(name, value)
+        trial.set_pose(s["translation"], s["angles_deg"], s["shear"])
+        trial.set_displacement(s["displacement"], dict(s["displacement_params"]), s["space"])
+        trial.set_mapper(s["mapper"], dict(s["mapper_params"]))
+        version = self.version
+        for key in self.settings():
+            setattr(self, key, getattr(trial, key))
+        self.version = version + 1
