@@ -7,7 +7,18 @@ are thin views over the Qt-free model (``fdif_studio.model``); previews are rend
 
 from __future__ import annotations
 
-__all__ = ["Designer", "Export", "PresetEditor", "Scene", "Studio", "make_sample"]
+__all__ = [
+    "Designer",
+    "Export",
+    "Gallery",
+    "Plots",
+    "PresetEditor",
+    "Scans",
+    "Scene",
+    "Studio",
+    "Views",
+    "make_sample",
+]
 
 
 def __getattr__(name: str):  # the widgets import Qt: load them only when asked for

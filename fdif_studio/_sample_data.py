@@ -6,7 +6,7 @@ from typing import Any
 
 from fdif_core import Recipe, load_preset
 
-from .model.render import frame, label_color_dict, label_features
+from .model.render import frame, label_color_dict, label_features, spacing_of
 
 
 def make_sample(preset: str = "quickstart", index: int = 0) -> list[tuple[Any, dict, str]]:
@@ -16,12 +16,17 @@ def make_sample(preset: str = "quickstart", index: int = 0) -> list[tuple[Any, d
     recipe = Recipe(load_preset(preset))
     s = recipe.sample(index)
     names = recipe.label_names
-    scale, translate = frame(recipe.shape, tuple(s.image.shape))  # type: ignore[arg-type]
+    scale, translate = frame(recipe.shape, tuple(s.image.shape), spacing_of(recipe))  # type: ignore[arg-type]
     common = {"scale": scale, "translate": translate}
     return [
         (
             s.image.numpy(),
-            {"name": "FDIF image", "contrast_limits": (0, 128), "colormap": "gray", **common},
+            {
+                "name": "FDIF image",
+                "contrast_limits": tuple(recipe.preset.intensity.clip),
+                "colormap": "gray",
+                **common,
+            },
             "image",
         ),
         (

@@ -166,3 +166,30 @@ def dominant_wavelength(
     if len(avg) < 2 or avg.max() <= 1e-12 * max(power.sum(), 1e-300):
         return math.inf
     return float(1.0 / (int(avg.argmax()) * dk))
+
+
+@dataclass(frozen=True)
+class Region:
+    """A measured scan region: its intensities, mask (scan data axes) and statistics."""
+
+    values: np.ndarray
+    mask: np.ndarray
+    stats: TextureStats
+
+
+def measure_region(image: np.ndarray, mask: np.ndarray, spacing: tuple[float, ...]) -> Region:
+    """Histogram-ready values and texture statistics of ``image`` inside ``mask``."""
+    m = np.asarray(mask) > 0
+    stats = texture_stats(image, m, spacing)
+    return Region(np.asarray(image)[m].astype(np.float64), m, stats)
+
+
+def object_stats(
+    image: np.ndarray, label: np.ndarray, spacing: tuple[float, ...]
+) -> TextureStats | None:
+    """Texture statistics of a rendered design (or sample) inside its labels (mm spacing);
+    None if nothing is labelled."""
+    inside = np.asarray(label) > 0
+    if not inside.any():
+        return None
+    return texture_stats(np.asarray(image), inside, spacing)

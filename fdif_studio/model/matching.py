@@ -113,3 +113,25 @@ def fit_mapper(
         if cl < l0:
             best, a, b, l1 = cand, ca, cb, cl
     return Match(family, start, best, a, b, l0, l1, names)
+
+
+def before_after(
+    match: Match, phi_inside: torch.Tensor, region: np.ndarray, clip=(0.0, 128.0), bins: int = 48
+) -> dict[str, np.ndarray]:
+    """Densities on one bin grid (scan units): the region, the design before and after the
+    fit (each through its own best scale and offset); key ``edges`` holds the bins."""
+    from .analysis import histogram
+
+    phi = phi_inside.detach().reshape(-1).float().cpu()
+    region = np.asarray(region, dtype=np.float64).ravel()
+    target_q = np.quantile(region, QUANTILES)
+    series = {"region": region}
+    for key, params in (("before", match.before), ("after", match.after)):
+        syn = _mapped(match.family, params, phi, clip)
+        a, b, _ = _scale_fit(np.quantile(syn, QUANTILES), target_q)
+        series[key] = a * syn + b
+    lo = min(float(np.percentile(v, 0.5)) for v in series.values())
+    hi = max(float(np.percentile(v, 99.5)) for v in series.values())
+    out = {k: histogram(v, bins, (lo, hi)).density for k, v in series.items()}
+    out["edges"] = histogram(region, bins, (lo, hi)).edges
+    return out

@@ -12,21 +12,44 @@ from fdif_core.config.preset import Preset
 
 from .design import DesignState
 from .draft import PresetDraft
+from .history import History
 
 
 class Session:
     """The studio's state for one viewer: the design, the preset draft, the last sample.
 
-    Panels subscribe to ``"draft"`` (the preset draft changed) and ``"sample"`` (a scene
-    was rendered); bound methods are held weakly, so closed panels drop out by themselves.
+    Panels subscribe to events; bound methods are held weakly, so closed panels drop out
+    by themselves:
+
+    - ``"draft"``: the preset draft changed (the design follows its frame);
+    - ``"sample"``: a scene was rendered (``sample``);
+    - ``"design"``: the design was changed outside the Designer (gallery, match, undo);
+    - ``"rendered"``: a design preview arrived (``volumes``, ``request``);
+    - ``"region"``: a scan region was measured or matched (``region``, ``match``).
     """
 
+    EVENTS = ("draft", "sample", "design", "rendered", "region")
+
     def __init__(self) -> None:
-        self.design = DesignState()
         self.draft = PresetDraft()
+        self.design = DesignState()
+        self.follow_draft()
+        self.history = History(self.design)
         self.sample: Sample | None = None  # the last scene render
         self.sample_preset: Preset | None = None  # the preset it was rendered from
-        self._listeners: dict[str, list[Callable[[], Any]]] = {"draft": [], "sample": []}
+        self.volumes: Any = None  # the last design preview (render.Volumes)
+        self.request: Any = None  # the request it was rendered from
+        self.region: Any = None  # the last measured scan region (panels.scans.Region)
+        self.match: Any = None  # the last match (matching.Match)
+        self._listeners: dict[str, list[Callable[[], Any]]] = {e: [] for e in self.EVENTS}
+
+    def follow_draft(self) -> bool:
+        """Put the design in the edited preset's frame (shape, spacing); True if it moved."""
+        try:
+            spacing = tuple(self.draft.base.volume.spacing)
+            return self.design.set_frame(self.draft.shape, spacing)  # type: ignore[arg-type]
+        except ValueError:
+            return False
 
     def connect(self, what: str, fn: Callable[[], Any]) -> None:
         ref = weakref.WeakMethod(fn) if inspect.ismethod(fn) else (lambda: fn)

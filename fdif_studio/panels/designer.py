@@ -1,29 +1,40 @@
-"""The Designer panel: one primitive (class, shape, pose, displacement, mapper), live."""
+"""The Designer panel: one primitive (class, shape, pose, displacement, mapper), live.
+
+Every change is one model call and a render: at the drag resolution at once, at full
+resolution once the changes pause (that settled state is one undo step). The design lives
+in the edited preset's frame, so it overlays the Scene's samples and real scans in mm.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSlider, Label, Slider, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSlider,
+    Label,
+    PushButton,
+    Slider,
+    SpinBox,
+)
+from napari.utils.notifications import show_info
 from qtpy.QtCore import QTimer
 
 from fdif_core import displacements as D
 from fdif_core import mappers as M
 
 from ..model import NONE, DesignState, families, render
-from .common import (
-    DESIGN_LAYERS,
-    LatestRunner,
-    guarded,
-    param_widget,
-    session_for,
-    set_layer,
-    show_point_inside,
-)
+from ..model.exports import load_design
+from . import layers
+from .common import LatestRunner, guarded, param_widget, session_for
 
 
 def _leave_a_core_to_the_ui() -> None:
@@ -40,7 +51,15 @@ def _design_work(request: Any):
     vol = render.render_volumes(request)
     yield vol
     if request.surface:
-        yield render.isosurface(vol.phi, request.recipe.shape, request.version)
+        spacing = render.spacing_of(request.recipe)
+        yield render.isosurface(vol.phi, request.recipe.shape, request.version, spacing)
+
+
+POSE_GROUPS = (
+    ("translation", ("z", "y", "x"), 0.5, "fraction of G"),
+    ("angles_deg", ("rot 0", "rot 1", "rot 2"), 180.0, "degrees"),
+    ("shear", ("shear 01", "shear 02", "shear 12"), 0.3, ""),
+)
 
 
 class Designer(Container):
@@ -51,7 +70,25 @@ class Designer(Container):
         self.viewer = napari_viewer
         self.session = session_for(napari_viewer)
         self.state: DesignState = self.session.design
+        self.history = self.session.history
         self._updating = False
+        self._camera_set = False
+        self._make_shape_and_pose()
+        self._make_textures()
+        self._make_preview()
+        self._lay_out()
+        self._connect()
+        self._full_timer = QTimer()
+        self._full_timer.setSingleShot(True)
+        self._full_timer.setInterval(400)
+        self._full_timer.timeout.connect(self._render_full)
+        self.runner = LatestRunner(_design_work, self._on_result, threaded=threaded)
+        self.shown_version = -1
+        self.timings: dict[str, float] = {}
+        self.sync()
+        self.request_render(full=True)
+
+    def _make_shape_and_pose(self) -> None:
         fams = families()
         self._family = ComboBox(choices=list(fams), value="basic", label="family", name="family")
         self._primitive = ComboBox(
@@ -60,11 +97,7 @@ class Designer(Container):
         self._shape = Container(labels=True, name="shape")
         self._pose = Container(labels=True, name="pose")
         self.pose_widgets: dict[str, FloatSlider] = {}
-        for group, labels, lim, what in (
-            ("translation", ("z", "y", "x"), 0.5, "fraction of G"),
-            ("angles_deg", ("rot 0", "rot 1", "rot 2"), 180.0, "degrees"),
-            ("shear", ("shear 01", "shear 02", "shear 12"), 0.3, ""),
-        ):
+        for group, labels, lim, what in POSE_GROUPS:
             for i, lab in enumerate(labels):
                 step = 1.0 if group == "angles_deg" else 0.01
                 text = f"move {lab}" if group == "translation" else lab
@@ -72,6 +105,8 @@ class Designer(Container):
                 w.changed.connect(self._on_pose)
                 self._pose.append(w)
                 self.pose_widgets[f"{group}{i}"] = w
+
+    def _make_textures(self) -> None:
         disp_inst = ["(instance)", *D.DISPLACEMENTS.names]
         self._disp_from = ComboBox(choices=disp_inst, label="start from", name="disp_from")
         self._disp_family = ComboBox(
@@ -85,11 +120,13 @@ class Designer(Container):
             choices=M.FAMILIES.names, value=self.state.mapper, label="family"
         )
         self._map_params = Container(labels=True, name="mapper_params")
+
+    def _make_preview(self) -> None:
         devices = ["cpu"] + (["cuda"] if render.default_device() == "cuda" else [])
         self._device = ComboBox(choices=devices, value=render.default_device(), label="device")
         self._drag_res = ComboBox(choices=[32, 48, 64, 96], value=64, label="drag res.")
         self._full_res = ComboBox(choices=[48, 64, 96, 128, 160], value=96, label="full res.")
-        self._iso = CheckBox(value=True, label="isosurface")
+        self._iso = CheckBox(value=True, label="isosurface (3D)")
         _leave_a_core_to_the_ui()
         self._threads = SpinBox(
             value=torch.get_num_threads(),
@@ -99,10 +136,19 @@ class Designer(Container):
             tooltip="torch intra-op threads (process-wide); 1 keeps a core free for the UI",
         )
         self._solo_3d = CheckBox(value=True, label="3D: isosurface only")
+        self._undo = PushButton(text="Undo")
+        self._redo = PushButton(text="Redo")
+        self._open_path = FileEdit(mode="r", filter="*_design.yaml *.yaml", label="design file")
+        self._open = PushButton(text="Open design")
         self._status = Label(value="")
         self._status.native.setWordWrap(True)
+
+    def _lay_out(self) -> None:
+        preview = [self._device, self._drag_res, self._full_res, self._threads, self._iso,
+                   self._solo_3d]  # fmt: skip
         self.extend(
             [
+                Container(widgets=[self._undo, self._redo], layout="horizontal", labels=False),
                 Label(value="<b>Shape</b>"),
                 Container(widgets=[self._family, self._primitive], labels=True),
                 self._shape,
@@ -115,20 +161,13 @@ class Designer(Container):
                 Container(widgets=[self._map_from, self._map_family], labels=True),
                 self._map_params,
                 Label(value="<b>Preview</b>"),
-                Container(
-                    widgets=[
-                        self._device,
-                        self._drag_res,
-                        self._full_res,
-                        self._threads,
-                        self._iso,
-                        self._solo_3d,
-                    ],
-                    labels=True,
-                ),
+                Container(widgets=preview, labels=True),
+                Container(widgets=[self._open_path, self._open], labels=True),
                 self._status,
             ]
         )
+
+    def _connect(self) -> None:
         self._family.changed.connect(self._on_family)
         self._primitive.changed.connect(self._on_primitive)
         self._disp_from.changed.connect(self._on_disp_from)
@@ -141,16 +180,12 @@ class Designer(Container):
         self._device.changed.connect(lambda _: self.request_render(full=True))
         self._threads.changed.connect(lambda n: torch.set_num_threads(int(n)))
         self._solo_3d.changed.connect(self._on_ndisplay)
+        self._undo.changed.connect(self.undo)
+        self._redo.changed.connect(self.redo)
+        self._open.changed.connect(self._on_open)
         self.viewer.dims.events.ndisplay.connect(self._on_ndisplay)
-        self._full_timer = QTimer()
-        self._full_timer.setSingleShot(True)
-        self._full_timer.setInterval(400)
-        self._full_timer.timeout.connect(self._render_full)
-        self.runner = LatestRunner(_design_work, self._on_result, threaded=threaded)
-        self.shown_version = -1
-        self.timings: dict[str, float] = {}
-        self.sync()
-        self.request_render(full=True)
+        self.session.connect("design", self._on_design_changed)
+        self.session.connect("draft", self._on_draft)
 
     # ---- state -> widgets
     @property
@@ -332,22 +367,63 @@ class Designer(Container):
         self.request_render()
 
     def _on_iso(self, on: bool) -> None:
-        if DESIGN_LAYERS[2] in self.viewer.layers:
-            self.viewer.layers[DESIGN_LAYERS[2]].visible = bool(on)
+        self._on_ndisplay()
         if on:
             self.request_render()
 
     def _on_ndisplay(self, _: Any = None) -> None:
-        """In 3D show the isosurface alone (volume renderings would hide it); slices in 2D."""
+        """2D: image and outlines; 3D: the isosurface (alone with "3D: isosurface only"),
+        seen from an oblique camera the first time."""
         try:
-            if not self._solo_3d.value:
-                return
+            iso, solo = bool(self._iso.value), bool(self._solo_3d.value)
         except RuntimeError:  # the widget was closed; the viewer lives on
             return
-        three_d = self.viewer.dims.ndisplay == 3
-        for name in DESIGN_LAYERS[:2]:
-            if name in self.viewer.layers:
-                self.viewer.layers[name].visible = not three_d
+        layers.arrange_for_ndisplay(self.viewer, iso, solo)
+        if self.viewer.dims.ndisplay == 3 and not self._camera_set:
+            self._camera_set = True
+            layers.oblique_camera(self.viewer)
+
+    # ---- undo, redo, open; changes made elsewhere
+    def undo(self, _: Any = None) -> bool:
+        """Back to the previous settled design; False when there is none."""
+        done = self.history.undo()
+        if done:
+            self._after_model_change()
+        return done
+
+    def redo(self, _: Any = None) -> bool:
+        done = self.history.redo()
+        if done:
+            self._after_model_change()
+        return done
+
+    @guarded
+    def _on_open(self, _: Any = None) -> None:
+        path = Path(str(self._open_path.value))
+        if not path.is_file():
+            raise ValueError(f"{path}: no such design file")
+        self.open_design(path)
+
+    def open_design(self, path: str | Path) -> None:
+        """Reopen a design saved with an export (``<stem>_design.yaml``)."""
+        self.state.restore(load_design(path))
+        self.history.record()
+        self._after_model_change()
+        show_info(f"opened design {self.state.primitive} from {Path(path).name}")
+
+    def _after_model_change(self) -> None:
+        self.sync()
+        self.request_render(full=True)
+
+    def _on_design_changed(self) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed panel
+            self._after_model_change()
+
+    def _on_draft(self) -> None:
+        """The preset changed: keep the design in its frame (same mm box as the Scene)."""
+        if self.session.follow_draft():
+            with contextlib.suppress(RuntimeError):
+                self.request_render(full=True)
 
     # ---- rendering
     @property
@@ -359,12 +435,13 @@ class Designer(Container):
         drag, top = int(self._drag_res.value), int(self._full_res.value)
         if full or drag >= top:
             self._full_timer.stop()
-            self._submit(top)
+            self._render_full()
             return
         self._submit(drag)
         self._full_timer.start()
 
     def _render_full(self) -> None:
+        self.history.record()  # the changes have settled: one undo step
         self._submit(int(self._full_res.value))
 
     def _submit(self, resolution: int) -> None:
@@ -376,31 +453,17 @@ class Designer(Container):
             return  # stale
         self.shown_version = result.version
         if isinstance(result, render.Volumes):
-            first = DESIGN_LAYERS[0] not in self.viewer.layers
-            kw = {"scale": result.scale, "translate": result.translate}
-            set_layer(
-                self.viewer, DESIGN_LAYERS[0], "image", result.image,
-                contrast_limits=(0, 128), colormap="gray", **kw,
-            )  # fmt: skip
-            set_layer(
-                self.viewer, DESIGN_LAYERS[1], "labels", result.label, opacity=0.4,
-                features=render.label_features(["background", self.state.primitive]), **kw,
-            )  # fmt: skip
-            show_point_inside(self.viewer, self.viewer.layers[DESIGN_LAYERS[0]])
-            if first:
+            req = result.request
+            clip = req.recipe.preset.intensity.clip
+            if layers.show_design_volumes(self.viewer, result, clip, self.state.primitive):
                 self._on_ndisplay()
             self.timings["volumes"] = result.seconds
-            self._status.value = (
-                f"{result.image.shape[0]}³ field + slices {result.seconds * 1e3:.0f} ms"
-            )
+            shape = "×".join(map(str, result.image.shape))
+            self._status.value = f"{shape} field + slices {result.seconds * 1e3:.0f} ms"
+            self.session.volumes, self.session.request = result, req
+            self.session.emit("rendered")
         elif isinstance(result, render.Surface):
             self.timings["surface"] = result.seconds
-            verts, faces = result.vertices, result.faces
-            if result.empty:  # keep a valid (degenerate) mesh; hide it
-                verts, faces = np.zeros((3, 3), np.float32), np.array([[0, 1, 2]])
-            layer = set_layer(
-                self.viewer, DESIGN_LAYERS[2], "surface", (verts, faces),
-                colormap="bop orange", shading="smooth",
-            )  # fmt: skip
-            layer.visible = not result.empty
+            layers.show_design_surface(self.viewer, result)
+            self._on_ndisplay()
             self._status.value += f"; isosurface {result.seconds * 1e3:.0f} ms"

@@ -12,6 +12,7 @@ from fdif_core.errors import UserError
 
 from ..model import render
 from .common import SCENE_LAYERS, LatestRunner, guarded, session_for, set_layer, show_point_inside
+from .layers import style_labels
 
 
 def _scene_work(request: tuple[Recipe, int, Any, str]):
@@ -20,7 +21,8 @@ def _scene_work(request: tuple[Recipe, int, Any, str]):
 
 
 class Scene(Container):
-    """Render full samples of the edited preset: labels coloured by class, image beside."""
+    """Render full samples of the edited preset: class-coloured label outlines over the
+    grayscale image (or beside it), in the same mm frame as the design."""
 
     def __init__(self, napari_viewer: Any, threaded: bool = True) -> None:
         super().__init__(labels=True)
@@ -31,7 +33,7 @@ class Scene(Container):
             choices=["preset", 32, 48, 64, 96, 128], value="preset", label="resolution"
         )
         self._layout = ComboBox(
-            choices=["side by side", "overlay"], value="side by side", label="layout"
+            choices=["overlay", "side by side"], value="overlay", label="layout"
         )
         self._auto = CheckBox(value=True, label="render on change")
         self._go = PushButton(text="Render sample")
@@ -85,19 +87,23 @@ class Scene(Container):
         self.session.sample, self.session.sample_preset = sample, recipe.preset
         ref = tuple(recipe.shape)
         shape = tuple(sample.image.shape)
-        scale, translate = render.frame(ref, shape)
+        scale, translate = render.frame(ref, shape, render.spacing_of(recipe))
         from napari.utils.colormaps import DirectLabelColormap
 
         cmap = DirectLabelColormap(color_dict=render.label_color_dict(len(names)))
+        first = SCENE_LAYERS[1] not in self.viewer.layers
         set_layer(
             self.viewer, SCENE_LAYERS[0], "image", sample.image.cpu().numpy(),
-            scale=scale, translate=translate, contrast_limits=(0, 128), colormap="gray",
+            scale=scale, translate=translate, contrast_limits=tuple(recipe.preset.intensity.clip),
+            colormap="gray",
         )  # fmt: skip
-        set_layer(
+        label = set_layer(
             self.viewer, SCENE_LAYERS[1], "labels", sample.label.cpu().numpy(),
             scale=scale, translate=translate, features=render.label_features(names),
-            colormap=cmap, opacity=0.8,
+            colormap=cmap,
         )  # fmt: skip
+        if first:
+            style_labels(label, "outline", self.viewer)
         self._place()
         show_point_inside(self.viewer, self.viewer.layers[SCENE_LAYERS[0]])
         present = sorted({names[i] for i in np.unique(sample.label.cpu().numpy()) if i})

@@ -101,23 +101,25 @@ def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer
     assert set(DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
     first = viewer.layers["design label"].data.copy()
 
-    # shape parameter: compare with the engine driven directly (no studio code)
+    # shape parameter: compare with the engine driven directly (no studio code); the design
+    # lives in the edited preset's frame (quickstart: 48³ voxels of 1 mm), like the Scene
+    assert d.state.shape == (48, 48, 48)
     d.shape_widgets["radius"].value = 0.33
     wait(qtbot, d)
     preset = parse_preset(
         {
-            "volume": {"shape": [96, 96, 96]},
+            "volume": {"shape": [48, 48, 48]},
             "classes": {"include": ["sphere"]},
             "displacements": {"enabled": []},
             "mappers": {"enabled": [{"name": "m", "family": "linear", "params": {"slope": 10}}]},
         }
     )
     direct = Recipe(preset).render(
-        [ObjectSpec("sphere", {"radius": 0.33 * 96}, Pose.identity(), 0, -1)], (48, 48, 48)
+        [ObjectSpec("sphere", {"radius": 0.33 * 48}, Pose.identity(), 0, -1)], (48, 48, 48)
     )
     assert_layers_match_engine(viewer, direct)
     assert direct.label.sum() > first.sum()
-    assert viewer.layers["design image"].scale[0] == pytest.approx(2.0)  # 96 / 48
+    assert viewer.layers["design image"].scale[0] == pytest.approx(1.0)  # 48 mm / 48
 
     # displacement family and parameter
     d._disp_family.value = "sharp_max"
@@ -198,9 +200,10 @@ def test_scene_renders_the_preset_sample_with_class_names(make_napari_viewer, qt
     viewer.dims.set_point(0, world[0])  # show the slice through that voxel, then hover it
     status = label.get_status(tuple(world), world=True, dims_displayed=[1, 2])
     assert recipe.label_names[value] in str(status)
-    assert label.translate[-1] > image.translate[-1] + 32  # side by side
-    scene._layout.value = "overlay"
-    assert tuple(label.translate) == tuple(image.translate)
+    assert tuple(label.translate) == tuple(image.translate)  # outlines over the image
+    assert label.contour == 1 and image.colormap.name == "gray"
+    scene._layout.value = "side by side"
+    assert label.translate[-1] > image.translate[-1] + 32
 
     # editing the preset re-renders the shown sample (auto-render on)
     scene._auto.value = True
@@ -345,7 +348,9 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     scene.render()
     wait(qtbot, scene)
     paths = W.Export(viewer).export(tmp_path, "s0")
-    assert [p.name for p in paths] == ["s0_image.nii.gz", "s0_label.nii.gz", "s0_montage.png"]
+    assert [p.name for p in paths] == [
+        "s0_image.nii.gz", "s0_label.nii.gz", "s0_montage.png", "s0_design.yaml"
+    ]  # fmt: skip
     img = np.asarray(nib.load(paths[0]).dataobj)
     np.testing.assert_array_equal(img, viewer.layers["scene image"].data)
     assert nib.load(paths[0]).header.get_zooms() == (1.5, 1.5, 1.5)  # 48³ preset at 32³
@@ -379,12 +384,8 @@ def test_plugin_opens_from_napari_with_all_panels(make_napari_viewer, qtbot):
     # what `napari -w fdif-studio` and the Plugins menu do: the first widget, FDIF Studio
     _, studio = viewer.window.add_plugin_dock_widget("fdif-studio")
     assert isinstance(studio, W.Studio)
-    assert [studio.tabText(i) for i in range(studio.count())] == [
-        "Designer",
-        "Scene",
-        "Preset",
-        "Export",
-    ]
+    tabs = [studio.tabText(i) for i in range(studio.count())]
+    assert tabs == ["Designer", "Gallery", "Scene", "Preset", "View", "Scan", "Export"]
     wait(qtbot, studio.designer, timeout=60_000)
     assert session_for(viewer) is studio.designer.session is studio.preset_editor.session
     assert set(DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
