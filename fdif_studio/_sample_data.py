@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fdif_core import Recipe, load_preset
+from fdif_core import load_preset
 
-from .model.render import frame, label_color_dict, label_features, spacing_of
+from .model.render import frame, label_color_dict, label_features
 
 
 def make_sample(preset: str = "quickstart", index: int = 0) -> list[tuple[Any, dict, str]]:
     """Image and label layers of one sample (48³ quickstart: under a second on a CPU)."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    recipe = Recipe(load_preset(preset))
+    loaded = load_preset(preset)
+    recipe = loaded.recipe()
     s = recipe.sample(index)
     names = recipe.label_names
-    scale, translate = frame(recipe.shape, tuple(s.image.shape), spacing_of(recipe))  # type: ignore[arg-type]
+    spacing = tuple(loaded.volume.spacing)
+    scale, translate = frame(recipe.shape, tuple(s.image.shape), spacing)  # type: ignore[arg-type]
     common = {"scale": scale, "translate": translate}
     return [
         (
             s.image.numpy(),
             {
                 "name": "FDIF image",
-                "contrast_limits": tuple(recipe.preset.intensity.clip),
+                "contrast_limits": tuple(recipe.spec.clip),
                 "colormap": "gray",
                 **common,
             },

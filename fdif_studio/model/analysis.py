@@ -66,7 +66,7 @@ def displacement_profile(req: DesignRequest, axis: int = 2, n: int = 512) -> Pro
     pts = torch.zeros((n, 3), dtype=torch.float32)
     pts += torch.tensor(obj.pose.translation, dtype=torch.float32)
     pts[:, axis] += s
-    space = obj.pose.to_object(pts) if recipe.preset.displacements.space == "object" else pts
+    space = obj.pose.to_object(pts) if recipe.spec.displacement_space == "object" else pts
     delta = (disp(space / half) * half).numpy()
     bounds = (-disp.outward() * half, disp.inward() * half)
     return Profile(s.numpy(), delta, float(np.abs(delta).max()), bounds)

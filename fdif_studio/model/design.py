@@ -11,13 +11,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from fdif_core import displacements as D
-from fdif_core import mappers as M
-from fdif_core.compose import ObjectSpec, Recipe
-from fdif_core.config.preset import InstanceSpec, Preset, parse_preset
-from fdif_core.pose import Pose
-from fdif_core.registry import suggest
-from fdif_core.sdf.library import PRIMITIVES, PrimitiveClass
+from fdif_core.engine.compose import ObjectSpec, Recipe
+from fdif_core.engine.pose import Pose
+from fdif_core.engine.registry import suggest
+from fdif_core.engine.sdf.library import PRIMITIVES, PrimitiveClass
+from fdif_core.engine.spec import EngineSpec
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
+from fdif_core.presets.preset import InstanceSpec, Preset, parse_preset
 
 from .knobs import Knob, build_params, knobs_for
 from .textures import NONE, check_texture_params
@@ -33,6 +34,7 @@ class DesignRequest:
     device: str
     version: int
     surface: bool = True  # also extract the isosurface
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)  # mm per reference voxel
 
 
 @dataclass
@@ -58,6 +60,7 @@ class DesignState:
     mapper_params: dict[str, float] = field(default_factory=lambda: {"slope": 10.0})
     shape: tuple[int, int, int] = (96, 96, 96)
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    clip: tuple[float, float] = (0.0, 128.0)
     version: int = 0
 
     def __post_init__(self) -> None:
@@ -70,16 +73,20 @@ class DesignState:
         return min(self.shape)
 
     def set_frame(
-        self, shape: tuple[int, int, int], spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+        self,
+        shape: tuple[int, int, int],
+        spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        clip: tuple[float, float] = (0.0, 128.0),
     ) -> bool:
-        """Use another reference frame (a preset's volume); True if it changed."""
+        """Use another frame (a preset's volume and intensity clip); True if it changed."""
         shape = tuple(int(n) for n in shape)  # type: ignore[assignment]
         spacing = tuple(float(x) for x in spacing)  # type: ignore[assignment]
+        clip = (float(clip[0]), float(clip[1]))
         if len(shape) != 3 or min(shape) < 4 or len(spacing) != 3 or min(spacing) <= 0:
             raise ValueError(f"frame {shape} x {spacing}: three edges >= 4 and spacings > 0")
-        if (shape, spacing) == (self.shape, self.spacing):
+        if (shape, spacing, clip) == (self.shape, self.spacing, self.clip):
             return False
-        self.shape, self.spacing = shape, spacing
+        self.shape, self.spacing, self.clip = shape, spacing, clip
         self.version += 1
         return True
 
@@ -210,6 +217,7 @@ class DesignState:
         data = {
             "name": f"design-{self.primitive}",
             "volume": {"shape": list(self.shape), "spacing": list(self.spacing)},
+            "intensity": {"clip": list(self.clip)},
             "objects": {"per_volume": 1},
             "classes": {"include": [self.primitive]},
             "displacements": {
@@ -220,6 +228,21 @@ class DesignState:
             "mappers": {"enabled": [self.mapper_spec().model_dump()]},
         }
         return parse_preset(data, "design")
+
+    def engine_spec(self) -> EngineSpec:
+        """The engine's plain-data recipe of this design (what ``preset()`` resolves to)."""
+        disp = self.displacement_spec()
+        return EngineSpec(
+            classes=[self.primitive],
+            mappers=[M.Mapper("design", self.mapper, dict(self.mapper_params))],
+            displacements=[] if disp is None else [D.Displacement("design", disp.family,
+                                                                  dict(disp.params))],
+            shape=self.shape,
+            per_volume=1,
+            include_none=True,
+            displacement_space=self.space,  # type: ignore[arg-type]
+            clip=self.clip,
+        )  # fmt: skip
 
     def pose(self) -> Pose:
         t = tuple(x * self.grid for x in self.translation)
@@ -234,11 +257,12 @@ class DesignState:
     def request(self, resolution: int, device: str = "cpu") -> DesignRequest:
         """Snapshot for a render whose longest edge has ``resolution`` voxels, on ``device``."""
         return DesignRequest(
-            Recipe(self.preset()),
+            Recipe(self.engine_spec()),
             self.object_spec(),
             self.preview_shape(resolution),
             device,
             self.version,
+            spacing=self.spacing,
         )
 
     def settings(self) -> dict[str, Any]:
@@ -267,7 +291,7 @@ class DesignState:
         if unknown:
             raise ValueError(f"design: unknown setting {unknown[0]!r}; allowed: "
                              + ", ".join(self.settings()))  # fmt: skip
-        trial = DesignState(shape=self.shape, spacing=self.spacing)
+        trial = DesignState(shape=self.shape, spacing=self.spacing, clip=self.clip)
         s = {**self.settings(), **settings}
         if s["primitive"] not in PRIMITIVES:
             raise ValueError(suggest(str(s["primitive"]), PRIMITIVES.names, "primitive class"))

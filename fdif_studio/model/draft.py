@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fdif_core import displacements as D
-from fdif_core import mappers as M
-from fdif_core.atomic import atomic_path
-from fdif_core.config.preset import InstanceSpec, Preset, PresetError, load_preset, parse_preset
-from fdif_core.registry import suggest
-from fdif_core.sdf.library import FDIF_CLASSES, PRIMITIVES
+from fdif_core.engine.registry import suggest
+from fdif_core.engine.sdf.library import FDIF_CLASSES, PRIMITIVES
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
+from fdif_core.io.atomic import atomic_path
+from fdif_core.presets.preset import InstanceSpec, Preset, PresetError, load_preset, parse_preset
 
 from .design import DesignState
 from .textures import check_instance_name

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from fdif_core.atomic import atomic_path
+from fdif_core.io.atomic import atomic_path
 
 from .design import DesignState
 from .render import render_volumes
@@ -25,8 +25,8 @@ def export_sample(
 ) -> list[Path]:
     """Write ``<stem>_image.nii.gz``, ``<stem>_label.nii.gz``, ``<stem>_montage.png`` and
     ``<stem>_design.yaml`` (the Designer's settings); returns their paths."""
-    from fdif_core.nifti import save_nifti
-    from fdif_core.preview import montage, save_png
+    from fdif_core.io.nifti import save_nifti
+    from fdif_core.io.preview import montage, save_png
 
     stem = check_instance_name(stem)
     if source not in SOURCES:

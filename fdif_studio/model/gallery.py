@@ -71,7 +71,7 @@ def thumbnail(name: str, folder: Path | None = None) -> Path:
     """Path of the cached PNG of class ``name`` (drawn and written on first use)."""
     from PIL import Image
 
-    from fdif_core.atomic import atomic_path
+    from fdif_core.io.atomic import atomic_path
 
     folder = folder or cache_dir()
     path = folder / f"{thumbnail_key(name)}.png"

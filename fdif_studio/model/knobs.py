@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from fdif_core.sdf import ops
-from fdif_core.sdf.library import PrimitiveClass, depth, section_extent
-from fdif_core.types import Params
+from fdif_core.engine.sdf import ops
+from fdif_core.engine.sdf.library import PrimitiveClass, depth, section_extent
+from fdif_core.engine.types import Params
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fdif_core import mappers as M
+from fdif_core.engine.textures import mappers as M
 
 from .textures import INTEGER_PARAMS, PARAM_BOUNDS
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fdif_core.compose import CHUNK, Recipe, Sample
-from fdif_core.preview import label_colors
+from fdif_core.engine.compose import CHUNK, Recipe, Sample
+from fdif_core.io.preview import label_colors
 
 from .design import DesignRequest
 
@@ -36,10 +36,6 @@ def frame(
     of a preset, at any resolution, fills the same physical box."""
     scale = tuple(sp * r / n for sp, r, n in zip(spacing, ref, shape, strict=True))
     return scale, tuple(0.5 * s for s in scale)
-
-
-def spacing_of(recipe: Recipe) -> tuple[float, ...]:
-    return tuple(float(x) for x in recipe.preset.volume.spacing)
 
 
 @dataclass
@@ -91,11 +87,11 @@ def render_volumes(req: DesignRequest) -> Volumes:
             f = recipe.field(obj, pts[s : s + CHUNK])
             flat_phi[idx[s : s + CHUNK]] = f
             flat_image[idx[s : s + CHUNK]] = mapper(f)
-    lo, hi = recipe.preset.intensity.clip
+    lo, hi = recipe.spec.clip
     image_u8 = image.clamp_(lo, hi).to(torch.uint8)
     value = recipe.label_of(obj)["shape"]
     label = (phi <= 0.0).to(torch.uint8) * value
-    scale, translate = frame(recipe.shape, shape, spacing_of(recipe))
+    scale, translate = frame(recipe.shape, shape, req.spacing)
     return Volumes(
         image_u8.cpu().numpy(),
         label.cpu().numpy(),

@@ -7,8 +7,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from fdif_core.compose import Sample
-from fdif_core.config.preset import Preset
+from fdif_core.engine.compose import Sample
+from fdif_core.presets.preset import Preset
 
 from .design import DesignState
 from .draft import PresetDraft
@@ -45,9 +45,13 @@ class Session:
 
     def follow_draft(self) -> bool:
         """Put the design in the edited preset's frame (shape, spacing); True if it moved."""
+        base = self.draft.base
         try:
-            spacing = tuple(self.draft.base.volume.spacing)
-            return self.design.set_frame(self.draft.shape, spacing)  # type: ignore[arg-type]
+            return self.design.set_frame(
+                self.draft.shape,
+                tuple(base.volume.spacing),  # type: ignore[arg-type]
+                tuple(base.intensity.clip),  # type: ignore[arg-type]
+            )
         except ValueError:
             return False
 

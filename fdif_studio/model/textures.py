@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from fdif_core import displacements as D
-from fdif_core import mappers as M
-from fdif_core.registry import suggest
+from fdif_core.engine.registry import suggest
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
 
 NONE = "none"
 """Displacement family name meaning "no displacement"."""

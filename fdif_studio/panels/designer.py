@@ -28,8 +28,8 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_info
 from qtpy.QtCore import QTimer
 
-from fdif_core import displacements as D
-from fdif_core import mappers as M
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
 
 from ..model import NONE, DesignState, families, render
 from ..model.exports import load_design
@@ -51,8 +51,7 @@ def _design_work(request: Any):
     vol = render.render_volumes(request)
     yield vol
     if request.surface:
-        spacing = render.spacing_of(request.recipe)
-        yield render.isosurface(vol.phi, request.recipe.shape, request.version, spacing)
+        yield render.isosurface(vol.phi, request.recipe.shape, request.version, request.spacing)
 
 
 POSE_GROUPS = (
@@ -454,7 +453,7 @@ class Designer(Container):
         self.shown_version = result.version
         if isinstance(result, render.Volumes):
             req = result.request
-            clip = req.recipe.preset.intensity.clip
+            clip = req.recipe.spec.clip
             if layers.show_design_volumes(self.viewer, result, clip, self.state.primitive):
                 self._on_ndisplay()
             self.timings["volumes"] = result.seconds

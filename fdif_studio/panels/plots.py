@@ -102,7 +102,7 @@ class Plots(QWidget):
         match, region = s.match, s.region
         if match is not None and region is not None and s.volumes is not None:
             phi = s.volumes.phi[s.volumes.phi <= 0.0]
-            clip = s.volumes.request.recipe.preset.intensity.clip
+            clip = s.volumes.request.recipe.spec.clip
             h = before_after(match, phi, region.values, clip)
             centres = 0.5 * (h["edges"][1:] + h["edges"][:-1])
             for key in ("region", "before", "after"):

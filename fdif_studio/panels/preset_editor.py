@@ -27,9 +27,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from fdif_core.compose import Recipe
-from fdif_core.config.preset import PRESET_DIR
 from fdif_core.errors import UserError
+from fdif_core.presets.preset import PRESET_DIR
 
 from ..model import LABEL_MODES, check_instance_name, families, merge_order
 from .common import guarded, session_for
@@ -160,7 +159,7 @@ class PresetEditor(QWidget):
     def _show_status(self) -> None:
         try:
             p = self.draft.to_preset()
-            r = Recipe(p)
+            r = p.recipe()
             self._status.value = (
                 f"valid: {len(r.label_names) - 1} classes, {len(r.displacements)} Δ, "
                 f"{len(r.mappers)} mappers, hash {p.hash()}"

@@ -163,7 +163,7 @@ class Scans(Container):
         if s.volumes is None or not (s.volumes.phi <= 0).any():
             raise ValueError("match: the design is empty; render a design first")
         phi = s.volumes.phi[s.volumes.phi <= 0.0]
-        clip = s.volumes.request.recipe.preset.intensity.clip
+        clip = s.volumes.request.recipe.spec.clip
         m = fit_mapper(s.design.mapper, s.design.mapper_params, phi, region.values, clip)
         s.match = m
         s.design.set_mapper(m.family, m.after)

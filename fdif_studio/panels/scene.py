@@ -7,17 +7,18 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, Label, PushButton, SpinBox
 
-from fdif_core.compose import Recipe
 from fdif_core.errors import UserError
+from fdif_core.presets.preset import Preset
 
 from ..model import render
 from .common import SCENE_LAYERS, LatestRunner, guarded, session_for, set_layer, show_point_inside
 from .layers import style_labels
 
 
-def _scene_work(request: tuple[Recipe, int, Any, str]):
-    recipe, index, shape, device = request
-    yield recipe, index, render.render_scene(recipe, index, shape, device)
+def _scene_work(request: tuple[Preset, int, Any, str]):
+    preset, index, shape, device = request
+    recipe = preset.recipe()
+    yield preset, recipe, index, render.render_scene(recipe, index, shape, device)
 
 
 class Scene(Container):
@@ -68,13 +69,13 @@ class Scene(Container):
     @guarded
     def render(self, _: Any = None) -> None:
         """Render sample ``index`` of the preset being edited (off the UI thread)."""
-        recipe = Recipe(self.session.draft.to_preset())
+        preset = self.session.draft.to_preset()
         res = self._res.value
         shape = None if res == "preset" else (int(res),) * 3
         self._status.value = "rendering…"
         self.runner.submit(
             (
-                recipe,
+                preset,
                 int(self._index.value),
                 shape,
                 "cpu" if render.default_device() == "cpu" else "cuda",
@@ -82,19 +83,19 @@ class Scene(Container):
         )
 
     def _on_result(self, result: Any) -> None:
-        recipe, index, sample = result
+        preset, recipe, index, sample = result
         names = recipe.label_names
-        self.session.sample, self.session.sample_preset = sample, recipe.preset
+        self.session.sample, self.session.sample_preset = sample, preset
         ref = tuple(recipe.shape)
         shape = tuple(sample.image.shape)
-        scale, translate = render.frame(ref, shape, render.spacing_of(recipe))
+        scale, translate = render.frame(ref, shape, tuple(preset.volume.spacing))
         from napari.utils.colormaps import DirectLabelColormap
 
         cmap = DirectLabelColormap(color_dict=render.label_color_dict(len(names)))
         first = SCENE_LAYERS[1] not in self.viewer.layers
         set_layer(
             self.viewer, SCENE_LAYERS[0], "image", sample.image.cpu().numpy(),
-            scale=scale, translate=translate, contrast_limits=tuple(recipe.preset.intensity.clip),
+            scale=scale, translate=translate, contrast_limits=tuple(recipe.spec.clip),
             colormap="gray",
         )  # fmt: skip
         label = set_layer(

@@ -22,9 +22,9 @@ if not (
 
 import fdif_studio
 from fdif_core import Recipe, load_preset
-from fdif_core.compose import ObjectSpec
-from fdif_core.config.preset import parse_preset
-from fdif_core.pose import Pose
+from fdif_core.engine.compose import ObjectSpec
+from fdif_core.engine.pose import Pose
+from fdif_core.presets.preset import parse_preset
 from fdif_studio import panels as W
 from fdif_studio.panels.common import DESIGN_LAYERS, LatestRunner, session_for
 
