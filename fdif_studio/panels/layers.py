@@ -9,6 +9,7 @@ oblique view, so the shape reads as a solid at once.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from typing import Any
 
@@ -36,11 +37,16 @@ def style_labels(layer: Any, style: str, viewer: Any = None) -> None:
 
 
 _HOOKED: weakref.WeakSet[Any] = weakref.WeakSet()
+warnings.filterwarnings(
+    "ignore", message="Contours are not displayed during 3D rendering", category=UserWarning
+)
 
 
 def outlines_follow_ndisplay(viewer: Any) -> None:
-    """Once per viewer: outlines off while in 3D (napari draws no contours there, and
-    warns), back on in 2D; runs before the layers re-slice."""
+    """Once per viewer: outlines off while in 3D (napari draws no contours there), back on
+    in 2D. napari re-slices the layers before this runs and warns once for the switch;
+    that warning (only that message) is filtered below: in 3D the studio hides or
+    un-outlines its labels anyway."""
     viewer = getattr(viewer, "__wrapped__", viewer)
     if viewer in _HOOKED:
         return
@@ -51,7 +57,7 @@ def outlines_follow_ndisplay(viewer: Any) -> None:
             if layer._type_string == "labels" and layer.metadata.get("fdif_style") == "outline":
                 layer.contour = 0 if three_d else 1
 
-    viewer.dims.events.ndisplay.connect(on_ndisplay, position="first")
+    viewer.dims.events.ndisplay.connect(on_ndisplay)
     _HOOKED.add(viewer)
 
 
