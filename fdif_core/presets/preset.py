@@ -138,11 +138,20 @@ class PoseConfig(Strict):
 
 
 class InstanceSpec(Strict):
-    """A custom displacement or mapper instance: a family plus parameters."""
+    """A custom displacement or mapper instance: a family plus parameters (numbers; the
+    ``expression`` family's formula is the text parameter ``expr``)."""
 
     name: str
     family: str
-    params: dict[str, float] = {}
+    params: dict[str, float | str] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _only_expr_is_text(cls, v: dict[str, float | str]) -> dict[str, float | str]:
+        for k, x in v.items():
+            if isinstance(x, str) and k != "expr":
+                raise ValueError(f"params.{k} = {x!r}: a number is needed (only expr is text)")
+        return v
 
 
 Instance = str | InstanceSpec
