@@ -21,7 +21,7 @@ from fdif_core.engine.textures import mappers as M
 from fdif_core.presets.preset import InstanceSpec, Preset, parse_preset
 
 from .knobs import Knob, build_params, knobs_for
-from .textures import NONE, check_texture_params
+from .textures import FORMULA, FORMULA_DEFAULTS, NONE, check_texture_params
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,8 @@ class DesignState:
             fam = D.FAMILIES.get(family) if family in D.FAMILIES else None
             if fam is None:
                 raise ValueError(suggest(family, [NONE, *D.FAMILIES.names], "displacement family"))
-            full = {**fam.defaults, **(params or {})}
+            base = FORMULA_DEFAULTS["displacement"] if family == FORMULA else fam.defaults
+            full = {**base, **(params or {})} if family != FORMULA or not params else params
             self.displacement_params = check_texture_params("displacement", family, full)
             self.displacement = family
         self.version += 1
@@ -188,7 +189,8 @@ class DesignState:
     def set_mapper(self, family: str, params: dict[str, float] | None = None) -> None:
         if family not in M.FAMILIES:
             raise ValueError(suggest(family, M.FAMILIES.names, "mapper family"))
-        full = {**M.FAMILIES.get(family).defaults, **(params or {})}
+        base = FORMULA_DEFAULTS["mapper"] if family == FORMULA else M.FAMILIES.get(family).defaults
+        full = {**base, **(params or {})} if family != FORMULA or not params else params
         self.mapper_params = check_texture_params("mapper", family, full)
         self.mapper = family
         self.version += 1

@@ -21,6 +21,7 @@ from magicgui.widgets import (
     FileEdit,
     FloatSlider,
     Label,
+    LineEdit,
     PushButton,
     Slider,
     SpinBox,
@@ -30,9 +31,11 @@ from qtpy.QtCore import QTimer
 
 from fdif_core.engine.textures import displacements as D
 from fdif_core.engine.textures import mappers as M
+from fdif_core.errors import UserError
 
 from ..model import NONE, DesignState, families, render
 from ..model.exports import load_design
+from ..model.textures import FORMULA, format_formula_params, parse_formula_params
 from . import layers
 from .common import LatestRunner, guarded, param_widget, session_for
 
@@ -234,10 +237,46 @@ class Designer(Container):
             self.state.displacement_params if kind == "displacement" else self.state.mapper_params
         )
         box.clear()
+        family = self.state.displacement if kind == "displacement" else self.state.mapper
+        if family == FORMULA:
+            self._build_formula(box, kind, params)
+            return
         for name, value in params.items():
             w = param_widget(name, value)
             w.changed.connect(lambda _=None, k=kind: self._on_param(k))
             box.append(w)
+
+    def _build_formula(self, box: Container, kind: str, params: dict[str, Any]) -> None:
+        """A text field for the formula, one for its named numbers, an inline error line."""
+        what = "x, y, z (normalised)" if kind == "displacement" else "d (voxels)"
+        expr = LineEdit(value=str(params.get("expr", "")), label="formula", name="expr",
+                        tooltip=f"sees {what} and the numbers below")  # fmt: skip
+        names = LineEdit(value=format_formula_params(params), label="numbers", name="numbers",
+                         tooltip="name=value, name=value")  # fmt: skip
+        error = Label(value="", name="error")
+        error.native.setWordWrap(True)
+        error.native.setStyleSheet("color: #ff8080")
+        for w in (expr, names):
+            w.changed.connect(lambda _=None, k=kind: self._on_formula(k))
+        box.extend([expr, names, error])
+
+    def _on_formula(self, kind: str) -> None:
+        """Formula edits preview live; a refused formula shows its one line inline."""
+        if self._updating:
+            return
+        box = self._disp_params if kind == "displacement" else self._map_params
+        w = {x.name: x for x in box}
+        try:
+            params = {"expr": str(w["expr"].value), **parse_formula_params(w["numbers"].value)}
+            if kind == "displacement":
+                self.state.set_displacement(FORMULA, params)
+            else:
+                self.state.set_mapper(FORMULA, params)
+        except (ValueError, UserError) as err:
+            w["error"].value = str(err)
+            return
+        w["error"].value = ""
+        self.request_render()
 
     def sync(self) -> None:
         """Refresh every widget from the model (after a model change made elsewhere)."""
@@ -356,7 +395,7 @@ class Designer(Container):
     @guarded
     def _on_param(self, kind: str) -> None:
         if self._updating:
-            return
+            return  # (formula families: see _on_formula)
         if kind == "displacement":
             values = {n: w.value for n, w in self.displacement_widgets.items()}
             self.state.set_displacement(self.state.displacement, values)
