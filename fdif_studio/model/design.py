@@ -65,6 +65,8 @@ class DesignState:
 
     def __post_init__(self) -> None:
         self.set_primitive(self.primitive, keep=True)
+        self.set_mapper(self.mapper, self.mapper_params)  # canonical: defaults filled in
+        self.set_displacement(self.displacement, self.displacement_params or None, self.space)
 
     # ---- edits (each validates and bumps the version)
     @property
