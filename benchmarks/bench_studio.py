@@ -10,7 +10,9 @@ Two measurements for one primitive at 64³ and 96³ (median and 90th percentile 
   the canvas has drawn it (slices in 2D, the isosurface in 3D; Mesa's software OpenGL
   under Xvfb). Needs a display (``xvfb-run -a python benchmarks/bench_studio.py``).
 
-Targets on a CPU: slices < 100 ms at 64³, isosurface < 300 ms.
+Targets on a CPU: slices < 100 ms at 64³, isosurface < 300 ms. ``--formula`` also times
+the same change with the ridge displacement and the sinusoidal mapper typed as formulas
+(``family: expression``), side by side with the built-ins, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -28,11 +30,19 @@ from fdif_studio.model.render import default_device, isosurface, render_volumes
 PRIMITIVE = "star_6_prism_convex"
 
 
-def configure(s: DesignState) -> DesignState:
+RIDGE = "a * (abs(sin(f * x)) + abs(sin(f * y)) + abs(sin(f * z)))"
+SINUSOIDAL = "0.5 * peak * (cos(2 * pi * d / w) + 1)"
+
+
+def configure(s: DesignState, formula: bool = False) -> DesignState:
     s.set_primitive(PRIMITIVE)
     s.set_pose(angles_deg=(25.0, -40.0, 10.0))
-    s.set_displacement("ridge", {"amplitude": 0.03, "frequency": 30.0})
-    s.set_mapper("sinusoidal", {"wavelength": 3.0})
+    if formula:
+        s.set_displacement("expression", {"expr": RIDGE, "a": 0.03, "f": 30.0})
+        s.set_mapper("expression", {"expr": SINUSOIDAL, "peak": 128.0, "w": 3.0})
+    else:
+        s.set_displacement("ridge", {"amplitude": 0.03, "frequency": 30.0})
+        s.set_mapper("sinusoidal", {"wavelength": 3.0})
     return s
 
 
@@ -47,10 +57,10 @@ def stats(xs: list[float]) -> str:
 
 
 def bench_compute(
-    res: int, repeats: int, device: str
+    res: int, repeats: int, device: str, formula: bool = False
 ) -> tuple[list[float], list[float], list[float]]:
     """Wall seconds to slices and to isosurface, and CPU seconds of the whole change."""
-    s = configure(DesignState())
+    s = configure(DesignState(), formula)
     render_volumes(s.request(res, device))  # warm-up
     slices, surfaces, cpu = [], [], []
     for r in radii(repeats):
@@ -129,6 +139,7 @@ def main() -> None:
     )
     ap.add_argument("--device", default=default_device())
     ap.add_argument("--no-viewer", action="store_true", help="skip the napari measurement")
+    ap.add_argument("--formula", action="store_true", help="also time the textures as formulas")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) - 1))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -141,6 +152,12 @@ def main() -> None:
         sl, su, cpu = bench_compute(res, args.repeats, args.device)
         print(f"compute {res:3d}³  slices:     {stats(sl)}")
         print(f"compute {res:3d}³  isosurface: {stats(su)}   (CPU time {stats(cpu)})")
+        if args.formula:
+            fsl, fsu, fcpu = bench_compute(res, args.repeats, args.device, formula=True)
+            print(f"formula {res:3d}³  slices:     {stats(fsl)}")
+            print(f"formula {res:3d}³  isosurface: {stats(fsu)}   (CPU time {stats(fcpu)})")
+            ratio = statistics.median(fcpu) / statistics.median(cpu)
+            print(f"formula / built-in CPU time per change at {res}³: {ratio:.2f}")
     if args.no_viewer or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return
     for res in args.res:

@@ -75,6 +75,7 @@ class Designer(Container):
         self.history = self.session.history
         self._updating = False
         self._camera_set = False
+        self._surface_version = -1
         self._make_shape_and_pose()
         self._make_textures()
         self._make_preview()
@@ -406,20 +407,27 @@ class Designer(Container):
 
     def _on_iso(self, on: bool) -> None:
         self._on_ndisplay()
-        if on:
-            self.request_render()
 
     def _on_ndisplay(self, _: Any = None) -> None:
+        """The view switched (or a display option changed): arrange the layers, and render
+        the isosurface if it was skipped while in 2D."""
+        if not self._arrange():
+            return
+        if self._wants_surface() and self._surface_version != self.state.version:
+            self.request_render(full=True)
+
+    def _arrange(self) -> bool:
         """2D: image and outlines; 3D: the isosurface (alone with "3D: isosurface only"),
-        seen from an oblique camera the first time."""
+        seen from an oblique camera the first time. False once the panel is closed."""
         try:
             iso, solo = bool(self._iso.value), bool(self._solo_3d.value)
         except RuntimeError:  # the widget was closed; the viewer lives on
-            return
+            return False
         layers.arrange_for_ndisplay(self.viewer, iso, solo)
         if self.viewer.dims.ndisplay == 3 and not self._camera_set:
             self._camera_set = True
             layers.oblique_camera(self.viewer)
+        return True
 
     # ---- undo, redo, open; changes made elsewhere
     def undo(self, _: Any = None) -> bool:
@@ -484,7 +492,11 @@ class Designer(Container):
 
     def _submit(self, resolution: int) -> None:
         req = self.state.request(resolution, str(self._device.value))
-        self.runner.submit(replace(req, surface=bool(self._iso.value)))
+        self.runner.submit(replace(req, surface=self._wants_surface()))
+
+    def _wants_surface(self) -> bool:
+        """The isosurface is shown only in 3D: in 2D it is not even extracted."""
+        return bool(self._iso.value) and self.viewer.dims.ndisplay == 3
 
     def _on_result(self, result: Any) -> None:
         if result.version < self.shown_version:
@@ -494,14 +506,15 @@ class Designer(Container):
             req = result.request
             clip = req.recipe.spec.clip
             if layers.show_design_volumes(self.viewer, result, clip, self.state.primitive):
-                self._on_ndisplay()
+                self._arrange()
             self.timings["volumes"] = result.seconds
             shape = "×".join(map(str, result.image.shape))
             self._status.value = f"{shape} field + slices {result.seconds * 1e3:.0f} ms"
             self.session.volumes, self.session.request = result, req
             self.session.emit("rendered")
         elif isinstance(result, render.Surface):
+            self._surface_version = result.version
             self.timings["surface"] = result.seconds
             layers.show_design_surface(self.viewer, result)
-            self._on_ndisplay()
+            self._arrange()
             self._status.value += f"; isosurface {result.seconds * 1e3:.0f} ms"

@@ -38,11 +38,11 @@ def colourful(px: np.ndarray) -> float:
 
 def test_views_read_like_a_scan(make_napari_viewer, qtbot) -> None:
     viewer = make_napari_viewer(show=True)
-    small_designer(viewer, qtbot)
+    d = small_designer(viewer, qtbot)
     views = W.Views(viewer)
-    image, label, surface = (viewer.layers[n] for n in DESIGN_LAYERS)
+    image, label = (viewer.layers[n] for n in DESIGN_LAYERS[:2])
     assert image.colormap.name == "gray" and tuple(image.contrast_limits) == (0, 128)
-    assert label.contour == 1 and not surface.visible  # outlines; no isosurface in 2D
+    assert label.contour == 1 and DESIGN_LAYERS[2] not in viewer.layers  # no isosurface in 2D
     viewer.reset_view()
     outline = shot(viewer, qtbot)
     lit = outline.sum(-1) > 30
@@ -61,7 +61,9 @@ def test_views_read_like_a_scan(make_napari_viewer, qtbot) -> None:
     views._window.value = "preset range"
     assert tuple(image.contrast_limits) == (0.0, 128.0)
 
-    viewer.dims.ndisplay = 3  # 3D: the isosurface alone, from an oblique camera
+    viewer.dims.ndisplay = 3  # 3D: the isosurface (extracted now), alone, oblique camera
+    wait(qtbot, d)
+    surface = viewer.layers[DESIGN_LAYERS[2]]
     assert surface.visible and not image.visible and not label.visible
     assert viewer.camera.angles == pytest.approx(CAMERA_3D)
     three_d = shot(viewer, qtbot)
