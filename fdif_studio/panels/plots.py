@@ -29,17 +29,18 @@ COLORS = {"design": "#f0a030", "scene": "#60a8f0", "region": "#e8e8e8",
 
 
 class Plots(QWidget):
-    """Three live plots: mapper g(d), displacement profile, intensity histograms."""
+    """Three live plots side by side (a dock under the canvas): mapper g(d), displacement
+    profile, intensity histograms."""
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()
         self.viewer = napari_viewer
         self.session = session_for(napari_viewer)
-        self.figure = Figure(figsize=(4.2, 6.6), facecolor=BG, layout="constrained")
+        self.figure = Figure(figsize=(11.0, 2.6), facecolor=BG, layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.axes = self.figure.subplots(3, 1)
+        self.axes = self.figure.subplots(1, 3)
         QVBoxLayout(self).addWidget(self.canvas)
-        self.setMinimumSize(320, 480)
+        self.setMinimumSize(640, 220)
         self.drawn = 0  # redraw count (tests)
         self._timer = QTimer()
         self._timer.setSingleShot(True)
@@ -80,7 +81,7 @@ class Plots(QWidget):
             ax.axvspan(*curve.marked, color=COLORS["design"], alpha=0.15, lw=0)
         ax.axvline(0.0, color=FG, lw=0.6, ls=":")
         name = req.recipe.mappers[req.obj.mapper].family
-        ax.set_title(f"mapper g(d): {name}   (shaded: the design's d)", color=FG, fontsize=8)
+        ax.set_title(f"mapper g(d): {name}\n(shaded: the d the design holds)", color=FG, fontsize=8)
         ax.set_xlabel("signed distance d (voxels)", color=FG, fontsize=7)
 
     @staticmethod
@@ -93,8 +94,8 @@ class Plots(QWidget):
         for b in prof.bounds:
             ax.axhline(b, color=FG, lw=0.6, ls="--")
         name = req.recipe.displacements[req.obj.displacement].family
-        ax.set_title(f"displacement Δ along x: {name}, amplitude {prof.amplitude:.2f} vox "
-                     "(dashed: stated bounds)", color=FG, fontsize=8)  # fmt: skip
+        ax.set_title(f"Δ along x: {name}, amplitude {prof.amplitude:.2f} vox\n"
+                     "(dashed: the bounds culling uses)", color=FG, fontsize=8)  # fmt: skip
         ax.set_xlabel("position from the object's centre (voxels)", color=FG, fontsize=7)
 
     def draw_histograms(self, ax: Any) -> None:

@@ -39,4 +39,4 @@ class Studio(QTabWidget):
         self.plots = Plots(napari_viewer)
         window = getattr(napari_viewer, "window", None)
         if window is not None:
-            window.add_dock_widget(self.plots, name="FDIF Plots", area="right")
+            window.add_dock_widget(self.plots, name="FDIF Plots", area="bottom")
