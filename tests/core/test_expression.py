@@ -163,6 +163,7 @@ def test_presets_take_formulas_and_refuse_bad_ones_naming_the_field() -> None:
         parse_preset(bad)
 
 
+@pytest.mark.slow
 def test_cli_sample_and_generate_take_formula_presets(tmp_path) -> None:
     path = tmp_path / "formulas.yaml"
     path.write_text(yaml.safe_dump(_preset_data()))
@@ -171,6 +172,11 @@ def test_cli_sample_and_generate_take_formula_presets(tmp_path) -> None:
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "s" / "image.nii.gz").is_file()
+    out = subprocess.run([*run, "generate", "--preset", str(path), "--out", str(tmp_path / "g"),
+                          "--num-samples", "2", "--num-val", "0", "--workers", "2", "--quiet"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert len(list((tmp_path / "g").rglob("*.nii.gz"))) == 4  # 2 images, 2 labels
     bad = _preset_data()
     bad["displacements"]["enabled"][0]["params"]["expr"] = "__import__('os').getcwd()"
     path.write_text(yaml.safe_dump(bad))
