@@ -28,7 +28,7 @@ MANIFEST_VERSION = 1
 COMPRESSION = 6  # gzip level of every .nii.gz (part of a job's identity: it fixes the bytes)
 
 # Preset fields that do not change the rendered volumes.
-_NOT_DATA = {"name", "description", "dataset", "pretrain", "finetune"}
+_NOT_DATA = {"name", "description", "dataset", "pretrain", "finetune", "limits"}
 
 
 def data_hash(preset: Preset) -> str:
