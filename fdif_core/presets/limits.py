@@ -225,3 +225,20 @@ def check_memory(
             "objects.per_volume or --workers, or raise limits.max_memory_gib / --max-memory"
         )
     return est
+
+
+def check_runs(preset: Preset, max_memory_gib: float | None = None) -> float:
+    """What the commands check when they start with the preset's own settings: ``sample``,
+    ``generate`` (one worker), and ``pretrain`` / ``finetune`` when the preset has those
+    sections. Returns the largest estimate in GiB."""
+    ests = [
+        check_memory(preset, "sample", max_memory_gib=max_memory_gib),
+        check_memory(preset, "generate", max_memory_gib=max_memory_gib),
+    ]
+    if "pretrain" in preset.model_fields_set:
+        n = preset.pretrain.num_workers
+        check_workers(n, "pretrain.num_workers", low=0)
+        ests.append(check_memory(preset, "pretrain", max_memory_gib=max_memory_gib, workers=n))
+    if preset.finetune is not None:
+        check_workers(preset.finetune.num_workers, "finetune.num_workers", low=0)
+    return max(e.total for e in ests) / GIB

@@ -359,11 +359,11 @@ def test_refuses_folder_from_another_preset_and_keeps_it(
 
 
 BAD_INPUTS = [
-    (["--num-samples", "0"], "--num-samples: must be at least 1, got 0"),
-    (["--num-samples", "-3"], "--num-samples: must be at least 1, got -3"),
-    (["--num-val", "-1"], "--num-val: must be 0 or more"),
-    (["--workers", "0"], "--workers: must be at least 1"),
-    (["--format", "nnunet", "--dataset-id", "1000"], "--dataset-id: must be 1..999"),
+    (["--num-samples", "0"], "--num-samples: 0: allowed 1 or more"),
+    (["--num-samples", "-3"], "--num-samples: -3: allowed 1 or more"),
+    (["--num-val", "-1"], "--num-val: -1: allowed 0 or more"),
+    (["--workers", "0"], "--workers: 0: allowed 1.."),
+    (["--format", "nnunet", "--dataset-id", "1000"], "--dataset-id: 1000: allowed 1..999"),
     (["--format", "nnunet", "--task", "classification"], "nnU-Net trains segmentation only"),
 ]
 
