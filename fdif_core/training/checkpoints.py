@@ -106,4 +106,25 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         raise UserError(f"{path}: not an fdif-core pre-training checkpoint (missing fields)")
+    check_state(path, state)
     return state
+
+
+def check_state(path: Path, state: dict[str, Any]) -> None:
+    """The fields every use of a checkpoint relies on have the right types; weights finite."""
+    model, step = state["model"], state["step"]
+    if not isinstance(model, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
+    ):
+        raise UserError(f"{path}: model: not a state dict of named tensors")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"{path}: step: {step!r} is not a step count (0 or more)")
+    for key in ("preset", "preset_hash", "model_name"):
+        if key in state and not isinstance(state[key], str):
+            raise UserError(f"{path}: {key}: expected text, got {type(state[key]).__name__}")
+    for name, t in model.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise UserError(
+                f"{path}: weights {name} hold NaN or inf (the run diverged?); "
+                "use an earlier checkpoint"
+            )

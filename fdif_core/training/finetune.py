@@ -28,7 +28,7 @@ from ..io import atomic
 from ..presets.finetune import FinetuneConfig
 from ..presets.preset import Preset, load_preset
 from ..real.datalist import load_dataset
-from ..real.patches import PatchStream, cached_cases
+from ..real.patches import PatchStream, cached_cases, padding_note
 from ..real.preprocess import Plan, augment_transforms, make_plan, preprocess_transforms
 from ..real.splits import fold_cases
 from .checkpoints import (
@@ -263,6 +263,9 @@ def finetune(
         f"preprocessed and cached {len(train_ids) + len(val_ids)} cases in "
         f"{time.perf_counter() - t0:.1f} s ({mode} cache)"
     )
+    note = padding_note(train_cases, cfg.patch_size)
+    if note:
+        say(note)
 
     torch.manual_seed(preset.seed)
     model = _network(cfg, len(ds.channels), ds.num_classes)
