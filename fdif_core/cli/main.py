@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except UserError as err:
         return _fail(args.command, str(err))
-    except KeyboardInterrupt:
-        print(f"fdif-core {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as stop:  # Ctrl-C (SIGTERM too, where a command maps it)
+        hint = f"; {stop}" if str(stop) else ""
+        print(f"fdif-core {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     except MemoryError:
         return _fail(args.command, "out of memory; lower the sizes, --workers or batch")

@@ -59,6 +59,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     suffix = "".join(path.suffixes)
+    if path.exists() and not path.is_file():
+        raise WriteError(f"{path}: exists and is not a regular file; refusing to replace it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(

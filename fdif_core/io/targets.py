@@ -62,6 +62,8 @@ def check_new_file(path: Path, flag: str, overwrite: bool) -> None:
     nonempty(str(path), flag)
     if path.is_dir():
         raise UserError(f"{flag} {path}: is a folder; give a file name inside it")
+    if path.exists() and not path.is_file():
+        raise UserError(f"{flag} {path}: exists and is not a regular file; give a file path")
     if run_owned(path):
         raise UserError(
             f"{flag} {path}: a file the run in {path.parent} keeps for itself "

@@ -81,10 +81,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
+    import signal
+
     from ...presets import load_preset
     from ...synthetic.export import generate
 
+    before = signal.signal(signal.SIGTERM, _stop)  # like Ctrl-C: stop the workers, exit 130
+    try:
+        return _generate(args, load_preset, generate)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _generate(args: argparse.Namespace, load_preset, generate) -> int:
     dev = device(args.device)
     preset = load_preset(args.preset)
     res = generate(

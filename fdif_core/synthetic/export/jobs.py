@@ -154,8 +154,7 @@ def generate(
         except OSError as err:
             raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
         except KeyboardInterrupt:
-            print(f"interrupted: rerun with --resume to finish {root}", file=sys.stderr)
-            raise
+            raise KeyboardInterrupt(f"rerun with --resume to finish {root}") from None
         finally:
             journal.close()
             if bar is not None:
