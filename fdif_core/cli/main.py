@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import NoReturn
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"; {stop}" if str(stop) else ""
         print(f"fdif-core {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except MemoryError:
         return _fail(args.command, "out of memory; lower the sizes, --workers or batch")
     except OSError as err:  # the file system refused something no check could foresee

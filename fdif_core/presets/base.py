@@ -18,7 +18,8 @@ def _show(value: Any) -> str:
         return f"{str(value).lower()} (a boolean)"
     if isinstance(value, str):
         return f"{value!r} (text)"
-    return f"{value!r} ({type(value).__name__})"
+    text = repr(value) if isinstance(value, (int, float)) else str(value)
+    return f"{text[:40]} ({type(value).__name__})"
 
 
 def type_problem(annotation: Any, value: Any) -> str | None:

@@ -61,6 +61,11 @@ def _fmt(n: int) -> str:
     return f"{n:,}"
 
 
+def _gib(n: float) -> str:
+    g = n / GIB
+    return f"{g:.1f} GiB" if g >= 1 else f"{g:.2g} GiB"
+
+
 def check_sizes(preset: Preset) -> str | None:
     """Why the preset's sizes exceed its limits (None when they do not)."""
     lim = preset.limits
@@ -159,7 +164,7 @@ class Estimate:
 
     def describe(self) -> str:
         big = sorted(self.parts, key=lambda p: -p[1])[:2]
-        return ", ".join(f"{w} {b / GIB:.1f} GiB" for w, b in big)
+        return ", ".join(f"{w} {_gib(b)}" for w, b in big)
 
 
 def render_bytes(shape: tuple[int, int, int], objects: int) -> int:
@@ -220,8 +225,8 @@ def check_memory(
     limit, source = memory_limit(preset, max_memory_gib)
     if est.total > limit:
         raise UserError(
-            f"{command}: needs about {est.total / GIB:.1f} GiB of memory ({est.describe()}); "
-            f"the limit is {limit / GIB:.1f} GiB ({source}); lower volume.shape, "
+            f"{command}: needs about {_gib(est.total)} of memory ({est.describe()}); "
+            f"the limit is {_gib(limit)} ({source}); lower volume.shape, "
             "objects.per_volume or --workers, or raise limits.max_memory_gib / --max-memory"
         )
     return est

@@ -146,7 +146,8 @@ def parse_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        what = getattr(err, "problem", None) or str(err).splitlines()[0]
+        parts = [getattr(err, "context", None), getattr(err, "problem", None)]
+        what = ", ".join(p for p in parts if p) or str(err).splitlines()[0]
         raise PresetError(f"{source}:{where} not valid YAML ({what})") from None
     except RecursionError:
         raise PresetError(f"{source}: nested too deeply; not a preset") from None

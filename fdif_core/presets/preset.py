@@ -144,6 +144,8 @@ class InstanceSpec(Strict):
 
 
 Instance = str | InstanceSpec
+# Texture parameters used as counts or indices: whole numbers within these bounds.
+PARAM_DOMAINS = {"axis": (0, 2), "octaves": (1, 12), "seed": (0, SEED_MAX)}
 Inst = TypeVar("Inst", bound=TextureInstance)
 
 
@@ -155,6 +157,13 @@ def _instances(items: list[Instance], kind: type[Inst], registry: Registry[Inst]
             inst = registry.get(it)
         else:
             kind.check_params(it.family, it.params)
+            for key, value in it.params.items():
+                if key in PARAM_DOMAINS:
+                    lo, hi = PARAM_DOMAINS[key]
+                    if value != int(value) or not lo <= value <= hi:
+                        raise ValueError(
+                            f"{it.name}: {key} must be a whole number {lo}..{hi}, got {value:g}"
+                        )
             inst = kind(it.name, it.family, dict(it.params))
         if inst.name in {o.name for o in out}:
             raise ValueError(f"{inst.name!r} listed twice")
@@ -329,8 +338,9 @@ def format_error(err: ValidationError, source: str) -> str:
         msg = f"too few values (needs 3: one per axis), got {e['loc'][-1]}"
     elif e["type"] == "literal_error":
         msg = f"{msg} (got {e.get('input')!r})"
-    elif "got" not in msg and "input" in e and e["type"] not in ("value_error", "missing"):
-        msg = f"{msg.rstrip('.')}, got {_input(e['input'])}"
+    elif "input" in e and e["type"] not in ("value_error", "missing"):
+        got = _input(e["input"])
+        msg = f"{msg.rstrip('.')} ({got})" if "got " in msg else f"{msg}, got {got}"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{source}: {loc + ': ' if loc else ''}{msg}{more}"
 

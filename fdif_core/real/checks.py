@@ -66,9 +66,10 @@ def check_image(image: Any, case_id: str, files: Any, channels: int | None = Non
             per_channel = bad.flatten(1).sum(1)
             c = int(torch.nonzero(per_channel)[0, 0])
             nan = int(torch.isnan(t[c]).sum())
+            inf = int(per_channel[c]) - nan
             raise UserError(
-                f"case {case_id}: image {_name(files, c)} has {int(per_channel[c]):,} "
-                f"non-finite voxel(s) ({nan:,} NaN, the rest inf); allowed: finite intensities"
+                f"case {case_id}: image {_name(files, c)} has {nan:,} NaN and {inf:,} inf "
+                "voxel(s); allowed: finite intensities"
             )
 
 
@@ -130,12 +131,25 @@ class LoadChecked:
         self.keys = tuple(keys)
         self.channels = channels
         self.labels = list(labels) if labels is not None else None
-        self.load = LoadImaged(list(keys), ensure_channel_first=True, **load_kw)
+        self.loads = {k: LoadImaged(k, ensure_channel_first=True, **load_kw) for k in keys}
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any]:
         files = {k: data.get(k) for k in self.keys}
         case = str(data.get("case", _name(files.get("image"))))
-        out = self.load(data)
+        out = data
+        for key, load in self.loads.items():
+            if key not in out:
+                continue
+            try:
+                out = load(out)
+            except Exception as err:  # nibabel, ITK, gzip... raise many kinds
+                root: BaseException = err
+                while root.__cause__ is not None:
+                    root = root.__cause__
+                msg = (str(root).strip().splitlines() or [type(root).__name__])[0][:120]
+                raise UserError(
+                    f"case {case}: cannot read {key} {_name(files[key])} ({msg})"
+                ) from None
         check_image(out["image"], case, files["image"], self.channels)
         if "label" in self.keys and self.labels is not None and "label" in out:
             check_label(out["label"], case, files["label"], self.labels)

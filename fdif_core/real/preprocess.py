@@ -291,6 +291,11 @@ def _guarded(transform, item: dict[str, Any], case_id: str):
     except UserError:
         raise
     except Exception as err:
+        inner: BaseException | None = err
+        while inner is not None:  # MONAI wraps what a transform raised
+            if isinstance(inner, UserError):
+                raise UserError(str(inner)) from None
+            inner = inner.__cause__ or inner.__context__
         root: BaseException = err
         while root.__cause__ is not None:
             root = root.__cause__

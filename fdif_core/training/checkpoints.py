@@ -8,7 +8,9 @@ A checkpoint holds ``model``, ``optimizer``, ``scheduler``, ``scaler`` state dic
 from __future__ import annotations
 
 import io
+import pickle
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +100,26 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint there")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and torch errors all mean "unreadable"
-        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UserError(
-            f"{path}: not a readable checkpoint ({type(err).__name__}: {msg[:60]})"
-        ) from None
+        raise UserError(f"{path}: not a readable checkpoint ({_unreadable(path, err)})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         raise UserError(f"{path}: not an fdif-core pre-training checkpoint (missing fields)")
     check_state(path, state)
     return state
+
+
+def _unreadable(path: Path, err: Exception) -> str:
+    """Why ``torch.load`` failed, in words."""
+    if path.stat().st_size == 0:
+        return "an empty file"
+    if isinstance(err, pickle.UnpicklingError):
+        return "not a tensors-only PyTorch file: weights_only loading refuses it"
+    if isinstance(err, EOFError):
+        return "truncated"
+    return f"corrupt or truncated: {type(err).__name__}"
 
 
 def check_state(path: Path, state: dict[str, Any]) -> None:

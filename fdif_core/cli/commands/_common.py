@@ -48,11 +48,12 @@ def float_in(
         below = x <= low if low_open else x < low
         above = x >= high if high_open else x > high
         if not math.isfinite(x) or below or above:
-            lo, hi = (
-                ("(" if low_open else "[") + f"{low:g}",
-                f"{high:g}" + (")" if high_open else "]"),
-            )
-            raise argparse.ArgumentTypeError(f"{value}: allowed a finite number in {lo}, {hi}")
+            if math.isinf(high):
+                allowed = f"a finite number {'>' if low_open else '>='} {low:g}"
+            else:
+                lo, hi = "(" if low_open else "[", ")" if high_open else "]"
+                allowed = f"a finite number in {lo}{low:g}, {high:g}{hi}"
+            raise argparse.ArgumentTypeError(f"{value}: allowed {allowed}")
         return x
 
     parse.__name__ = "number"

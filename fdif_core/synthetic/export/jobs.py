@@ -159,6 +159,7 @@ def generate(
             journal.close()
             if bar is not None:
                 bar.close()
+            _remove_temporaries(root, plan)  # of writes cut short (workers are stopped now)
 
         _finish(root, preset, plan, cases, classes, records)
         size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
