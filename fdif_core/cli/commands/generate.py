@@ -126,6 +126,6 @@ def _generate(args: argparse.Namespace, load_preset, generate) -> int:
     if res.redone:
         print(
             f"{res.redone} finished case(s) did not match the manifest's checksums "
-            "(truncated or changed) and were written again"
+            "(missing, truncated or changed) and were written again"
         )
     return 0
