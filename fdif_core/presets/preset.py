@@ -259,12 +259,6 @@ class Preset(Strict):
     @model_validator(mode="after")
     def _within_limits(self) -> Preset:
         problem = check_sizes(self)
-        if problem is None and self.finetune is not None:  # what finetune checks at start
-            from ..training.networks import NETWORKS
-
-            ft = self.finetune
-            msg = NETWORKS.get(ft.model).problem(ft.patch_size, ft.model_kwargs)
-            problem = f"finetune.{msg}" if msg else None
         if problem:
             raise ValueError(problem)
         return self
