@@ -30,7 +30,7 @@ from ..engine.sdf.library import FDIF_CLASSES, PRIMITIVES
 from ..engine.textures import displacements as D
 from ..engine.textures import mappers as M
 from ..engine.textures.instances import Instance as TextureInstance
-from .base import Strict
+from .base import Strict, type_problem
 from .finetune import FinetuneConfig
 from .limits import LimitsConfig, check_sizes
 from .loader import PresetError, read_preset_file
@@ -143,10 +143,12 @@ class InstanceSpec(Strict):
     family: str
     params: dict[str, float | str] = {}
 
-    @field_validator("params")
+    @field_validator("params", mode="before")
     @classmethod
-    def _only_expr_is_text(cls, v: dict[str, float | str]) -> dict[str, float | str]:
-        for k, x in v.items():
+    def _only_expr_is_text(cls, v: Any) -> Any:
+        for k, x in (v.items() if isinstance(v, dict) else ()):
+            if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+                raise ValueError(f"params.{k}: {type_problem(float, x) or 'must be a number'}")
             if isinstance(x, str) and k != "expr":
                 raise ValueError(f"params.{k} = {x!r}: a number is needed (only expr is text)")
         return v
