@@ -200,6 +200,7 @@ def evaluate_cases(
         The metrics document also written to ``out_dir/metrics.json``.
     """
     from ..errors import UserError
+    from ..real.checks import check_label_array
 
     labels = predictor.plan.labels
     per_case: dict[str, dict[str, dict[str, float | None]]] = {}
@@ -212,6 +213,7 @@ def evaluate_cases(
             continue
         ref, ref_affine, spacing = load_reference(item["label"])
         ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
+        check_label_array(ref, case, item["label"], labels)
         if ref.shape != pred.shape or not np.allclose(ref_affine, affine, atol=1e-3):
             raise UserError(
                 f"case {case}: prediction geometry {pred.shape} does not match the label "

@@ -140,6 +140,6 @@ def _network_check(value: Any, info: ValidationInfo, what: str, patch: Any, kwar
     if model is None or kwargs is None:  # the model (or kwargs) failed on its own already
         return value
     problem = NETWORKS.get(model).problem(patch, kwargs)
-    if problem and problem.startswith(what + ":"):
-        raise ValueError(problem.removeprefix(what + ":").strip())
+    if problem and problem.startswith((what + ":", what + ".")):  # "model_kwargs.width: ..."
+        raise ValueError(problem.removeprefix(what).lstrip(":.").strip())
     return value

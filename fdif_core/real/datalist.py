@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ArgumentError, UserError
+from .checks import check_dims
 
 Layout = Literal["nnunet", "msd", "datalist"]
 Split = Literal["train", "val", "test"]
@@ -335,6 +336,10 @@ def check_case(case: Case, num_channels: int) -> None:
     headers = [(f, _header(case, f)) for f in files if f.name.endswith(NIFTI_ENDINGS)]
     if not headers:
         return
+    for f, (shape, _) in headers:
+        what = "label" if f == case.label else "image"
+        chans = num_channels if len(case.images) == 1 else 1
+        check_dims(case.id, f, shape, what=what, channels=chans)
     if len(case.images) == 1 and num_channels > 1 and headers[0][0] == case.images[0]:
         nch = headers[0][1][0][3] if len(headers[0][1][0]) > 3 else 1
         if nch != num_channels:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device, add_preset
+from ._common import add_device, add_max_memory, add_preset, int_in, path, workers_max
 
 NAME = "pretrain"
 ORDER = 40
@@ -20,27 +20,35 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_preset(p, required=False)
-    p.add_argument("--out", metavar="DIR", help="new run folder")
+    p.add_argument("--out", metavar="DIR", type=path, help="new (or empty) run folder")
     p.add_argument(
-        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+        "--resume",
+        metavar="RUN_DIR",
+        type=path,
+        help="continue the run in RUN_DIR from its last checkpoint",
     )
     p.add_argument(
-        "--data", metavar="DIR", help="train on a dataset made by `fdif-core generate` instead"
+        "--data",
+        metavar="DIR",
+        type=path,
+        help="train on a dataset made by `fdif-core generate` instead",
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_in(0, workers_max),
         metavar="N",
-        help="DataLoader workers rendering on the CPU (default: the preset's num_workers)",
+        help="DataLoader workers rendering on the CPU, 0..4 x CPUs (default: the preset's "
+        "num_workers)",
     )
     p.add_argument(
         "--max-steps",
-        type=int,
+        type=int_in(1),
         metavar="N",
         help="stop after N steps in this call (checkpointed; continue with --resume)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
+    add_max_memory(p)
 
 
 KEEP = ("--data", "--workers", "--device", "--no-progress")  # flags a resume repeats
@@ -58,12 +66,23 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("pretrain: give --preset P --out DIR, or --resume RUN_DIR")
     check_counts(args)
     preset = None
+    if args.out:
+        from pathlib import Path
+
+        from ...io.targets import check_run_out
+
+        check_run_out(Path(args.out))
     if args.preset:
         preset = load_preset(args.preset)
         if "pretrain" not in preset.model_fields_set:
             raise UserError(
                 f"{args.preset}: no pretrain: section; add one (see presets/quickstart.yaml)"
             )
+        from ...presets.limits import check_memory, check_workers
+
+        n = preset.pretrain.num_workers if args.workers is None else args.workers
+        check_workers(n, "--workers" if args.workers is not None else "pretrain.num_workers", 0)
+        check_memory(preset, "pretrain", workers=n, max_memory_gib=args.max_memory)
     kwargs = training_kwargs(args)
     return run_training(
         NAME, args, KEEP, lambda: pretrain(preset, args.out, data=args.data, **kwargs)
