@@ -146,7 +146,7 @@ class InstanceSpec(Strict):
     @field_validator("params", mode="before")
     @classmethod
     def _only_expr_is_text(cls, v: Any) -> Any:
-        for k, x in (v.items() if isinstance(v, dict) else ()):
+        for k, x in v.items() if isinstance(v, dict) else ():
             if isinstance(x, bool) or not isinstance(x, (int, float, str)):
                 raise ValueError(f"params.{k}: {type_problem(float, x) or 'must be a number'}")
             if isinstance(x, str) and k != "expr":
