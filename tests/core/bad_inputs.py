@@ -801,6 +801,70 @@ def _interrupts() -> list[Bad]:
     ]  # fmt: skip
 
 
+_FINETUNED: dict[str, bytes] = {}
+
+
+def finetuned_bytes() -> bytes:
+    """last.pt of a one-step fine-tuning of the toy dataset (made once per process)."""
+    if "last" not in _FINETUNED:
+        import tempfile
+
+        from fdif_core.presets import load_preset
+        from fdif_core.real.toy import write_toy_dataset
+        from fdif_core.training.finetune import finetune
+
+        with tempfile.TemporaryDirectory() as tmp:
+            ds = write_toy_dataset(Path(tmp) / "ds", "nnunet")
+            preset = load_preset("finetune/quick")
+            res = finetune(ds, preset, Path(tmp) / "run", max_steps=1, progress=False,
+                           log_fn=lambda *_: None)  # fmt: skip
+            _FINETUNED["last"] = res.checkpoint.read_bytes()
+    return _FINETUNED["last"]
+
+
+def finetuned_nan() -> bytes:
+    import torch
+
+    state = torch.load(io.BytesIO(finetuned_bytes()), weights_only=True)
+    key = next(k for k, v in state["model"].items() if v.is_floating_point())
+    state["model"][key] = torch.full_like(state["model"][key], float("inf"))
+    return torch_bytes(state)
+
+
+def each_case(edit: Callable[[str], Setup], n: int = 5) -> Setup:
+    def setup(ws: Path) -> None:
+        for i in range(n):
+            edit(f"{i:03d}")(ws)
+
+    return setup
+
+
+def _evaluate() -> list[Bad]:
+    E = ("evaluate", "--weights", "{ws}/run/last.pt", "--dataset", "{ws}/ds", "--out", "{ws}/ev")
+    R = ckpt("run/last.pt", finetuned_bytes)
+    T = toy()
+    img = lambda f: lambda i: edit_nifti(f"ds/imagesTr/toy_{i}_0000.nii.gz", f)  # noqa: E731
+    lab = lambda f: lambda i: edit_nifti(f"ds/labelsTr/toy_{i}.nii.gz", f)  # noqa: E731
+    rows = [
+        ("image-nan", (R, T, each_case(img(lambda a: _poke(a, float("nan"))))), ("case toy_", "_0000.nii.gz", "NaN", "finite intensities")),
+        ("image-inf", (R, T, each_case(img(lambda a: _poke(a, float("-inf"))))), ("case toy_", "1 inf", "finite intensities")),
+        ("label-value", (R, T, each_case(lab(lambda a: _poke(a, 7)))), ("case toy_", "value(s) 7", "classes 0..2")),
+        ("label-fraction", (R, T, each_case(lab(lambda a: _poke(a, 0.5)))), ("case toy_", "non-integer values 0.5")),
+        ("label-truncated", (R, T, each_case(lambda i: _truncate(f"ds/labelsTr/toy_{i}.nii.gz"))), ("case toy_", "cannot read", "labelsTr/toy_")),
+        ("image-2d", (R, T, each_case(img(lambda a: a[:, :, 0]))), ("case toy_000", "2D", "allowed: 3D")),
+        ("classes-differ", (R, T, edit_json("ds/dataset.json", lambda d: _set(d, "labels", {"background": 0, "ball": 1, "cube": 2}))), ("classes", "cube", "differ")),
+        ("channels-differ", (R, toy(channels=2)), ("2 channel(s)", "the network takes 1")),
+        ("no-test-cases", (R, T), ("--split test", "no test cases")),
+        ("dataset-missing", (R,), ("--dataset", "no such dataset")),
+        ("weights-inf", (ckpt("run/last.pt", finetuned_nan), T), ("last.pt", "NaN or inf")),
+    ]  # fmt: skip
+    out = []
+    for name, setup, expect in rows:
+        args = (*E, "--split", "test") if name == "no-test-cases" else E
+        out.append(Bad(f"evaluate/{name}", args, expect, setup))
+    return out
+
+
 def corpus() -> list[Bad]:
     return [
         *_preset_files(),
@@ -808,6 +872,7 @@ def corpus() -> list[Bad]:
         *_command_line(),
         *_datasets(),
         *_checkpoints(),
+        *_evaluate(),
         *_disk(),
         *_interrupts(),
     ]

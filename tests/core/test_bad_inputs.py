@@ -169,6 +169,44 @@ def test_bad_input(
     assert seconds < MAX_SECONDS, f"took {seconds:.1f} s"
 
 
+# ---------------------------------------------------------------- the real entry point
+PROCESS_IDS = [
+    "preset-file/dev-zero/validate",
+    "preset/memory-huge-volume/sample",
+    "cli/generate/workers-thousand",
+]
+PROCESS_LIMIT = 5 << 30  # address space of the whole process (torch alone maps ~3 GiB)
+
+
+PROCESS_CASES = [b for b in CORPUS if b.id in PROCESS_IDS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bad", PROCESS_CASES, ids=[b.id for b in PROCESS_CASES])
+def test_entry_point_under_a_memory_limit(bad: Bad, tmp_path: Path) -> None:
+    """``python -m fdif_core`` itself: exit status 2 and one line, in a process whose
+    address space is capped (what it refuses, it refuses before allocating)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for setup in bad.setup:
+        setup(ws)
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (PROCESS_LIMIT, PROCESS_LIMIT))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "fdif_core", *bad.argv(ws)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        preexec_fn=cap,
+        timeout=120,
+    )
+    assert proc.returncode == bad.code, proc.stderr
+    check_line(proc.stderr, bad)
+
+
 # ---------------------------------------------------------------- interrupts
 SIGNAL_CASES = [b for b in CORPUS if b.kind == "signal"]
 
