@@ -485,7 +485,7 @@ FIELDS: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
     ("finetune-normalization", {"finetune": {"preprocess": {"normalization": "minmax"}}}, ("finetune.preprocess.normalization", "'minmax'"), "sample"),
     ("finetune-no-crops", {"finetune": {"augment": {"pos": 0, "neg": 0}}}, ("finetune.augment", "pos + neg"), "sample"),
     ("finetune-overlap-one", {"finetune": {"sw_overlap": 1.0}}, ("finetune.sw_overlap", "less than 1", "got 1.0"), "sample"),
-    ("finetune-workers-thousand", {"finetune": {"num_workers": 1000}}, ("finetune.num_workers 1000", "allowed 0.."), ""),
+    ("finetune-workers-thousand", {"finetune": {"num_workers": 1000}}, ("finetune.num_workers 1000", "allowed 0.."), "finetune"),
     ("finetune-patch-huge", {"finetune": {"patch_size": [4096, 4096, 4096]}}, ("finetune.patch_size", "limits.max_voxels"), "sample"),
 ]  # fmt: skip
 
@@ -501,6 +501,9 @@ def _preset_fields() -> list[Bad]:
             args = ("sample", "--preset", "{ws}/p.yaml", "--out", "{ws}/out")
         elif command == "pretrain":
             args = ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress")
+        elif command == "finetune":
+            args = ("finetune", "--dataset", "{ws}/ds", "--scratch", "--out", "{ws}/run",
+                    "--preset", "{ws}/p.yaml")  # fmt: skip
         else:
             continue
         out.append(Bad(f"preset/{name}/{command}", args, expect, setup))
@@ -655,6 +658,7 @@ def _datasets() -> list[Bad]:
         ("image-corrupt", (T, write(IMG0, b"\x1f\x8b\x08\x00" + b"\0" * 64)), ("case toy_000", "cannot read", "toy_000_0000.nii.gz")),
         ("image-truncated", (T, _truncate(IMG0)), ("case toy_000", "toy_000_0000.nii.gz")),
         ("image-text", (T, write(IMG0, "not an image\n")), ("case toy_000", "cannot read")),
+        ("image-huge-header", (T, _huge_header(IMG0)), ("case toy_000", "toy_000_0000.nii.gz", "claims 27,000,000,000,000 voxels", "at most 2,147,483,648")),
         ("json-invalid", (T, write("ds/dataset.json", "{labels: ")), ("dataset.json", "not valid JSON")),
         ("json-list", (T, write("ds/dataset.json", "[]")), ("dataset.json", "JSON object", "list")),
         ("json-no-labels", (T, edit_json("ds/dataset.json", lambda d: _set(d, "labels", _DROP))), ("dataset.json", "labels")),
@@ -690,6 +694,21 @@ def _poke(a: Any, value: float) -> Any:
     a = a.astype(np.result_type(a.dtype, kind))
     a[a.shape[0] // 2, a.shape[1] // 2, a.shape[2] // 2] = value
     return a
+
+
+def _huge_header(rel: str) -> Setup:
+    """A NIfTI file whose header claims 30000³ float32 voxels (8 bytes of data follow)."""
+
+    def setup(ws: Path) -> None:
+        import nibabel as nib
+        import numpy as np
+
+        h = nib.Nifti1Header()
+        h.set_data_shape((30000, 30000, 30000))
+        h.set_data_dtype(np.float32)
+        (ws / rel).write_bytes(gzip.compress(h.binaryblock + b"\0" * 12))
+
+    return setup
 
 
 def _truncate(rel: str) -> Setup:
