@@ -916,6 +916,15 @@ def _evaluate() -> list[Bad]:
     return out
 
 
+def _training_interrupts() -> list[Bad]:
+    long = {"pretrain": {**PRETRAIN, "iterations": 500, "checkpoint_interval": 400}}
+    return [
+        Bad("interrupt/pretrain-sigint", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress"),
+            ("interrupted", "SIGINT", "saved", "resume with: fdif-core pretrain --resume"), (preset_file(long),),
+            code=130, kind="signal"),
+    ]  # fmt: skip
+
+
 def corpus() -> list[Bad]:
     return [
         *_preset_files(),
@@ -926,6 +935,7 @@ def corpus() -> list[Bad]:
         *_evaluate(),
         *_disk(),
         *_interrupts(),
+        *_training_interrupts(),
     ]
 
 
