@@ -30,7 +30,7 @@ from ..engine.sdf.library import FDIF_CLASSES, PRIMITIVES
 from ..engine.textures import displacements as D
 from ..engine.textures import mappers as M
 from ..engine.textures.instances import Instance as TextureInstance
-from .base import Strict
+from .base import Strict, type_problem
 from .finetune import FinetuneConfig
 from .limits import LimitsConfig, check_sizes
 from .loader import PresetError, read_preset_file
@@ -159,11 +159,22 @@ class PoseConfig(Strict):
 
 
 class InstanceSpec(Strict):
-    """A custom displacement or mapper instance: a family plus parameters."""
+    """A custom displacement or mapper instance: a family plus parameters (numbers; the
+    ``expression`` family's formula is the text parameter ``expr``)."""
 
     name: str
     family: str
-    params: dict[str, float] = {}
+    params: dict[str, float | str] = {}
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _only_expr_is_text(cls, v: Any) -> Any:
+        for k, x in v.items() if isinstance(v, dict) else ():
+            if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+                raise ValueError(f"params.{k}: {type_problem(float, x) or 'must be a number'}")
+            if isinstance(x, str) and k != "expr":
+                raise ValueError(f"params.{k} = {x!r}: a number is needed (only expr is text)")
+        return v
 
 
 Instance = str | InstanceSpec
@@ -182,7 +193,9 @@ PARAM_DOMAINS: dict[str, tuple[float, float, bool, bool]] = {
 PARAM_BOUND = 1e6
 
 
-def _param_problem(key: str, value: float) -> str | None:
+def _param_problem(key: str, value: float | str) -> str | None:
+    if isinstance(value, str):  # a formula (expr): checked by its family
+        return None
     low, high, whole, open_low = PARAM_DOMAINS.get(key, (-PARAM_BOUND, PARAM_BOUND, False, False))
     bad_low = value <= low if open_low else value < low
     if bad_low or value > high or (whole and value != int(value)):
