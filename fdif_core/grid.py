@@ -7,6 +7,7 @@ at another shape samples the same continuous scene, so a preset is resolution-in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -100,3 +101,40 @@ def block_voxels(
 
 def _prod(axes: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
+
+
+def lattice_minimum(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    lipschitz: float,
+    axes: list[torch.Tensor],
+    block: int = 8,
+    chunk: int = 1 << 17,
+) -> float:
+    """Minimum of ``fn`` over the lattice ``axes[0] x axes[1] x axes[2]`` (evenly spaced).
+
+    Exact, not sampled: the field at one lattice point per block of ``block``^3 points
+    bounds the whole block from below (Lipschitz constant ``lipschitz``), and only blocks
+    whose bound could beat the best value found are evaluated point by point.
+    """
+    reps, spans, radius2 = [], [], 0.0
+    for ax in axes:
+        starts = torch.arange(0, len(ax), block)
+        rep = torch.clamp(starts + block // 2, max=len(ax) - 1)
+        reps.append(ax[rep])
+        spans.append([(int(s), min(int(s) + block, len(ax))) for s in starts])
+        step = float(ax[1] - ax[0]) if len(ax) > 1 else 0.0
+        radius2 += (block // 2 * step) ** 2
+    vals = fn(_prod(reps))
+    best = float(vals.min())
+    cand = torch.nonzero(vals - lipschitz * math.sqrt(radius2) < best).flatten().tolist()
+    n1, n2 = len(spans[1]), len(spans[2])
+    pts: list[torch.Tensor] = []
+    for k in cand:
+        i, j, m = k // (n1 * n2), (k // n2) % n1, k % n2
+        sl = [spans[0][i], spans[1][j], spans[2][m]]
+        pts.append(_prod([ax[a:b] for ax, (a, b) in zip(axes, sl, strict=True)]))
+    if pts:
+        allp = torch.cat(pts)
+        for s in range(0, len(allp), chunk):
+            best = min(best, float(fn(allp[s : s + chunk]).min()))
+    return best
