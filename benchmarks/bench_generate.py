@@ -32,7 +32,7 @@ def one(args: argparse.Namespace) -> None:
     """Child: generate once and print a JSON line of measurements."""
     sys.path.insert(0, str(ROOT))
     from fdif_core import load_preset
-    from fdif_core.export import generate
+    from fdif_core.synthetic.export import generate
 
     preset = load_preset(args.preset)
     cpu0 = _cpu_seconds()

@@ -2,7 +2,7 @@
 
 1. Real data: pyradiomics' five labelled scans (2 brain MR, 1 breast MR, 2 lung CT with
    lesion masks), fetched with pip and converted to an nnU-Net dataset (cropped around the
-   lesions; see ``fdif_core.data.samples``).
+   lesions; see ``fdif_core.real.samples``).
 2. Two pre-trainings of the same small U-Net with the same budget and seed:
    ``presets/fdif-small.yaml`` (the 109-class FDIF library, textures as augmentation) and
    ``presets/primgeoseg-small.yaml`` (PrimGeoSeg's 32 flat pillar classes).
@@ -30,9 +30,9 @@ sys.path.insert(0, str(HERE.parent))
 
 def pretrained(preset_file: Path, out: Path, steps: int, device: str) -> Path:
     """Pre-train (or reuse) and return the checkpoint."""
-    from fdif_core.checkpoints import load_checkpoint
-    from fdif_core.config import load_preset
-    from fdif_core.pretrain import pretrain
+    from fdif_core.presets import load_preset
+    from fdif_core.training.checkpoints import load_checkpoint
+    from fdif_core.training.pretrain import pretrain
 
     preset = load_preset(preset_file)
     cfg = preset.pretrain.model_copy(
@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from fdif_core.compare import compare, format_compare
-    from fdif_core.config import load_preset
-    from fdif_core.data.samples import pyradiomics_dataset
+    from fdif_core.evaluation.compare import compare, format_compare
+    from fdif_core.presets import load_preset
+    from fdif_core.real.samples import pyradiomics_dataset
 
     if args.device == "cpu":
         torch.set_num_threads(min(2, torch.get_num_threads()))

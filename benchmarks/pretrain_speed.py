@@ -30,8 +30,8 @@ def main() -> None:
 
     import torch
 
-    from fdif_core.config import load_preset
-    from fdif_core.pretrain import pretrain, read_log
+    from fdif_core.presets import load_preset
+    from fdif_core.training.pretrain import pretrain, read_log
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -12,20 +12,20 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ObjectSpec": "compose",
-    "Recipe": "compose",
-    "Sample": "compose",
-    "sample_seed": "compose",
-    "Preset": "config",
-    "PresetError": "config",
-    "load_preset": "config",
-    "DISPLACEMENTS": "displacements",
-    "Displacement": "displacements",
+    "ObjectSpec": "engine.compose",
+    "Recipe": "engine.compose",
+    "Sample": "engine.compose",
+    "sample_seed": "engine.compose",
+    "Preset": "presets",
+    "PresetError": "presets",
+    "load_preset": "presets",
+    "DISPLACEMENTS": "engine.textures.displacements",
+    "Displacement": "engine.textures.displacements",
     "UserError": "errors",
-    "MAPPERS": "mappers",
-    "Mapper": "mappers",
-    "FDIF_CLASSES": "sdf",
-    "PRIMITIVES": "sdf",
+    "MAPPERS": "engine.textures.mappers",
+    "Mapper": "engine.textures.mappers",
+    "FDIF_CLASSES": "engine.sdf",
+    "PRIMITIVES": "engine.sdf",
 }
 
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fdif_core import Recipe, load_preset
+from fdif_core import load_preset
 
 from .render import frame, label_color_dict, label_features
 
@@ -13,7 +13,7 @@ def make_sample(preset: str = "quickstart", index: int = 0) -> list[tuple[Any, d
     """Image and label layers of one sample (48³ quickstart: under a second on a CPU)."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    recipe = Recipe(load_preset(preset))
+    recipe = load_preset(preset).recipe()
     s = recipe.sample(index)
     names = recipe.label_names
     scale, translate = frame(recipe.shape, tuple(s.image.shape))  # type: ignore[arg-type]

@@ -43,11 +43,11 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from fdif_core import displacements as D
-from fdif_core import mappers as M
-from fdif_core.compose import Recipe
-from fdif_core.config.preset import PRESET_DIR
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
 from fdif_core.errors import UserError
+from fdif_core.presets import Preset
+from fdif_core.presets.preset import PRESET_DIR
 
 from . import render
 from .model import (
@@ -589,9 +589,10 @@ class Designer(Container):
 
 
 # =========================================================================== Scene
-def _scene_work(request: tuple[Recipe, int, Any, str]):
-    recipe, index, shape, device = request
-    yield recipe, index, render.render_scene(recipe, index, shape, device)
+def _scene_work(request: tuple[Preset, int, Any, str]):
+    preset, index, shape, device = request
+    recipe = preset.recipe()
+    yield preset, recipe, index, render.render_scene(recipe, index, shape, device)
 
 
 class Scene(Container):
@@ -641,13 +642,13 @@ class Scene(Container):
     @guarded
     def render(self, _: Any = None) -> None:
         """Render sample ``index`` of the preset being edited (off the UI thread)."""
-        recipe = Recipe(self.session.draft.to_preset())
+        preset = self.session.draft.to_preset()
         res = self._res.value
         shape = None if res == "preset" else (int(res),) * 3
         self._status.value = "rendering…"
         self.runner.submit(
             (
-                recipe,
+                preset,
                 int(self._index.value),
                 shape,
                 "cpu" if render.default_device() == "cpu" else "cuda",
@@ -655,9 +656,9 @@ class Scene(Container):
         )
 
     def _on_result(self, result: Any) -> None:
-        recipe, index, sample = result
+        preset, recipe, index, sample = result
         names = recipe.label_names
-        self.session.sample, self.session.sample_preset = sample, recipe.preset
+        self.session.sample, self.session.sample_preset = sample, preset
         ref = tuple(recipe.shape)
         shape = tuple(sample.image.shape)
         scale, translate = render.frame(ref, shape)
@@ -819,7 +820,7 @@ class PresetEditor(QWidget):
     def _show_status(self) -> None:
         try:
             p = self.draft.to_preset()
-            r = Recipe(p)
+            r = p.recipe()
             self._status.value = (
                 f"valid: {len(r.label_names) - 1} classes, {len(r.displacements)} Δ, "
                 f"{len(r.mappers)} mappers, hash {p.hash()}"
@@ -957,8 +958,8 @@ class Export(Container):
 
     def export(self, folder: str | Path, stem: str, source: str = "scene sample") -> list[Path]:
         """Write ``<stem>_image.nii.gz``, ``<stem>_label.nii.gz`` and ``<stem>_montage.png``."""
-        from fdif_core.nifti import save_nifti
-        from fdif_core.preview import montage, save_png
+        from fdif_core.io.nifti import save_nifti
+        from fdif_core.io.preview import montage, save_png
 
         stem = check_instance_name(stem)
         out = Path(folder)

@@ -19,22 +19,28 @@ from typing import Any
 
 import torch
 
-from fdif_core import displacements as D
-from fdif_core import mappers as M
-from fdif_core.atomic import atomic_path
-from fdif_core.compose import ObjectSpec, Recipe, Sample
-from fdif_core.config.preset import (
+from fdif_core.engine.compose import ObjectSpec, Recipe, Sample
+from fdif_core.engine.pose import Pose
+from fdif_core.engine.registry import suggest
+from fdif_core.engine.sdf import ops
+from fdif_core.engine.sdf.library import (
+    FDIF_CLASSES,
+    PRIMITIVES,
+    PrimitiveClass,
+    depth,
+    section_extent,
+)
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
+from fdif_core.engine.types import Params
+from fdif_core.io.atomic import atomic_path
+from fdif_core.presets.preset import (
     InstanceSpec,
     Preset,
     PresetError,
     load_preset,
     parse_preset,
 )
-from fdif_core.pose import Pose
-from fdif_core.registry import suggest
-from fdif_core.sdf import ops
-from fdif_core.sdf.library import FDIF_CLASSES, PRIMITIVES, PrimitiveClass, depth, section_extent
-from fdif_core.types import Params
 
 NONE = "none"
 """Displacement family name meaning "no displacement"."""
@@ -425,7 +431,7 @@ class DesignState:
         """Snapshot for a render at ``resolution``³ on ``device``."""
         n = int(resolution)
         return DesignRequest(
-            Recipe(self.preset()), self.object_spec(), (n, n, n), device, self.version
+            self.preset().recipe(), self.object_spec(), (n, n, n), device, self.version
         )
 
     def settings(self) -> dict[str, Any]:

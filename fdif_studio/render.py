@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fdif_core.compose import CHUNK, Recipe, Sample
-from fdif_core.preview import label_colors
+from fdif_core.engine.compose import CHUNK, Recipe, Sample
+from fdif_core.io.preview import label_colors
 
 from .model import DesignRequest
 
@@ -82,7 +82,7 @@ def render_volumes(req: DesignRequest) -> Volumes:
             f = recipe.field(obj, pts[s : s + CHUNK])
             flat_phi[idx[s : s + CHUNK]] = f
             flat_image[idx[s : s + CHUNK]] = mapper(f)
-    lo, hi = recipe.preset.intensity.clip
+    lo, hi = recipe.spec.clip
     image_u8 = image.clamp_(lo, hi).to(torch.uint8)
     value = recipe.label_of(obj)["shape"]
     label = (phi <= 0.0).to(torch.uint8) * value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from fdif_core.config import Preset, parse_preset
+from fdif_core.presets import Preset, parse_preset
 
 TINY: dict[str, Any] = {
     "version": 1,

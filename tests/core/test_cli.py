@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fdif_core.cli import main
-from fdif_core.compose import Recipe
-from fdif_core.config import load_preset
+from fdif_core.cli.main import main
+from fdif_core.engine.compose import Recipe
+from fdif_core.presets import load_preset
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

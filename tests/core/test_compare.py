@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from fdif_core.compare import compare, format_compare, parse_sources
-from fdif_core.config import parse_preset
-from fdif_core.data.toy import write_toy_dataset
 from fdif_core.errors import UserError
+from fdif_core.evaluation.compare import compare, format_compare, parse_sources
+from fdif_core.presets import parse_preset
+from fdif_core.real.toy import write_toy_dataset
 from tests.core.test_finetune import fake_pretrained, tiny
 
 

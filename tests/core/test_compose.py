@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fdif_core.compose import ObjectSpec, Recipe, sample_seed
-from fdif_core.config import Preset, load_preset, parse_preset
-from fdif_core.pose import Pose
-from fdif_core.sdf.library import FDIF_CLASSES
+from fdif_core.engine.compose import ObjectSpec, Recipe, sample_seed
+from fdif_core.engine.pose import Pose
+from fdif_core.engine.sdf.library import FDIF_CLASSES
+from fdif_core.presets import Preset, load_preset, parse_preset
 
 
 def small(**over) -> Preset:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from fdif_core.compose import Recipe
-from fdif_core.config import PresetError, load_preset, parse_preset
-from fdif_core.config.preset import PRESET_DIR
+from fdif_core.engine.compose import Recipe
+from fdif_core.presets import PresetError, load_preset, parse_preset
+from fdif_core.presets.preset import PRESET_DIR
 
 SHIPPED = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
@@ -63,7 +63,7 @@ def test_paper_preset_is_the_paper_configuration() -> None:
     assert p.dataset.num_samples == 5000 and p.displacements.space == "object"
     prim = Recipe(load_preset("primgeoseg"))
     assert len(prim.classes) == 32 and [m.name for m in prim.mappers] == ["flat_128"]
-    assert prim.displacements == [] and prim.preset.pose.rotation == (0.0, 0.0)
+    assert prim.displacements == [] and prim.spec.pose.rotation == (0.0, 0.0)
 
 
 @pytest.mark.parametrize(("data", "field", "message"), INVALID)

@@ -11,10 +11,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from fdif_core.cli import main
-from fdif_core.data import load_dataset
-from fdif_core.data.toy import TOY_LABELS, write_toy_dataset
+from fdif_core.cli.main import main
 from fdif_core.errors import UserError
+from fdif_core.real import load_dataset
+from fdif_core.real.toy import TOY_LABELS, write_toy_dataset
 
 LAYOUTS = ["nnunet", "msd", "datalist"]
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from fdif_core.data import load_dataset
-from fdif_core.data.preprocess import make_plan, preprocess_case, preprocess_transforms
-from fdif_core.data.toy import TOY_LABELS, toy_case, write_toy_dataset
-from fdif_core.evaluate import Predictor, case_metrics, evaluate_cases, summarize
+from fdif_core.evaluation.evaluate import Predictor, case_metrics, evaluate_cases, summarize
+from fdif_core.real import load_dataset
+from fdif_core.real.preprocess import make_plan, preprocess_case, preprocess_transforms
+from fdif_core.real.toy import TOY_LABELS, toy_case, write_toy_dataset
 
 SPACING = (1.5, 1.5, 3.0)
 

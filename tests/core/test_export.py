@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from fdif_core import Recipe, load_preset
-from fdif_core.cli import main
-from fdif_core.export import JOURNAL, MANIFEST, generate
-from fdif_core.export import writer as writer_mod
-from fdif_core.export.writer import label_dtype
-from fdif_core.nifti import nifti_bytes
+from fdif_core.cli.main import main
+from fdif_core.io.nifti import nifti_bytes
+from fdif_core.synthetic.export import JOURNAL, MANIFEST, generate
+from fdif_core.synthetic.export import writer as writer_mod
+from fdif_core.synthetic.export.writer import label_dtype
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
@@ -257,7 +257,7 @@ def test_resume_after_crash_is_identical(
             raise KeyboardInterrupt
         return real_write(job, rendered, parent)
 
-    monkeypatch.setattr("fdif_core.export.jobs.write", crashing_write)
+    monkeypatch.setattr("fdif_core.synthetic.export.jobs.write", crashing_write)
     with pytest.raises(KeyboardInterrupt):
         generate(preset, tmp_path / "ds", **kw)
     out = tmp_path / "ds" / ref.relative_to(tmp_path / "ref")
@@ -265,7 +265,7 @@ def test_resume_after_crash_is_identical(
     assert not (out / "dataset.json").exists()
     assert len((out / JOURNAL).read_text().splitlines()) == 3
     assert any(p.name.startswith(".case_00003") for p in out.rglob(".*"))
-    monkeypatch.setattr("fdif_core.export.jobs.write", real_write)
+    monkeypatch.setattr("fdif_core.synthetic.export.jobs.write", real_write)
 
     with pytest.raises(Exception, match="--resume"):
         generate(preset, tmp_path / "ds", **kw)
@@ -314,7 +314,7 @@ def test_dead_worker_fails_in_one_line_then_resumes(
     from fdif_core.errors import UserError
 
     preset = load_preset(tiny)
-    monkeypatch.setattr("fdif_core.export.jobs.run_case", _die)
+    monkeypatch.setattr("fdif_core.synthetic.export.jobs.run_case", _die)
     with pytest.raises(UserError, match=r"worker process died.*--resume"):
         generate(preset, tmp_path / "ds", workers=2, progress=False)
     monkeypatch.undo()

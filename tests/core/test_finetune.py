@@ -9,13 +9,13 @@ import pytest
 import torch
 import yaml
 
-from fdif_core.checkpoints import load_checkpoint, save_checkpoint
-from fdif_core.cli import main
-from fdif_core.config import parse_preset
-from fdif_core.data.toy import write_toy_dataset
+from fdif_core.cli.main import main
 from fdif_core.errors import UserError
-from fdif_core.finetune import finetune
-from fdif_core.networks import build_network
+from fdif_core.presets import parse_preset
+from fdif_core.real.toy import write_toy_dataset
+from fdif_core.training.checkpoints import load_checkpoint, save_checkpoint
+from fdif_core.training.finetune import finetune
+from fdif_core.training.networks import build_network
 
 PATCH = [16, 16, 16]
 

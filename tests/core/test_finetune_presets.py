@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fdif_core.commands.finetune import load_finetune_preset
-from fdif_core.config.preset import PRESET_DIR
+from fdif_core.cli.commands.finetune import load_finetune_preset
 from fdif_core.errors import UserError
-from fdif_core.networks import NETWORKS
+from fdif_core.presets.preset import PRESET_DIR
+from fdif_core.training.networks import NETWORKS
 
 NAMES = sorted(p.stem for p in (PRESET_DIR / "finetune").glob("*.yaml"))
 

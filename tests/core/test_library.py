@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from fdif_core.sdf.library import (
+from fdif_core.engine.sdf.library import (
     FDIF_CLASSES,
     PRIMITIVES,
     evaluate,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fdif_core.compose import Recipe
+from fdif_core.engine.compose import Recipe
 from fdif_core.errors import UserError
-from fdif_core.networks import NETWORKS, attach_classifier
-from fdif_core.pretrain import make_model
+from fdif_core.training.networks import NETWORKS, attach_classifier
+from fdif_core.training.pretrain import make_model
 
 from .pretrain_presets import tiny
 

@@ -8,7 +8,7 @@ from functools import partial
 import pytest
 import torch
 
-from fdif_core.sdf import ops, sections
+from fdif_core.engine.sdf import ops, sections
 
 
 def p3(*xyz: tuple[float, float, float]) -> torch.Tensor:

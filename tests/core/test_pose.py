@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fdif_core.pose import Pose, PoseRanges, rotation_matrix, sample_pose
+from fdif_core.engine.pose import Pose, PoseRanges, rotation_matrix, sample_pose
 
 
 def test_rotation_is_orthonormal_rz_ry_rx() -> None:

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from fdif_core.data import load_dataset
-from fdif_core.data.patches import PatchStream, cached_cases
-from fdif_core.data.preprocess import (
+from fdif_core.errors import UserError
+from fdif_core.real import load_dataset
+from fdif_core.real.patches import PatchStream, cached_cases
+from fdif_core.real.preprocess import (
     augment_transforms,
     make_plan,
     median_spacing,
     preprocess_transforms,
     ras_spacing,
 )
-from fdif_core.data.toy import toy_affine, write_toy_dataset
-from fdif_core.errors import UserError
+from fdif_core.real.toy import toy_affine, write_toy_dataset
 
 
 @pytest.fixture(scope="module")

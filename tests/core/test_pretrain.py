@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from fdif_core import pretrain as P
-from fdif_core.checkpoints import load_checkpoint
-from fdif_core.compose import Recipe
+from fdif_core.engine.compose import Recipe
 from fdif_core.errors import UserError
+from fdif_core.training import pretrain as P
+from fdif_core.training.checkpoints import load_checkpoint
 
 from .pretrain_presets import tiny
 

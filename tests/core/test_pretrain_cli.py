@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from fdif_core.cli import main
+from fdif_core.cli.main import main
 
 from .pretrain_presets import TINY
 

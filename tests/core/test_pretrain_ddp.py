@@ -24,8 +24,8 @@ def _rank(rank: int, world: int, port: int, out: str) -> None:
         LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
-    from fdif_core import pretrain as P
-    from fdif_core import stream
+    from fdif_core.synthetic import stream
+    from fdif_core.training import pretrain as P
 
     from .pretrain_presets import tiny
 
@@ -55,7 +55,7 @@ def test_two_gloo_ranks_differ_in_data_and_agree_in_weights(tmp_path):
     assert all(torch.equal(r0["model"][k], r1["model"][k]) for k in r0["model"])
     init = torch.load(tmp_path / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(init[k], r0["model"][k]) for k in init)  # rank 0 wrote the run
-    from fdif_core.pretrain import read_log
+    from fdif_core.training.pretrain import read_log
 
     rows = read_log(tmp_path)
     assert [r["step"] for r in rows if "loss" in r] == [1, 2]  # one log, from rank 0

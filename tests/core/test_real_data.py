@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from fdif_core.cli import main
-from fdif_core.config import parse_preset
-from fdif_core.data import load_dataset
-from fdif_core.data.preprocess import make_plan, preprocess_transforms
-from fdif_core.data.samples import CASES, cache_root, pyradiomics_dataset
+from fdif_core.cli.main import main
 from fdif_core.errors import UserError
-from fdif_core.finetune import finetune
+from fdif_core.presets import parse_preset
+from fdif_core.real import load_dataset
+from fdif_core.real.preprocess import make_plan, preprocess_transforms
+from fdif_core.real.samples import CASES, cache_root, pyradiomics_dataset
+from fdif_core.training.finetune import finetune
 
 
 def _real(name: str, cases: list[str] | None = None):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fdif_core.sdf import sections
+from fdif_core.engine.sdf import sections
 
 SQUARE = [[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]]
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from fdif_core.data import fold_cases, kfold_splits, load_dataset
-from fdif_core.data.toy import write_toy_dataset
 from fdif_core.errors import UserError
+from fdif_core.real import fold_cases, kfold_splits, load_dataset
+from fdif_core.real.toy import write_toy_dataset
 
 IDS = [f"case_{i:02d}" for i in range(13)]
 

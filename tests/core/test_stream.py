@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from fdif_core.stream import BatchStream, SyntheticSource, batches, train_index, val_indices
+from fdif_core.synthetic.stream import (
+    BatchStream,
+    SyntheticSource,
+    batches,
+    train_index,
+    val_indices,
+)
 
 from .pretrain_presets import tiny
 
@@ -63,7 +69,7 @@ def test_find_pairs_reads_nnunet_layout(tmp_path):
     import pytest
 
     from fdif_core.errors import UserError
-    from fdif_core.stream import find_pairs
+    from fdif_core.synthetic.stream import find_pairs
 
     ds = tmp_path / "Dataset501_FDIF"
     for sub in ("imagesTr", "labelsTr"):

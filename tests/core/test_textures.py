@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from fdif_core import displacements as D
-from fdif_core import mappers as M
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
 
 PAPER_DISPLACEMENTS = {
     "perlin_more_fine": ("sine_lattice", 0.03, 50),

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from fdif_core import PRIMITIVES, Recipe, load_preset
-from fdif_core.config.preset import InstanceSpec, PresetError
-from fdif_core.sdf.library import sample_params
+from fdif_core.engine.sdf.library import sample_params
+from fdif_core.presets.preset import InstanceSpec, PresetError
 from fdif_studio.model import (
     NONE,
     DesignState,
@@ -125,7 +125,7 @@ def test_bad_design_input_is_refused_with_the_reason(call, match: str) -> None:
 
 
 def load_preset_names(include: list[str]) -> list[str]:
-    from fdif_core.config.preset import parse_preset
+    from fdif_core.presets.preset import parse_preset
 
     return parse_preset({"classes": {"include": include}}).classes.names()
 

@@ -21,9 +21,9 @@ if not (
     pytest.skip("needs a display: run under xvfb-run", allow_module_level=True)
 
 from fdif_core import Recipe, load_preset
-from fdif_core.compose import ObjectSpec
-from fdif_core.config.preset import parse_preset
-from fdif_core.pose import Pose
+from fdif_core.engine.compose import ObjectSpec
+from fdif_core.engine.pose import Pose
+from fdif_core.presets.preset import parse_preset
 from fdif_studio import _widgets as W
 
 pytestmark = [pytest.mark.gui, pytest.mark.xdist_group("napari")]

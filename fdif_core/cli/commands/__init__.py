@@ -1,0 +1,1 @@
+"""CLI subcommands, one module each (discovered by ``fdif_core.cli.main``)."""

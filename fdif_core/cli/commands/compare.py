@@ -1,0 +1,61 @@
+"""``fdif-core compare``: scratch vs pre-trained fine-tuning with one budget, one Dice table."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_device
+
+NAME = "compare"
+ORDER = 58
+HELP = "fine-tune from scratch and from each pre-training with the same budget; print Dice"
+DESCRIPTION = (
+    "Fine-tune the preset's network on a dataset from scratch and from every checkpoint "
+    "given as NAME=CKPT (same iterations, seed, folds and preprocessing), evaluate each on "
+    "its fold's validation cases, and print one Markdown table of Dice (OUT/compare.md, "
+    "OUT/compare.json). Finished runs are reused: rerun the same command to continue."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, metavar="D", help="dataset folder or datalist")
+    p.add_argument("--preset", metavar="P", help="preset with a finetune: section (default quick)")
+    p.add_argument(
+        "--weights",
+        nargs="*",
+        default=[],
+        metavar="NAME=CKPT",
+        help="pre-trained checkpoints, e.g. fdif=runs/fdif/last.pt primgeoseg=runs/pgs/last.pt",
+    )
+    p.add_argument(
+        "--folds", nargs="+", default=["0"], metavar="K", help="folds to run (default 0)"
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="comparison folder")
+    add_device(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ...errors import UserError
+    from ...evaluation.compare import compare, format_compare, parse_sources
+    from ._common import device
+    from .finetune import load_finetune_preset
+
+    folds: list[int | str] = []
+    for f in args.folds:
+        if f.isdigit():
+            folds.append(int(f))
+        elif f in ("dataset", "all"):
+            folds.append(f)
+        else:
+            raise UserError(f"--folds {f}: allowed: 0..4, dataset, all")
+    table = compare(
+        args.dataset,
+        load_finetune_preset(args.preset),
+        parse_sources(args.weights),
+        args.out,
+        folds=folds,
+        device=str(device(args.device)),
+    )
+    print()
+    print(format_compare(table))
+    return 0

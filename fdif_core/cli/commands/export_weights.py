@@ -1,0 +1,60 @@
+"""``fdif-core export-weights``: pre-trained weights for fine-tuning inside nnU-Net v2."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "export-weights"
+ORDER = 60
+HELP = "export a pre-training as nnUNetv2_train -pretrained_weights FILE (ResEnc-L, Primus-M)"
+DESCRIPTION = (
+    "Write a run's weights as a checkpoint that nnU-Net v2 loads with "
+    "`nnUNetv2_train DATASET 3d_fullres FOLD -pretrained_weights FILE` (ResEnc-L: also "
+    "FILE.plans.json, the plans architecture block that builds the same network; Primus-M: "
+    "train with -tr nnUNet_Primus_M_Trainer and give --num-classes)."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run folder (its last.pt) or a checkpoint file")
+    p.add_argument("--format", choices=("nnunet",), default="nnunet", help="default: nnunet")
+    p.add_argument("--out", metavar="FILE", help="output .pth (default RUN/nnunet_weights.pth)")
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        metavar="N",
+        help="target dataset labels incl. background (needed for Primus-M)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ...errors import UserError
+    from ...training.export_weights import export_nnunet
+
+    src = Path(args.run)
+    ckpt = src / "last.pt" if src.is_dir() else src
+    if args.num_classes is not None and args.num_classes < 2:
+        raise UserError("--num-classes: at least 2 (background and one class)")
+    folder = src if src.is_dir() else src.parent
+    out = Path(args.out) if args.out else folder / "nnunet_weights.pth"
+    info = export_nnunet(ckpt, out, num_classes=args.num_classes)
+    print(f"wrote {info['file']} ({info['model']}, {info['tensors']} tensors)")
+    if "plans" in info:
+        print(f"  nnU-Net plans architecture block: {info['plans']}")
+        print(
+            "  paste it into the configuration of your nnUNetPlans.json (same patch edges "
+            "divisible by the network), then:"
+        )
+        print(f"  nnUNetv2_train DATASET 3d_fullres FOLD -pretrained_weights {info['file']}")
+    else:
+        print(
+            f"  decoder re-initialised for {args.num_classes} classes "
+            f"({info['reinitialised']} tensors); then:"
+        )
+        print(
+            f"  nnUNetv2_train DATASET 3d_fullres FOLD -tr {info['nnunet_trainer']} "
+            f"-pretrained_weights {info['file']}"
+        )
+    return 0

@@ -1,0 +1,115 @@
+"""``fdif-core finetune``: fine-tune a network on a real labelled dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_device
+
+NAME = "finetune"
+ORDER = 50
+HELP = "fine-tune on a real dataset (nnU-Net v2 / Decathlon folder or MONAI JSON datalist)"
+DESCRIPTION = (
+    "Fine-tune the network of the preset's finetune: section on a labelled dataset, from "
+    "pre-trained weights (--weights CKPT: every tensor whose name and shape match is loaded, "
+    "the output head is re-initialised) or from scratch (--scratch). Writes RUN/last.pt, "
+    "best.pt, log.jsonl, tb/, splits_final.json and the preprocessing cache. Multi-GPU: "
+    "torchrun --nproc_per_node N -m fdif_core finetune ... --device cuda"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", metavar="D", help="dataset folder or MONAI JSON datalist")
+    p.add_argument(
+        "--preset",
+        metavar="P",
+        default=None,
+        help="preset with a finetune: section: a file or a shipped name "
+        "(quick, btcv, amos, acdc, kits; default quick)",
+    )
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--weights", metavar="CKPT", help="pre-trained checkpoint (.pt)")
+    src.add_argument("--scratch", action="store_true", help="random initialisation")
+    p.add_argument(
+        "--fold",
+        default="0",
+        metavar="K",
+        help="0..4 (nnU-Net 5-fold splits_final.json), dataset (its own validation list), "
+        "or all (default 0)",
+    )
+    p.add_argument("--out", metavar="RUN", help="new run folder")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in RUN from last.pt")
+    p.add_argument("--cache", metavar="DIR", help="preprocessing cache (default RUN/cache)")
+    p.add_argument("--workers", type=int, metavar="N", help="DataLoader workers")
+    p.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps in this call")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_device(p)
+
+
+def load_finetune_preset(name: str | None):
+    """A preset file or shipped name; bare names also look under presets/finetune/."""
+    from ...presets import load_preset
+    from ...presets.preset import PRESET_DIR, PresetError
+
+    name = name or "finetune/quick"
+    try:
+        preset = load_preset(name)
+    except PresetError:
+        if not (PRESET_DIR / "finetune" / f"{name}.yaml").is_file():
+            raise
+        preset = load_preset(PRESET_DIR / "finetune" / f"{name}.yaml")
+    from ...training.finetune import finetune_config
+
+    finetune_config(preset, str(name))
+    return preset
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from ...errors import UserError
+    from ...training.finetune import finetune
+    from ._common import device
+
+    if args.resume and (args.out or args.dataset or args.weights or args.scratch):
+        raise UserError("--resume: give only the run folder (dataset, fold, weights are kept)")
+    if not args.resume:
+        if not (args.dataset and args.out):
+            raise UserError("finetune: give --dataset D --out RUN (or --resume RUN)")
+        if not (args.weights or args.scratch):
+            raise UserError("finetune: give --weights CKPT or --scratch")
+    for flag, value, low in (("--workers", args.workers, 0), ("--max-steps", args.max_steps, 1)):
+        if value is not None and value < low:
+            raise UserError(f"{flag}: must be >= {low}")
+    fold: int | str = int(args.fold) if args.fold.isdigit() else args.fold
+    if not isinstance(fold, int) and fold not in ("dataset", "all"):
+        raise UserError(f"--fold {args.fold}: allowed: 0..4, dataset, all")
+    preset = load_finetune_preset(args.preset) if (args.preset or not args.resume) else None
+    res = finetune(
+        args.dataset,
+        preset,
+        args.out,
+        weights=args.weights,
+        fold=fold,
+        resume=args.resume,
+        device=device(args.device),
+        cache_dir=args.cache,
+        workers=args.workers,
+        max_steps=args.max_steps,
+        progress=not args.no_progress,
+    )
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    print(f"finetune {'finished' if res.finished else 'stopped'} at step {res.step}")
+    if res.val:
+        step, value = max(res.val.items())
+        print(f"  validation Dice at step {step}: {value:.4f} (best {res.best_val:.4f})")
+    print(f"  checkpoint: {res.checkpoint}")
+    if (res.run_dir / "best.pt").exists():
+        print(f"  best:       {res.run_dir / 'best.pt'}")
+    print(f"  log:        {res.run_dir / 'log.jsonl'} (TensorBoard: {res.run_dir / 'tb'})")
+    if res.finished:
+        print(f"  evaluate:   fdif-core evaluate --weights {res.run_dir / 'best.pt'} --split val")
+    else:
+        print(f"  continue:   fdif-core finetune --resume {res.run_dir}")
+    return 0

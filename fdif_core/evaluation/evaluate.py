@@ -1,0 +1,352 @@
+"""Evaluation of a segmentation network on labelled cases.
+
+Sliding-window inference (MONAI, Gaussian blending) on the preprocessed image, softmax
+probabilities mapped back to each case's original geometry by inverting the preprocessing
+(``Invertd``: crop, resampling, orientation), argmax, NIfTI written with the original affine;
+per-case and per-class Dice (``DiceMetric``) and surface Dice at given tolerances in mm
+(``SurfaceDiceMetric``, normalised surface distance) in the original spacing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..io.atomic import atomic_path, write_text
+from ..real.preprocess import Plan, preprocess_case, preprocess_transforms, tracking_meta
+
+NSD_TOLERANCES_MM = (1.0, 2.0)
+
+
+def nsd_key(tol: float) -> str:
+    return f"nsd_{tol:g}mm"
+
+
+def case_metrics(
+    pred: torch.Tensor | np.ndarray,
+    ref: torch.Tensor | np.ndarray,
+    labels: Sequence[str],
+    spacing: Sequence[float],
+    tolerances: Sequence[float] = NSD_TOLERANCES_MM,
+) -> dict[str, dict[str, float | None]]:
+    """Dice and surface Dice of one case, by foreground class.
+
+    Args:
+        pred, ref: integer label maps of the same spatial shape (no channel axis).
+        labels: class names indexed by label value (``labels[0]`` is the background).
+        spacing: voxel spacing in mm (surface distances are in mm).
+        tolerances: surface Dice tolerances in mm.
+
+    Returns:
+        ``{class: {"dice": d, "nsd_1mm": s, ...}}``; a class absent from the reference
+        gives None (excluded from means, as nnU-Net does), a present class that the
+        prediction misses gives 0.
+    """
+    from monai.metrics import DiceMetric, SurfaceDiceMetric
+    from monai.networks.utils import one_hot
+
+    n = len(labels)
+    p = torch.as_tensor(np.asarray(pred), dtype=torch.int64)[None, None]
+    r = torch.as_tensor(np.asarray(ref), dtype=torch.int64)[None, None]
+    if p.shape != r.shape:
+        raise ValueError(f"prediction shape {tuple(p.shape[2:])} != reference {tuple(r.shape[2:])}")
+    p1, r1 = one_hot(p, n), one_hot(r, n)
+    dice = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
+    scores: dict[str, list[float]] = {"dice": dice(p1, r1)[0].tolist()}
+    for tol in tolerances:
+        nsd = SurfaceDiceMetric([float(tol)] * (n - 1), include_background=False, reduction="none")
+        with warnings.catch_warnings():  # MONAI 1.5+ warns about its own internal argument
+            warnings.filterwarnings("ignore", ".*get_mask_edges", FutureWarning)
+            values = nsd(p1, r1, spacing=[float(s) for s in spacing])
+        scores[nsd_key(tol)] = values[0].tolist()
+    present = [bool((r1[0, c] > 0).any()) for c in range(1, n)]
+    out: dict[str, dict[str, float | None]] = {}
+    for c, name in enumerate(labels[1:]):
+        out[name] = {
+            k: (float(v[c]) if present[c] and not math.isnan(v[c]) else None)
+            for k, v in scores.items()
+        }
+    return out
+
+
+def mean_over(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def summarize(
+    per_case: dict[str, dict[str, dict[str, float | None]]], labels: Sequence[str]
+) -> dict[str, Any]:
+    """Per-class means over cases and the mean over foreground classes, per metric."""
+    metrics = sorted({m for case in per_case.values() for cls in case.values() for m in cls})
+    by_class = {
+        name: {m: mean_over([per_case[c][name].get(m) for c in per_case]) for m in metrics}
+        for name in labels[1:]
+    }
+    overall = {m: mean_over([by_class[n][m] for n in labels[1:]]) for m in metrics}
+    return {"mean": overall, "per_class": by_class}
+
+
+@dataclass
+class Predictor:
+    """Sliding-window predictor of a network trained on preprocessed patches.
+
+    Attributes:
+        model: the network (eval mode is set here).
+        plan: the preprocessing it was trained with.
+        patch_size: sliding-window size.
+        overlap: window overlap (0.5 as nnU-Net).
+        sw_batch_size: windows per forward pass.
+        device: torch device of the network.
+        amp: autocast dtype (``bf16`` / ``fp16``) or ``off``.
+    """
+
+    model: torch.nn.Module
+    plan: Plan
+    patch_size: tuple[int, int, int]
+    overlap: float = 0.5
+    sw_batch_size: int = 2
+    device: torch.device | str = "cpu"
+    amp: str = "off"
+
+    def __post_init__(self) -> None:
+        self.transform = preprocess_transforms(self.plan, label=False)
+
+    def logits(self, image: torch.Tensor) -> torch.Tensor:
+        """Logits ``(C, *spatial)`` of a preprocessed image ``(channels, *spatial)``."""
+        from monai.inferers import sliding_window_inference
+
+        dev = torch.device(self.device)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.amp)
+        self.model.eval()
+        x = torch.as_tensor(image, dtype=torch.float32).as_subclass(torch.Tensor)[None].to(dev)
+        with (
+            torch.no_grad(),
+            torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None),
+        ):
+            out = sliding_window_inference(
+                x,
+                self.patch_size,
+                self.sw_batch_size,
+                self.model,
+                overlap=self.overlap,
+                mode="gaussian",
+                padding_mode="constant",
+            )
+        return out[0].float().cpu()
+
+    def predict(self, item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Label map of one case in its original geometry, and the original affine."""
+        from monai.data import MetaTensor
+        from monai.transforms import Invertd
+
+        with tracking_meta():  # affines are needed throughout, whatever the global setting
+            data = preprocess_case(self.transform, {k: v for k, v in item.items() if k != "label"})
+            probs = torch.softmax(self.logits(data["image"]), 0)
+            data["pred"] = MetaTensor(probs, meta=data["image"].meta)
+            data["pred"].applied_operations = list(data["image"].applied_operations)
+            inv = Invertd("pred", self.transform, orig_keys="image", nearest_interp=False)(data)
+            pred = inv["pred"]
+            affine = np.asarray(pred.affine, dtype=np.float64)
+        dtype = np.uint8 if probs.shape[0] < 256 else np.int16
+        return torch.argmax(pred.as_tensor(), 0).numpy().astype(dtype), affine
+
+
+def save_label(path: Path, label: np.ndarray, affine: np.ndarray) -> None:
+    """Write a label map as NIfTI with ``affine`` (atomic)."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(label, affine)
+    img.header.set_data_dtype(label.dtype)
+    img.header.set_xyzt_units("mm")
+    with atomic_path(path) as tmp:
+        nib.save(img, str(tmp))
+
+
+def load_reference(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
+    """A reference label map as stored: array, affine and voxel spacing."""
+    from monai.transforms import LoadImage
+
+    with tracking_meta():
+        ref = LoadImage(image_only=True)(path)
+    spacing = np.sqrt((np.asarray(ref.affine)[:3, :3] ** 2).sum(0))
+    return np.asarray(ref).astype(np.int64), np.asarray(ref.affine), tuple(spacing.tolist())
+
+
+def evaluate_cases(
+    predictor: Predictor,
+    items: list[dict[str, Any]],
+    out_dir: Path,
+    *,
+    tolerances: Sequence[float] = NSD_TOLERANCES_MM,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Predict every item, write ``predictions/<case>.nii.gz``, ``metrics.json``, ``.csv``.
+
+    Items without a ``label`` are predicted but not scored.
+
+    Returns:
+        The metrics document also written to ``out_dir/metrics.json``.
+    """
+    from ..errors import UserError
+
+    labels = predictor.plan.labels
+    per_case: dict[str, dict[str, dict[str, float | None]]] = {}
+    for k, item in enumerate(items):
+        case = str(item["case"])
+        pred, affine = predictor.predict(item)
+        save_label(out_dir / "predictions" / f"{case}.nii.gz", pred, affine)
+        if "label" not in item:
+            log(f"[{k + 1}/{len(items)}] {case}: predicted (no reference label)")
+            continue
+        ref, ref_affine, spacing = load_reference(item["label"])
+        ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
+        if ref.shape != pred.shape or not np.allclose(ref_affine, affine, atol=1e-3):
+            raise UserError(
+                f"case {case}: prediction geometry {pred.shape} does not match the label "
+                f"{ref.shape}; the image and label headers disagree"
+            )
+        per_case[case] = case_metrics(pred, ref, labels, spacing, tolerances)
+        dices = [v["dice"] for v in per_case[case].values()]
+        shown = mean_over(dices)
+        log(
+            f"[{k + 1}/{len(items)}] {case}: mean Dice "
+            + (f"{shown:.4f}" if shown is not None else "n/a (no foreground in the label)")
+        )
+    doc = {"classes": list(labels[1:]), "per_case": per_case, **summarize(per_case, labels)}
+    write_text(out_dir / "metrics.json", json.dumps(doc, indent=2, allow_nan=False))
+    write_text(out_dir / "metrics.csv", metrics_csv(per_case))
+    return doc
+
+
+def metrics_csv(per_case: dict[str, dict[str, dict[str, float | None]]]) -> str:
+    """One row per (case, class): ``case,class,dice,nsd_1mm,...`` (empty = not defined)."""
+    buf = io.StringIO()
+    metrics = sorted({m for case in per_case.values() for cls in case.values() for m in cls})
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["case", "class", *metrics])
+    for case, classes in per_case.items():
+        for name, vals in classes.items():
+            w.writerow(
+                [case, name, *("" if vals[m] is None else f"{vals[m]:.6f}" for m in metrics)]
+            )
+    return buf.getvalue()
+
+
+def load_finetuned(path: str | Path, device: torch.device | str = "cpu"):
+    """Network, plan and checkpoint of a fine-tuning run's ``last.pt`` / ``best.pt``."""
+    from ..errors import UserError
+    from ..training.checkpoints import load_checkpoint
+    from ..training.networks import build_network
+
+    state = load_checkpoint(path)
+    if state.get("task") != "finetune" or "plan" not in state:
+        raise UserError(
+            f"--weights {path}: not a fine-tuned checkpoint (task {state.get('task')!r}); "
+            "evaluate the best.pt of an `fdif-core finetune` run"
+        )
+    plan = Plan.from_dict(state["plan"])
+    model = build_network(
+        state["model_name"],
+        int(state["out_channels"]),
+        tuple(state["patch_size"]),
+        dict(state.get("model_kwargs") or {}),
+        int(state["in_channels"]),
+    )
+    model.load_state_dict(state["model"])
+    return model.to(device), plan, state
+
+
+def evaluate_checkpoint(
+    weights: str | Path,
+    dataset: str | Path | None = None,
+    *,
+    split: str = "val",
+    out: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    overlap: float | None = None,
+    tolerances: Sequence[float] = NSD_TOLERANCES_MM,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Evaluate a fine-tuned checkpoint on the fold's validation cases or the test cases.
+
+    Args:
+        weights: ``best.pt`` / ``last.pt`` of a fine-tuning run.
+        dataset: the dataset (default: the one the run was trained on, from ``run.json``).
+        split: ``val`` (the checkpoint's fold) or ``test`` (the dataset's test cases).
+        out: output folder (default ``RUN/eval_<split>``).
+        overlap: sliding-window overlap (default: the run's ``sw_overlap``).
+    """
+
+    from ..errors import UserError
+    from ..real.datalist import load_dataset
+    from ..real.splits import fold_cases
+
+    weights = Path(weights)
+    model, plan, state = load_finetuned(weights, device)
+    run_dir = weights.parent
+    if dataset is None:
+        info_file = run_dir / "run.json"
+        if not info_file.is_file():
+            raise UserError(f"--dataset: not given and {info_file} does not name one")
+        dataset = json.loads(info_file.read_text())["dataset"]
+    ds = load_dataset(dataset)
+    if list(ds.labels) != list(plan.labels):
+        raise UserError(
+            f"--dataset {dataset}: classes {ds.labels} differ from the checkpoint's {plan.labels}"
+        )
+    if len(ds.channels) != int(state["in_channels"]):
+        raise UserError(
+            f"--dataset {dataset}: {len(ds.channels)} channel(s); the network takes "
+            f"{state['in_channels']}"
+        )
+    if split == "val":
+        fold = state.get("fold", "0")
+        fold = int(fold) if str(fold).isdigit() else fold
+        _, ids = fold_cases(ds, fold, run_dir)
+        if not ids:
+            raise UserError(f"--split val: fold {fold} has no validation cases; use --split test")
+        items = ds.datalist(ids)
+    elif split == "test":
+        if not ds.test:
+            raise UserError(f"--split test: {ds.root} has no test cases (imagesTs/ or test list)")
+        items = [c.item() for c in ds.test]
+    else:
+        raise UserError(f"--split {split}: allowed: val, test")
+    predictor = Predictor(
+        model,
+        plan,
+        tuple(state["patch_size"]),
+        overlap if overlap is not None else float(state.get("sw_overlap", 0.5)),
+        int(state.get("sw_batch_size", 2)),
+        device,
+        str(state.get("amp", "off")),
+    )
+    out_dir = Path(out) if out else run_dir / f"eval_{split}"
+    log(f"evaluating {weights} on {len(items)} {split} case(s) of {ds.name} -> {out_dir}")
+    return evaluate_cases(predictor, items, out_dir, tolerances=tolerances, log=log)
+
+
+def format_table(doc: dict[str, Any]) -> str:
+    """Per-class means and the foreground mean as an aligned text table."""
+    metrics = list(doc["mean"])
+    width = max([len("mean (foreground)"), *(len(c) for c in doc["classes"])])
+    lines = ["class".ljust(width) + "".join(f"  {m:>9}" for m in metrics)]
+
+    def fmt(v: float | None) -> str:
+        return f"  {v:9.4f}" if v is not None else f"  {'n/a':>9}"
+
+    for name in doc["classes"]:
+        lines.append(name.ljust(width) + "".join(fmt(doc["per_class"][name][m]) for m in metrics))
+    lines.append("mean (foreground)".ljust(width) + "".join(fmt(doc["mean"][m]) for m in metrics))
+    return "\n".join(lines)

@@ -1,0 +1,310 @@
+"""Training data for pre-training: an endless, deterministic stream of augmented crops.
+
+Micro-step ``t`` of rank ``r`` (of ``world``) takes the volumes at stream positions
+``(t * world + r) * batch + b``: disjoint across ranks, and across DataLoader workers (worker
+``w`` of ``W`` makes the micro-steps with ``t % W == w``). A stream position maps to a sample
+index of the recipe (:func:`train_index`), skipping the block of validation indices, and
+seeds its own augmentation, so batch ``t`` is a pure function of (preset, t, rank, world):
+resuming at step ``s`` only needs ``t = s * grad_accum``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..engine.compose import sample_seed
+from ..errors import UserError
+from ..presets.preset import Preset
+
+AUG_SALT = 0x5EED_A06  # separates augmentation seeds from sample seeds
+
+
+@dataclass
+class Batch:
+    """One micro-batch: ``image`` (N, 1, *patch) float32 in [0, 1], ``target`` and indices.
+
+    ``target`` is (N, 1, *patch) int64 labels for segmentation, (N,) int64 classes otherwise.
+    """
+
+    image: torch.Tensor
+    target: torch.Tensor
+    indices: list[int]
+
+
+def val_indices(preset: Preset) -> list[int]:
+    """Sample indices of the fixed validation set: right after the training block."""
+    n = preset.dataset.num_samples
+    return [n + j for j in range(preset.pretrain.val_volumes)]
+
+
+def train_index(preset: Preset, position: int) -> int:
+    """Sample index at stream ``position`` (cycles if ``pretrain.num_volumes`` is set)."""
+    cfg = preset.pretrain
+    if cfg.num_volumes is not None:
+        position %= cfg.num_volumes
+    n = preset.dataset.num_samples
+    return position if position < n else position + cfg.val_volumes
+
+
+def scale_image(image: torch.Tensor, preset: Preset) -> torch.Tensor:
+    """uint8 intensities -> float32 in [0, 1] (divided by the preset's clip maximum)."""
+    return image.float() / float(preset.intensity.clip[1])
+
+
+# --------------------------------------------------------------------------- sources
+class SyntheticSource:
+    """Volumes rendered on the fly by the engine, on ``device``."""
+
+    def __init__(self, preset: Preset, device: str | torch.device = "cpu") -> None:
+        self.preset = preset
+        self.recipe = preset.recipe()
+        self.device = torch.device(device)
+
+    def volume(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image (1, D, H, W) float32, label (1, D, H, W) int64) of sample ``index``."""
+        s = self.recipe.sample(index, device=self.device)
+        return scale_image(s.image, self.preset)[None], s.label.long()[None]
+
+    def classification(self, index: int, shape: tuple[int, int, int]) -> tuple[torch.Tensor, int]:
+        img, cls = self.recipe.classification_sample(index, shape, self.device)
+        return img[None], cls
+
+
+class DiskSource:
+    """Volumes of a dataset written by ``fdif-core generate`` (Decathlon or nnU-Net layout)."""
+
+    def __init__(self, root: str | Path, preset: Preset, num_labels: int) -> None:
+        self.preset = preset
+        self.pairs = find_pairs(Path(root), num_labels)
+
+    def volume(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        import nibabel as nib
+
+        img_path, lab_path = self.pairs[index % len(self.pairs)]
+        try:
+            img = np.asanyarray(nib.load(str(img_path)).dataobj)
+            lab = np.asanyarray(nib.load(str(lab_path)).dataobj)
+        except Exception as err:  # nibabel raises many kinds
+            raise UserError(f"{img_path}: cannot read volume ({err})") from None
+        image = scale_image(torch.from_numpy(np.ascontiguousarray(img)), self.preset)
+        return image[None], torch.from_numpy(lab.astype(np.int64))[None]
+
+
+def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
+    """Training (image, label) files listed by a dataset folder's ``dataset.json``."""
+    if not root.is_dir():
+        raise UserError(f"--data: {root} is not a folder")
+    cands = [root / "dataset.json", *sorted(root.glob("Dataset*/dataset.json"))]
+    meta_path = next((c for c in cands if c.is_file()), None)
+    if meta_path is None:
+        raise UserError(f"--data: no dataset.json in {root} (make one with fdif-core generate)")
+    base = meta_path.parent
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise UserError(f"{meta_path}: not a readable dataset.json ({err})") from None
+    labels = meta.get("labels", {})
+    if len(labels) != num_labels:
+        raise UserError(
+            f"{meta_path}: labels: {len(labels)} labels, but the preset makes {num_labels}"
+        )
+    if "training" in meta:  # MONAI Decathlon
+        pairs = [(base / d["image"], base / d["label"]) for d in meta["training"]]
+    elif "file_ending" in meta:  # nnU-Net v2
+        end = meta["file_ending"]
+        pairs = [
+            (img, base / "labelsTr" / (img.name[: -len(end) - 5] + end))
+            for img in sorted((base / "imagesTr").glob(f"*_0000{end}"))
+        ]
+    else:
+        raise UserError(f"{meta_path}: neither a Decathlon nor an nnU-Net v2 dataset.json")
+    if not pairs:
+        raise UserError(f"{meta_path}: lists no training volumes")
+    missing = [p for pair in pairs for p in pair if not p.is_file()]
+    if missing:
+        raise UserError(f"--data: {missing[0]} is listed in {meta_path.name} but missing")
+    return pairs
+
+
+# --------------------------------------------------------------------------- augmentation
+def build_augment(preset: Preset, crops: int):
+    """MONAI dictionary transforms: pad, random crops, flips, rot90, intensity shift."""
+    from monai.transforms import (
+        Compose,
+        RandFlipd,
+        RandRotate90d,
+        RandShiftIntensityd,
+        RandSpatialCropSamplesd,
+        SpatialPadd,
+    )
+
+    cfg = preset.pretrain
+    aug = cfg.augment
+    keys = ["image", "label"]
+    patch = list(cfg.patch_size)
+    return Compose(
+        [
+            SpatialPadd(keys, spatial_size=patch),
+            RandSpatialCropSamplesd(keys, roi_size=patch, num_samples=crops, random_size=False),
+            *(RandFlipd(keys, prob=aug.flip_prob, spatial_axis=a) for a in range(3)),
+            RandRotate90d(keys, prob=aug.rot90_prob, max_k=3),
+            RandShiftIntensityd(
+                "image", offsets=aug.intensity_shift, prob=aug.intensity_shift_prob
+            ),
+        ],
+        lazy=False,
+    )
+
+
+def augment_seed(preset: Preset, position: int) -> int:
+    return sample_seed(preset.seed ^ AUG_SALT, position) % (2**32)
+
+
+# --------------------------------------------------------------------------- batches
+class BatchStream(torch.utils.data.IterableDataset):
+    """Endless micro-batches from ``start`` on, for one rank; splits itself over workers."""
+
+    def __init__(
+        self,
+        preset: Preset,
+        source: SyntheticSource | DiskSource,
+        start: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        super().__init__()
+        self.preset = preset
+        self.source = source
+        self.start = start
+        self.rank = rank
+        self.world = world
+        self._augment = None
+
+    def positions(self, t: int) -> list[int]:
+        """Stream positions of the volumes in micro-step ``t`` of this rank."""
+        b = self.preset.pretrain.batch_size
+        return [(t * self.world + self.rank) * b + i for i in range(b)]
+
+    def make(self, t: int) -> Batch:
+        """Micro-batch ``t`` (a pure function of preset, t, rank and world)."""
+        cfg = self.preset.pretrain
+        pos = self.positions(t)
+        if cfg.task == "classification":
+            imgs, classes = zip(
+                *(
+                    self.source.classification(train_index(self.preset, p), cfg.patch_size)
+                    for p in pos
+                ),
+                strict=True,
+            )
+            return Batch(torch.stack(imgs), torch.tensor(classes, dtype=torch.long), pos)
+        if self._augment is None:
+            self._augment = build_augment(self.preset, cfg.crops_per_volume)
+        images, labels = [], []
+        for p in pos:
+            image, label = self.source.volume(train_index(self.preset, p))
+            self._augment.set_random_state(seed=augment_seed(self.preset, p))
+            for crop in self._augment({"image": image, "label": label}):
+                images.append(torch.as_tensor(crop["image"]))
+                labels.append(torch.as_tensor(crop["label"]))
+        return Batch(torch.stack(images).float(), torch.stack(labels).long(), pos)
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = torch.utils.data.get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        t = self.start + wid
+        while True:
+            yield self.make(t)
+            t += nw
+
+
+def collate_none(batch: Batch) -> Batch:
+    return batch
+
+
+class Prefetcher:
+    """Makes batches in a background thread (on the GPU: its own CUDA stream), ``depth`` ahead."""
+
+    def __init__(self, stream: BatchStream, device: torch.device, depth: int = 2) -> None:
+        self._stream = stream
+        self._device = device
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        cuda = self._device.type == "cuda"
+        if cuda:
+            torch.cuda.set_device(self._device)
+        side = torch.cuda.Stream(self._device) if cuda else None
+        try:
+            with torch.cuda.stream(side) if cuda else contextlib.nullcontext():
+                for batch in self._stream:
+                    if cuda:
+                        side.synchronize()  # type: ignore[union-attr]
+                    while not self._stop.is_set():
+                        try:
+                            self._queue.put(batch, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if self._stop.is_set():
+                        return
+        except BaseException as err:  # surface errors in the training thread
+            self._queue.put(err)
+
+    def __iter__(self) -> Prefetcher:
+        return self
+
+    def __next__(self) -> Batch:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        if self._device.type == "cuda":  # made on the side stream, used on the current one
+            main = torch.cuda.current_stream(self._device)
+            for t in (item.image, item.target):
+                if t.is_cuda:
+                    t.record_stream(main)
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def batches(
+    preset: Preset,
+    source: SyntheticSource | DiskSource,
+    start: int,
+    rank: int,
+    world: int,
+    device: torch.device,
+    workers: int,
+):
+    """Iterator over micro-batches from ``start``: in-process prefetch on CUDA (and with
+    ``workers == 0``), else DataLoader worker processes. Returns (iterator, closer)."""
+    stream = BatchStream(preset, source, start, rank, world)
+    if device.type == "cuda" or workers == 0:
+        pre = Prefetcher(stream, device)
+        return pre, pre.close
+    loader = torch.utils.data.DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=workers,
+        collate_fn=collate_none,
+        prefetch_factor=2,
+        persistent_workers=False,
+        generator=torch.Generator(),  # keep the global RNG untouched (resume equivalence)
+    )
+    it = iter(loader)
+    return it, getattr(it, "_shutdown_workers", lambda: None)

@@ -1,0 +1,109 @@
+"""Training checkpoints: plain dicts of tensors written atomically, read with ``weights_only``.
+
+A checkpoint holds ``model``, ``optimizer``, ``scheduler``, ``scaler`` state dicts, ``rng``
+(torch, CUDA, NumPy and Python generator states), ``step`` (steps done), ``preset_hash``,
+``preset`` (YAML text), ``model_name``, ``task``, ``label_names`` and ``best_val``.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from ..io.atomic import write_bytes
+
+REQUIRED = ("model", "optimizer", "scheduler", "step", "preset_hash")
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator a training step may touch, as tensors and plain data."""
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+            "has_gauss": n["has_gauss"],
+            "gauss": n["gauss"],
+        }
+    )
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+
+
+def new_run_dir(out: str | Path, last: str) -> Path:
+    """Create the run folder ``out``; refuse one that already holds a run (its ``last``)."""
+    run_dir = Path(out)
+    if (run_dir / last).exists():
+        raise UserError(
+            f"--out: {run_dir} already holds a run; continue it with --resume {run_dir} "
+            "or choose another folder"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out: cannot create {run_dir} ({err.strerror})") from None
+    return run_dir
+
+
+def training_state(model, opt, sched, scaler, step: int, preset) -> dict[str, Any]:
+    """What every run's checkpoint holds to resume exactly: weights, optimiser, schedule,
+    grad scaler, all RNG states, the step and the preset (text and hash)."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "scaler": scaler.state_dict() if scaler.is_enabled() else {},
+        "rng": rng_state(),
+        "step": step,
+        "preset_hash": preset.hash(),
+        "preset": preset.to_yaml(),
+    }
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Serialise ``state`` to memory, then write it atomically (never a partial file)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint safely; a missing or corrupt file is one ``UserError`` line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no checkpoint there")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and torch errors all mean "unreadable"
+        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UserError(
+            f"{path}: not a readable checkpoint ({type(err).__name__}: {msg[:60]})"
+        ) from None
+    if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
+        raise UserError(f"{path}: not an fdif-core pre-training checkpoint (missing fields)")
+    return state

@@ -1,0 +1,322 @@
+"""Networks for pre-training, built from the libraries that define them.
+
+``NETWORKS`` maps a preset's ``pretrain.model`` to a :class:`NetworkSpec`: a builder
+``build(in_channels, out_channels, patch_size, **kwargs) -> nn.Module``, a patch-size check,
+and the names of the encoder sub-modules a classification head sits on. Importing this module
+pulls in no MONAI / dynamic-network-architectures; builders import them when called.
+
+nnU-Net ResEnc-L for a 96³ patch (``resenc_l``) is what nnU-Net's ``nnUNetPlannerResEncL``
+writes for a 96³ 3d_fullres patch at isotropic spacing: ``get_pool_and_conv_props`` halves an
+edge while it is at least 8 (minimum bottleneck edge 4), so 96 → 48 → 24 → 12 → 6 gives 4
+poolings and 5 stages; features ``min(32·2^i, 320)``; encoder blocks (1, 3, 4, 6, 6); one conv
+per decoder stage. In dynamic-network-architectures terms: ``ResidualEncoderUNet(n_stages=5,
+features_per_stage=(32, 64, 128, 256, 320), kernel_sizes=3, strides=(1, 2, 2, 2, 2),
+n_blocks_per_stage=(1, 3, 4, 6, 6), n_conv_per_stage_decoder=(1, 1, 1, 1), conv_bias=True,
+norm_op=InstanceNorm3d(eps=1e-5, affine=True), nonlin=LeakyReLU(inplace=True))``. Deep
+supervision is off (one full-resolution output), so patch edges must be divisible by 16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.registry import Registry
+from ..errors import UserError
+
+Shape3 = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """How to build one architecture and what input sizes it accepts."""
+
+    name: str
+    doc: str
+    build: Callable[..., Any]
+    divisor: Callable[[dict[str, Any]], int]
+    encoder_keys: tuple[str, ...]
+    encode: Callable[[Any, Any], Any]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    min_factor: int = 2  # smallest edge = min_factor x divisor (instance norm needs > 1 voxel)
+
+    def problem(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> str | None:
+        """Why the network cannot take ``patch_size`` inputs with ``kwargs``; None if it can."""
+        unknown = sorted(set(kwargs or {}) - set(self.defaults))
+        if unknown:
+            return (
+                f"model_kwargs: unknown option {unknown[0]!r} for {self.name}; "
+                f"allowed: {', '.join(sorted(self.defaults))}"
+            )
+        k = self.divisor({**self.defaults, **(kwargs or {})})
+        low = k * self.min_factor
+        if any(p % k or p < low for p in patch_size):
+            return (
+                f"patch_size: {self.name} needs every edge a multiple of {k} "
+                f"and at least {low}, got {list(patch_size)}"
+            )
+        return None
+
+    def check_patch(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> None:
+        """Raise ``UserError`` if the network cannot take a ``patch_size`` input."""
+        msg = self.problem(patch_size, kwargs)
+        if msg:
+            raise UserError(f"pretrain.{msg}")
+
+
+NETWORKS: Registry[NetworkSpec] = Registry("network")
+
+
+def _register(spec: NetworkSpec) -> NetworkSpec:
+    return NETWORKS.add(spec.name, spec)
+
+
+def _kwargs(spec_defaults: dict[str, Any], overrides: dict[str, Any], name: str) -> dict[str, Any]:
+    unknown = sorted(set(overrides) - set(spec_defaults))
+    if unknown:
+        raise UserError(
+            f"pretrain.model_kwargs: unknown option {unknown[0]!r} for {name}; "
+            f"allowed: {', '.join(sorted(spec_defaults))}"
+        )
+    return {**spec_defaults, **overrides}
+
+
+# --------------------------------------------------------------------------- SwinUNETR
+_SWIN_DEFAULTS: dict[str, Any] = {
+    "feature_size": 48,
+    "depths": (2, 2, 2, 2),
+    "num_heads": (3, 6, 12, 24),
+    "dropout_path_rate": 0.0,
+    "use_checkpoint": False,
+    "use_v2": False,
+}
+
+
+def _build_swinunetr(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
+    from monai.networks.nets import SwinUNETR
+
+    kw = _kwargs(_SWIN_DEFAULTS, kw, "swinunetr")
+    return SwinUNETR(in_channels=in_channels, out_channels=out_channels, spatial_dims=3, **kw)
+
+
+def _encode_swinunetr(net: Any, x: Any) -> Any:
+    return net.swinViT(x, True)[-1]
+
+
+_register(
+    NetworkSpec(
+        "swinunetr",
+        "MONAI SwinUNETR (feature size 48, as in the paper); edges: multiples of 32, >= 64",
+        _build_swinunetr,
+        lambda kw: 32,
+        ("swinViT",),
+        _encode_swinunetr,
+        _SWIN_DEFAULTS,
+    )
+)
+
+
+# --------------------------------------------------------------------------- nnU-Net ResEnc-L
+_RESENC_L_DEFAULTS: dict[str, Any] = {
+    "n_stages": 5,
+    "features_per_stage": (32, 64, 128, 256, 320),
+    "n_blocks_per_stage": (1, 3, 4, 6, 6),
+    "n_conv_per_stage_decoder": (1, 1, 1, 1),
+}
+
+
+def _build_resenc(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
+    import torch.nn as nn
+    from dynamic_network_architectures.architectures.unet import ResidualEncoderUNet
+
+    kw = _kwargs(_RESENC_L_DEFAULTS, kw, "resenc_l")
+    n = int(kw["n_stages"])
+    for key in ("features_per_stage", "n_blocks_per_stage"):
+        if len(kw[key]) != n:
+            raise UserError(f"pretrain.model_kwargs.{key}: needs {n} entries (n_stages)")
+    if len(kw["n_conv_per_stage_decoder"]) != n - 1:
+        raise UserError(f"pretrain.model_kwargs.n_conv_per_stage_decoder: needs {n - 1} entries")
+    return ResidualEncoderUNet(
+        input_channels=in_channels,
+        n_stages=n,
+        features_per_stage=list(kw["features_per_stage"]),
+        conv_op=nn.Conv3d,
+        kernel_sizes=[[3, 3, 3]] * n,
+        strides=[[1, 1, 1]] + [[2, 2, 2]] * (n - 1),
+        n_blocks_per_stage=list(kw["n_blocks_per_stage"]),
+        num_classes=out_channels,
+        n_conv_per_stage_decoder=list(kw["n_conv_per_stage_decoder"]),
+        **_nnunet_ops(),
+    )
+
+
+def _nnunet_ops() -> dict[str, Any]:
+    """nnU-Net's 3D conv-block choices (instance norm, leaky ReLU), no deep supervision."""
+    from torch import nn
+
+    return {
+        "conv_bias": True,
+        "norm_op": nn.InstanceNorm3d,
+        "norm_op_kwargs": {"eps": 1e-5, "affine": True},
+        "nonlin": nn.LeakyReLU,
+        "nonlin_kwargs": {"inplace": True},
+        "deep_supervision": False,
+    }
+
+
+def _encode_dna_unet(net: Any, x: Any) -> Any:
+    return net.encoder(x)[-1]
+
+
+_register(
+    NetworkSpec(
+        "resenc_l",
+        "nnU-Net ResEnc-L (dynamic-network-architectures ResidualEncoderUNet, 96³ plan)",
+        _build_resenc,
+        lambda kw: 2 ** (int(kw["n_stages"]) - 1),
+        ("encoder",),
+        _encode_dna_unet,
+        _RESENC_L_DEFAULTS,
+    )
+)
+
+
+# --------------------------------------------------------------------------- Primus-M
+_PRIMUS_DEFAULTS: dict[str, Any] = {"patch_embed_size": (8, 8, 8), "drop_path_rate": 0.0}
+
+
+def _build_primus_m(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
+    from dynamic_network_architectures.architectures.primus import PrimusM
+
+    kw = _kwargs(_PRIMUS_DEFAULTS, kw, "primus_m")
+    return PrimusM(
+        input_channels=in_channels,
+        output_channels=out_channels,
+        patch_embed_size=tuple(kw["patch_embed_size"]),
+        input_shape=tuple(patch_size),
+        drop_path_rate=kw["drop_path_rate"],
+    )
+
+
+def _encode_primus(net: Any, x: Any) -> Any:
+    tokens = net.down_projection(x).flatten(2).transpose(1, 2)  # (B, N, C)
+    tokens, _ = net.eva(tokens)
+    return tokens.transpose(1, 2)  # (B, C, N): pooled over the last axis like a feature map
+
+
+def _primus_divisor(kw: dict[str, Any]) -> int:
+    import math
+
+    return math.lcm(*(int(p) for p in kw["patch_embed_size"]))
+
+
+_register(
+    NetworkSpec(
+        "primus_m",
+        "Primus-M (dynamic-network-architectures PrimusM, 8³ patch embedding)",
+        _build_primus_m,
+        _primus_divisor,
+        ("down_projection", "eva"),
+        _encode_primus,
+        _PRIMUS_DEFAULTS,
+        min_factor=1,
+    )
+)
+
+
+# --------------------------------------------------------------------------- small U-Net (CPU)
+_UNET_SMALL_DEFAULTS: dict[str, Any] = {"features_per_stage": (16, 32, 64, 128)}
+
+
+def _build_unet_small(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
+    import torch.nn as nn
+    from dynamic_network_architectures.architectures.unet import PlainConvUNet
+
+    kw = _kwargs(_UNET_SMALL_DEFAULTS, kw, "unet_small")
+    feats = list(kw["features_per_stage"])
+    n = len(feats)
+    return PlainConvUNet(
+        input_channels=in_channels,
+        n_stages=n,
+        features_per_stage=feats,
+        conv_op=nn.Conv3d,
+        kernel_sizes=[[3, 3, 3]] * n,
+        strides=[[1, 1, 1]] + [[2, 2, 2]] * (n - 1),
+        n_conv_per_stage=[2] * n,
+        num_classes=out_channels,
+        n_conv_per_stage_decoder=[1] * (n - 1),
+        **_nnunet_ops(),
+    )
+
+
+_register(
+    NetworkSpec(
+        "unet_small",
+        "small plain-conv U-Net for CPU runs (4 stages, 16-128 features)",
+        _build_unet_small,
+        lambda kw: 2 ** (len(kw["features_per_stage"]) - 1),
+        ("encoder",),
+        _encode_dna_unet,
+        _UNET_SMALL_DEFAULTS,
+    )
+)
+
+
+# --------------------------------------------------------------------------- public builders
+def build_network(
+    name: str,
+    out_channels: int,
+    patch_size: Shape3,
+    kwargs: dict[str, Any] | None = None,
+    in_channels: int = 1,
+):
+    """Segmentation network ``name`` with ``out_channels`` logits per voxel."""
+    spec = NETWORKS.get(name)
+    spec.check_patch(patch_size, kwargs)
+    return spec.build(in_channels, out_channels, tuple(patch_size), **(kwargs or {}))
+
+
+def build_classifier(
+    name: str,
+    num_classes: int,
+    patch_size: Shape3,
+    kwargs: dict[str, Any] | None = None,
+    in_channels: int = 1,
+):
+    """The encoder of network ``name`` with a global-average-pooling + linear head."""
+    seg = build_network(name, 2, patch_size, kwargs, in_channels)
+    return attach_classifier(seg, name, num_classes, patch_size, in_channels)
+
+
+def attach_classifier(
+    seg: Any, name: str, num_classes: int, patch_size: Shape3, in_channels: int = 1
+):
+    """A classifier over the encoder of the segmentation network ``seg`` (shared modules).
+
+    The encoder sub-modules keep the names they have in the segmentation network, so the
+    classifier's state dict (minus ``head.*``) loads into it with ``strict=False``.
+    """
+    import torch
+    from torch import nn
+
+    spec = NETWORKS.get(name)
+
+    class EncoderClassifier(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            for key in spec.encoder_keys:
+                self.add_module(key, getattr(seg, key))
+            with torch.no_grad():
+                probe = torch.zeros(1, in_channels, *patch_size)
+                was = self.training
+                self.eval()
+                channels = spec.encode(self, probe).shape[1]
+                self.train(was)
+            self.head = nn.Sequential(nn.LayerNorm(channels), nn.Linear(channels, num_classes))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            feat = spec.encode(self, x)
+            return self.head(feat.flatten(2).mean(-1))
+
+    return EncoderClassifier()
