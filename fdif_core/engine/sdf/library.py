@@ -252,7 +252,8 @@ def sample_params(
     if cls.onion:
         p["onion_ratio"] = _u(gen, rg["onion_ratio"])
         if geometry == "authors":
-            p["thickness"] = authors_thickness(cls, p, lambda x: x, 1.0, (int(grid),) * 3)
+            lattice = authors_lattice(round(grid))
+            p["thickness"] = authors_thickness(cls, p, lambda x: x, 1.0, lattice)
         else:
             p["thickness"] = max(p["onion_ratio"] * depth(cls, p), MIN_SHELL)  # type: ignore[operator]
     return p
@@ -302,18 +303,22 @@ def authors_thickness(
     p: Params,
     to_object: Callable[[Points], Points],
     stretch: float,
-    ref_shape: tuple[int, int, int],
+    lattice: list[torch.Tensor],
 ) -> float:
     """The authors' onion thickness: ratio x |min of the section field over the whole grid|.
 
     The section field (scaled by the unclamped profile) is taken at every voxel of the
-    reference grid, coordinates -G/2 .. G/2 - 1 per axis (x, y, z = the last, middle and
-    first array axes), mapped into object space by ``to_object`` (Lipschitz ``stretch``).
+    reference grid (world coordinates per axis: ``lattice``), mapped into object space by
+    ``to_object`` (Lipschitz ``stretch``). The minimum is exact (``lattice_minimum``).
     """
-    axes = [torch.arange(n, dtype=torch.float32) - n / 2.0 for n in reversed(ref_shape)]
     lip = section_lipschitz(cls, p) * stretch
-    low = lattice_minimum(lambda x: authors_section(cls, p, to_object(x)), lip, axes)
+    low = lattice_minimum(lambda x: authors_section(cls, p, to_object(x)), lip, lattice)
     return float(p["onion_ratio"]) * abs(low)  # type: ignore[arg-type]
+
+
+def authors_lattice(grid: int) -> list[torch.Tensor]:
+    """The authors' grid coordinates, -G/2 .. G/2 - 1, on each axis of a cube of edge G."""
+    return [torch.arange(grid, dtype=torch.float32) - grid / 2.0 for _ in range(3)]
 
 
 __all__ = [
