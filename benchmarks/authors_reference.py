@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fidelity_stats import draws_per_class, family, project_name, volume_stats  # noqa: E402
+from fidelity_stats import draws_per_class, family, project_name, volume_stats
 
 # The paper configuration, as the authors' README runs it.
 MAPPERS = [
@@ -88,13 +88,18 @@ def _dataset(checkout: Path, volumes: int):
 
 def single_objects(ds, minimum: int) -> dict[str, list[int]]:
     """Inside-voxel counts of centred, undisplaced single objects, per class (our names)."""
-    classes = {project_name(h.primitive_class.__name__): h.primitive_class for h in ds.primitive_classes.values()}
+    classes = {
+        project_name(h.primitive_class.__name__): h.primitive_class
+        for h in ds.primitive_classes.values()
+    }
     sizes = Counter(family(n) for n in classes)
     out: dict[str, list[int]] = {}
     for name, cls in sorted(classes.items()):
         counts = []
         for _ in range(draws_per_class(sizes[family(name)], minimum)):
-            obj = cls(grid_size=GRID, device=torch.device("cpu"), center=[0.0, 0.0, 0.0], transform=True)
+            obj = cls(
+                grid_size=GRID, device=torch.device("cpu"), center=[0.0, 0.0, 0.0], transform=True
+            )
             counts.append(int((obj.sdf(ds.X, ds.Y, ds.Z) <= 0).sum()))
         out[name] = counts
         print(f"{name}: median {int(np.median(counts))}", file=sys.stderr, flush=True)
@@ -104,7 +109,10 @@ def single_objects(ds, minimum: int) -> dict[str, list[int]]:
 def commit_of(checkout: Path) -> str:
     try:
         return subprocess.run(
-            ["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -113,7 +121,9 @@ def commit_of(checkout: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkout", type=Path, help="local checkout of the authors' FDIF repository")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "reference" / "authors_stats.json")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "reference" / "authors_stats.json"
+    )
     ap.add_argument("--draws", type=int, default=40, help="minimum single-object draws per class")
     ap.add_argument("--volumes", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)

@@ -59,7 +59,9 @@ def single_objects(preset: str, draws: dict[str, int], seed: int = 0) -> dict[st
     for name, n in sorted(draws.items()):
         counts = []
         for _ in range(n):
-            obj = replace(r.draw_object(gen, primitive=name, translation_scale=0.0), displacement=-1)
+            obj = replace(
+                r.draw_object(gen, primitive=name, translation_scale=0.0), displacement=-1
+            )
             counts.append(r.render([obj]).volumes[0])
         out[name] = counts
     return out

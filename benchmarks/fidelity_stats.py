@@ -73,7 +73,7 @@ def volume_stats(image: np.ndarray, label: np.ndarray) -> dict:
     return {
         "foreground_fraction": float((label > 0).mean()),
         "zero_fraction": float((image == 0).mean()),
-        "labels_visible": int(len(ids)),
+        "labels_visible": len(ids),
         "visible_voxels": [int(c) for c in counts],
         "histogram": [int(h) for h in hist],
     }

@@ -15,11 +15,10 @@ import torch
 
 from . import grid
 from .pose import Pose, sample_pose
+from .sdf.geometry import block_lipschitz
 from .sdf.library import (
     PRIMITIVES,
-    authors_thickness,
     evaluate,
-    field_lipschitz,
     reach_extents,
     sample_params,
 )
@@ -154,13 +153,11 @@ class Recipe:
         name = primitive or self.classes[pick(len(self.classes))]
         cls = PRIMITIVES.get(name)
         geometry = self.spec.geometry.get(name, "exact")
-        params = sample_params(cls, gen, self.G * size_scale, self._ranges.get(name), geometry)
         extent = tuple(s * translation_scale for s in self.shape)
         pose = sample_pose(gen, self.pose_ranges, extent)  # type: ignore[arg-type]
-        if cls.onion and geometry == "authors":  # thickness from the whole grid, as posed
-            params["thickness"] = authors_thickness(
-                cls, params, pose.to_object, pose.lipschitz, self.lattice()
-            )
+        params = sample_params(
+            cls, gen, self.G * size_scale, self._ranges.get(name), geometry, pose, self.lattice()
+        )
         disp = self._disp_choices[pick(len(self._disp_choices))]
         mapper = pick(len(self.mappers))
         return ObjectSpec(name, params, pose, mapper, disp)
@@ -247,7 +244,9 @@ class Recipe:
         else:
             cls = PRIMITIVES.get(obj.primitive)
             reach = self.reach(obj)
-            lo, hi = self._array_box(*obj.pose.world_box(reach_extents(cls, obj.params, reach)), shape)
+            lo, hi = self._array_box(
+                *obj.pose.world_box(reach_extents(cls, obj.params, reach)), shape
+            )
             sl = grid.box_to_slices([x - 1.0 for x in lo], [x + 1.0 for x in hi], shape, ref)
             if sl is None:
                 return None
@@ -255,10 +254,12 @@ class Recipe:
         starts, centres = grid.blocks(sl, BLOCK, device)
         if not full_grid:
             _, pts = grid.voxel_index_points(centres, shape, ref)
-            phi = evaluate(cls, obj.params, obj.pose.to_object(self.world(pts, shape)))
+            local = obj.pose.to_object(self.world(pts, shape))
+            phi = evaluate(cls, obj.params, local)
             step = [r / n for r, n in zip(ref, shape, strict=True)]
             radius = 0.5 * (BLOCK - 1) * sum(x * x for x in step) ** 0.5
-            lip = field_lipschitz(cls, obj.params) * obj.pose.lipschitz
+            z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (BLOCK - 1) * max(step)
+            lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
             starts = starts[phi - lip * radius <= reach]
         idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
         return idx, self.world(pts, shape)

@@ -105,7 +105,7 @@ def _prod(axes: list[torch.Tensor]) -> torch.Tensor:
 
 def lattice_minimum(
     fn: Callable[[torch.Tensor], torch.Tensor],
-    lipschitz: float,
+    bound: float | Callable[[torch.Tensor, torch.Tensor, list[float]], torch.Tensor],
     axes: list[torch.Tensor],
     block: int = 8,
     chunk: int = 1 << 17,
@@ -113,28 +113,33 @@ def lattice_minimum(
     """Minimum of ``fn`` over the lattice ``axes[0] x axes[1] x axes[2]`` (evenly spaced).
 
     Exact, not sampled: the field at one lattice point per block of ``block``^3 points
-    bounds the whole block from below (Lipschitz constant ``lipschitz``), and only blocks
-    whose bound could beat the best value found are evaluated point by point.
+    bounds the whole block from below, and only blocks whose bound could beat the best value
+    found are evaluated point by point. ``bound``: a Lipschitz constant, or a function
+    (block points, their values, per-axis block half-widths) -> lower bounds per block.
     """
-    reps, spans, radius2 = [], [], 0.0
+    reps, spans, half = [], [], []
     for ax in axes:
         starts = torch.arange(0, len(ax), block)
         rep = torch.clamp(starts + block // 2, max=len(ax) - 1)
         reps.append(ax[rep])
         spans.append([(int(s), min(int(s) + block, len(ax))) for s in starts])
-        step = float(ax[1] - ax[0]) if len(ax) > 1 else 0.0
-        radius2 += (block // 2 * step) ** 2
-    vals = fn(_prod(reps))
+        half.append(block // 2 * (float(ax[1] - ax[0]) if len(ax) > 1 else 0.0))
+    pts = _prod(reps)
+    vals = fn(pts)
+    if callable(bound):
+        lower = bound(pts, vals, half)
+    else:
+        lower = vals - bound * math.sqrt(sum(h * h for h in half))
     best = float(vals.min())
-    cand = torch.nonzero(vals - lipschitz * math.sqrt(radius2) < best).flatten().tolist()
+    cand = torch.nonzero(lower < best).flatten().tolist()
     n1, n2 = len(spans[1]), len(spans[2])
-    pts: list[torch.Tensor] = []
+    todo: list[torch.Tensor] = []
     for k in cand:
         i, j, m = k // (n1 * n2), (k // n2) % n1, k % n2
         sl = [spans[0][i], spans[1][j], spans[2][m]]
-        pts.append(_prod([ax[a:b] for ax, (a, b) in zip(axes, sl, strict=True)]))
-    if pts:
-        allp = torch.cat(pts)
+        todo.append(_prod([ax[a:b] for ax, (a, b) in zip(axes, sl, strict=True)]))
+    if todo:
+        allp = torch.cat(todo)
         for s in range(0, len(allp), chunk):
             best = min(best, float(fn(allp[s : s + chunk]).min()))
     return best

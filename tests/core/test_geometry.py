@@ -149,7 +149,7 @@ def test_authors_onion_thickness_uses_the_unclamped_profile_over_the_whole_grid(
     }
     cls = PRIMITIVES.get("polygon_4_prism_concave_onion")
     # s(-48) = 1 + 0.05 * 38 = 2.9 at the grid's first plane: min = -29, t = 0.5 * 29
-    t = authors_thickness(cls, p, lambda x: x, 1.0, authors_lattice(96))
+    t = authors_thickness(cls, p, None, authors_lattice(96))
     assert t == pytest.approx(14.5, abs=1e-4)
 
 
@@ -200,7 +200,7 @@ def test_sampled_ranges_of_tori_revolutions_and_stars() -> None:
         p = sample_params(PRIMITIVES.get("polygon_7_torus"), gen, G, geometry="authors")
         radii = [math.hypot(x, y) for x, y in p["vertices"]]
         minor = max(radii)
-        assert 0.03 * G - 1e-6 <= min(radii) and minor <= 0.8 * p["offset"]
+        assert min(radii) >= 0.03 * G - 1e-6 and minor <= 0.8 * p["offset"]
         p = sample_params(PRIMITIVES.get("star_4_revolution"), gen, G, geometry="authors")
         assert 0.15 * G <= p["radius"] <= 0.40 * G and 0 <= p["offset"] <= 0.5 * p["radius"]
         assert 0.1 <= p["star_w"] <= 0.7

@@ -81,7 +81,11 @@ def evaluate_solid(cls: PrimitiveClass, p: Params, pts: Points) -> Field:
     authors = style(p) == "authors"
     if cls.section == "octahedron":
         size = float(p["size"])  # type: ignore[arg-type]
-        return ops.octahedron_bound(pts, size, OCTAHEDRON_SCALE) if authors else ops.octahedron(pts, size)
+        return (
+            ops.octahedron_bound(pts, size, OCTAHEDRON_SCALE)
+            if authors
+            else ops.octahedron(pts, size)
+        )
     section = section_fn(cls, p)
     if cls.construction == "revolution":
         return ops.revolve(section, pts, float(p.get("offset", 0.0)), mirror=not authors)  # type: ignore[arg-type]
@@ -171,6 +175,25 @@ def field_lipschitz(cls: PrimitiveClass, p: Params) -> float:
     if cls.construction == "prism" and cls.profile != "none":
         return ops.extrusion_lipschitz(math.sqrt(section_lipschitz(cls, p) ** 2 - 1.0))
     return 1.0
+
+
+def block_lipschitz(
+    cls: PrimitiveClass, p: Params, z: torch.Tensor, z_reach: float
+) -> torch.Tensor | float:
+    """Lipschitz constants of the field over blocks whose object-space z spans z +- z_reach.
+
+    Only an authors' profiled prism differs from :func:`field_lipschitz`: a block sees the
+    slopes of just the profile pieces that meet its axial range.
+    """
+    if style(p) != "authors" or cls.construction != "prism" or "knots" not in p:
+        return field_lipschitz(cls, p)
+    knots, neck = _profile(p)
+    low, up = ops.piece_slopes(knots, neck, float(p["half_height"]))  # type: ignore[arg-type]
+    slope = torch.where(z - z_reach < neck, low, 0.0).maximum(
+        torch.where(z + z_reach >= neck, up, 0.0)
+    )
+    t = 2.0 + (slope * section_extent(cls, p)) ** 2
+    return torch.sqrt((t + torch.sqrt(t * t - 4.0)) / 2.0)
 
 
 def depth(cls: PrimitiveClass, p: Params) -> float:

@@ -9,14 +9,15 @@ field. Constructions, ranges and their sources in the authors' code: docs/method
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 
 from ..grid import lattice_minimum
+from ..pose import Pose
 from ..registry import Registry
-from ..types import Params, Points, Range
+from ..types import Params, Range
 from . import ops, sections
 from .geometry import (
     GEOMETRIES,
@@ -29,7 +30,7 @@ from .geometry import (
     half_extents,
     reach_extents,
     section_extent,
-    section_lipschitz,
+    section_fn,
 )
 
 PROFILES = ("none", "convex", "concave", "cone")
@@ -216,13 +217,15 @@ def sample_params(
     grid: float,
     ranges: dict[str, Range] | None = None,
     geometry: str = "exact",
+    pose: Pose | None = None,
+    lattice: list[torch.Tensor] | None = None,
 ) -> Params:
     """Draw concrete parameters (lengths in voxels of a grid of edge ``grid``) for ``cls``.
 
     ``geometry`` (``authors`` or ``exact``) is stored in the parameters and decides how
-    they are evaluated. An authors' onion's thickness depends on the object's pose; it is
-    computed here for the identity pose and again by the engine for the drawn one
-    (:func:`authors_thickness`).
+    they are evaluated. An authors' onion's thickness depends on the object's ``pose`` and
+    on the reference grid (``lattice``; default: the identity and the authors' grid of edge
+    ``grid``), see :func:`authors_thickness`.
     """
     if geometry not in GEOMETRIES:
         raise ValueError(f"geometry {geometry!r}; allowed: {', '.join(GEOMETRIES)}")
@@ -252,8 +255,9 @@ def sample_params(
     if cls.onion:
         p["onion_ratio"] = _u(gen, rg["onion_ratio"])
         if geometry == "authors":
-            lattice = authors_lattice(round(grid))
-            p["thickness"] = authors_thickness(cls, p, lambda x: x, 1.0, lattice)
+            p["thickness"] = authors_thickness(
+                cls, p, pose, lattice or authors_lattice(round(grid))
+            )
         else:
             p["thickness"] = max(p["onion_ratio"] * depth(cls, p), MIN_SHELL)  # type: ignore[operator]
     return p
@@ -299,21 +303,61 @@ def _profile_params(
 
 
 def authors_thickness(
-    cls: PrimitiveClass,
-    p: Params,
-    to_object: Callable[[Points], Points],
-    stretch: float,
-    lattice: list[torch.Tensor],
+    cls: PrimitiveClass, p: Params, pose: Pose | None, lattice: list[torch.Tensor]
 ) -> float:
     """The authors' onion thickness: ratio x |min of the section field over the whole grid|.
 
     The section field (scaled by the unclamped profile) is taken at every voxel of the
     reference grid (world coordinates per axis: ``lattice``), mapped into object space by
-    ``to_object`` (Lipschitz ``stretch``). The minimum is exact (``lattice_minimum``).
+    ``pose`` (identity: None). The minimum is exact (``grid.lattice_minimum``), with
+    per-block bounds from the profile's slope and scale over the block's axial range.
     """
-    lip = section_lipschitz(cls, p) * stretch
-    low = lattice_minimum(lambda x: authors_section(cls, p, to_object(x)), lip, lattice)
+    pose = pose or Pose.identity()
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return authors_section(cls, p, pose.to_object(x))
+
+    bound = partial(_profiled_bound, cls, p, pose) if "knots" in p else pose.lipschitz
+    low = lattice_minimum(fn, bound, lattice)
     return float(p["onion_ratio"]) * abs(low)  # type: ignore[arg-type]
+
+
+def _profiled_bound(
+    cls: PrimitiveClass,
+    p: Params,
+    pose: Pose,
+    pts: torch.Tensor,
+    vals: torch.Tensor,
+    half: list[float],
+) -> torch.Tensor:
+    """Lower bounds of s(z) d(q / s(z)) over blocks (centres ``pts``, per-axis half-widths).
+
+    Two bounds, the larger wins: the value at the centre minus the Lipschitz constant of
+    the profile pieces that meet the block's axial range times the block radius; and
+    -max s x (depth of the section), since d >= -depth.
+    """
+    knots, neck = tuple(p["knots"]), float(p["neck"])  # type: ignore[arg-type]
+    h = float(p["half_height"])  # type: ignore[arg-type]
+    zc = pose.to_object(pts)[:, 2]
+    zr = sum(abs(pose.inverse[2][i]) * half[i] for i in range(3))
+    lo, hi = zc - zr, zc + zr
+    low, up = ops.piece_slopes(knots, neck, h)  # type: ignore[arg-type]
+    slope = torch.where(lo < neck, low, 0.0).maximum(torch.where(hi >= neck, up, 0.0))
+    lip = torch.sqrt(1.0 + (slope * section_extent(cls, p)) ** 2) * pose.lipschitz
+    by_slope = vals - lip * math.sqrt(sum(x * x for x in half))
+    zs = torch.stack([lo, hi, torch.clamp(torch.full_like(lo, neck), lo, hi)])
+    smax = ops.profile_scale(zs, knots, neck, h, clamp=False).amax(0).clamp_min(1e-6)  # type: ignore[arg-type]
+    return torch.maximum(by_slope, -smax * section_depth_bound(cls, p))
+
+
+def section_depth_bound(cls: PrimitiveClass, p: Params, n: int = 64) -> float:
+    """An upper bound of the section's depth -min d: the minimum on an n x n lattice over
+    the section's box, plus the farthest any point lies from that lattice (d is 1-Lipschitz)."""
+    r = section_extent(cls, p)
+    ax = torch.linspace(-r, r, n)
+    q = torch.stack(torch.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
+    low = float(section_fn(cls, p)(q).min())
+    return max(0.0, -low) + (2.0 * r / (n - 1)) / math.sqrt(2.0)
 
 
 def authors_lattice(grid: int) -> list[torch.Tensor]:

@@ -48,17 +48,23 @@ def _nonzero(x: float) -> float:
     return x if abs(x) > 1e-9 else math.copysign(1e-9, x)
 
 
+def piece_slopes(
+    knots: tuple[float, float, float], neck: float, half_height: float
+) -> tuple[float, float]:
+    """|s'| of the lower (z < neck) and upper pieces of :func:`profile_scale`."""
+    s0, s1, s2 = knots
+    h = half_height
+    return abs(s1 - s0) / abs(_nonzero(neck + h)), abs(s2 - s1) / abs(_nonzero(h - neck))
+
+
 def profile_slope(
     knots: tuple[float, float, float], neck: float, half_height: float, clamp: bool = True
 ) -> float:
     """Largest |s'(z)| of :func:`profile_scale` (clamped: of the pieces used inside [-h, h])."""
-    s0, s1, s2 = knots
-    h = half_height
-    low = abs(s1 - s0) / abs(_nonzero(neck + h))
-    up = abs(s2 - s1) / abs(_nonzero(h - neck))
-    if clamp and neck <= -h:
+    low, up = piece_slopes(knots, neck, half_height)
+    if clamp and neck <= -half_height:
         return up
-    if clamp and neck >= h:
+    if clamp and neck >= half_height:
         return low
     return max(low, up)
 
