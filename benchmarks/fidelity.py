@@ -160,6 +160,7 @@ def main() -> None:
     ap.add_argument("--preset", default="fdif-paper")
     ap.add_argument("--reference", type=Path, default=REFERENCE)
     ap.add_argument("--out", type=Path, help="also write this run's statistics as JSON")
+    ap.add_argument("--ours", type=Path, help="reuse the statistics of an earlier --out")
     ap.add_argument("--speed", type=int, default=0, help="volumes per side for the speed check")
     ap.add_argument("--authors", type=Path, help="local checkout of the authors' repository")
     ap.add_argument("--authors-python", help="a Python with the authors' dependencies")
@@ -169,8 +170,12 @@ def main() -> None:
         return speed_child(args.preset, args.speed_child)
     ref = json.loads(args.reference.read_text())
     theirs = ref["single_objects"]
-    ours = single_objects(args.preset, {k: len(v) for k, v in theirs.items()})
-    vols = whole_volumes(args.preset, len(ref["volumes"]))
+    if args.ours:
+        saved = json.loads(args.ours.read_text())
+        ours, vols = saved["single_objects"], saved["volumes"]
+    else:
+        ours = single_objects(args.preset, {k: len(v) for k, v in theirs.items()})
+        vols = whole_volumes(args.preset, len(ref["volumes"]))
     ours_v, theirs_v = summarize_volumes(vols), summarize_volumes(ref["volumes"])
     print(f"reference: {ref['source']} at {ref['commit'][:7]}\n")
     print_report(family_table(ours, theirs), ours_v, theirs_v, args.preset)
