@@ -8,6 +8,7 @@ object specs from a generator seeded by (seed, index), and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -28,6 +29,8 @@ from .textures.mappers import Mapper
 from .types import Device, Params, Shape3
 
 CHUNK = 1 << 17  # points evaluated at once
+AXIS_SYMMETRIC = frozenset({"ridge", "sharp_max", "sawtooth"})
+"""Displacement families unchanged by reordering the axes (no reordered copy needed)."""
 BLOCK = 4  # edge, in voxels, of the blocks culled by the coarse pass
 
 
@@ -57,6 +60,12 @@ class Sample:
     labels: dict[str, torch.Tensor] = field(default_factory=dict)
     objects: list[ObjectSpec] = field(default_factory=list)
     volumes: list[int] = field(default_factory=list)
+
+
+@lru_cache(maxsize=256)
+def _reversed_axes(pose: Pose) -> Pose:
+    """The same map on points whose axes are listed in reverse order (P M, P t)."""
+    return Pose(pose.matrix[::-1], pose.translation[::-1])
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -175,48 +184,58 @@ class Recipe:
         return [grid.axis_coords(n, n) for n in self.shape]
 
     def world(self, pts: torch.Tensor, shape: Shape3) -> torch.Tensor:
-        """Reference coordinates of voxel centres (array axis order) -> world points.
+        """Reference coordinates of voxel centres -> the points the engine evaluates at.
 
-        ``authors`` grid: shifted by half a voxel (-G/2 .. G/2 - 1) and in (x, y, z) order
-        with x along the last array axis, as the authors' generator lays its grid out.
+        ``authors`` grid: shifted by half a voxel (-G/2 .. G/2 - 1), as the authors'
+        generator lays its grid out; their (x, y, z) is the reversed array axis order, which
+        :meth:`frame_pose` and the displacement take care of (no copy of the points).
         """
         if self.spec.grid != "authors":
             return pts
         step = pts.new_tensor([r / n for r, n in zip(self.shape, shape, strict=True)])
-        return (pts - 0.5 * step).flip(-1)
+        return pts - 0.5 * step
+
+    def frame_pose(self, obj: ObjectSpec) -> Pose:
+        """The object's pose acting on array-order points (its own, or with x = last axis)."""
+        return _reversed_axes(obj.pose) if self.spec.grid == "authors" else obj.pose
 
     def _array_box(self, lo: list[float], hi: list[float], shape: Shape3):
-        """World box -> box in reference coordinates of voxel centres (array axis order)."""
+        """Box of evaluated points -> box in reference coordinates of voxel centres."""
         if self.spec.grid != "authors":
             return lo, hi
         half = [0.5 * r / n for r, n in zip(self.shape, shape, strict=True)]
-        return (
-            [x + d for x, d in zip(lo[::-1], half, strict=True)],
-            [x + d for x, d in zip(hi[::-1], half, strict=True)],
-        )
+        return [x + d for x, d in zip(lo, half, strict=True)], [
+            x + d for x, d in zip(hi, half, strict=True)
+        ]
 
     def displacement_frame(self) -> tuple[torch.Tensor | float, float]:
         """(divisor of the coordinates, multiplier of Δ): G/2 and G/2 (``centred`` grid), the
-        largest coordinate per axis and along x (``authors`` grid: 47 and 47 at 96^3)."""
+        largest coordinate per axis (x, y, z) and along x (``authors`` grid: 47 and 47)."""
         if self.spec.grid == "authors":
             top = [n / 2.0 - 1.0 for n in reversed(self.shape)]
             return torch.tensor(top), top[0]
         return self.G / 2.0, self.G / 2.0
 
     def field(self, obj: ObjectSpec, pts: torch.Tensor) -> torch.Tensor:
-        """φ̃ (reference voxels) of one object at world points ``pts`` (N, 3)."""
-        local = obj.pose.to_object(pts)
+        """φ̃ (reference voxels) of one object at the points ``pts`` (N, 3) of :meth:`world`."""
+        local = self.frame_pose(obj).to_object(pts)
         phi = evaluate(PRIMITIVES.get(obj.primitive), obj.params, local)
         if obj.displacement >= 0:
+            disp = self.displacements[obj.displacement]
             if self.spec.displacement_space == "object":
                 div, mul = self.G / 2.0, self.G / 2.0
                 space = local
             else:
                 div, mul = self.displacement_frame()
                 space = pts
+                if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
+                    if disp.family in AXIS_SYMMETRIC:
+                        div = div.flip(0)  # type: ignore[union-attr]
+                    else:
+                        space = pts.flip(-1)
             if isinstance(div, torch.Tensor):
                 div = div.to(pts.device)
-            phi = phi + self.displacements[obj.displacement](space / div) * mul
+            phi = phi + disp(space / div) * mul
         return phi
 
     def reach(self, obj: ObjectSpec) -> float:
@@ -244,9 +263,8 @@ class Recipe:
         else:
             cls = PRIMITIVES.get(obj.primitive)
             reach = self.reach(obj)
-            lo, hi = self._array_box(
-                *obj.pose.world_box(reach_extents(cls, obj.params, reach)), shape
-            )
+            box = self.frame_pose(obj).world_box(reach_extents(cls, obj.params, reach))
+            lo, hi = self._array_box(*box, shape)
             sl = grid.box_to_slices([x - 1.0 for x in lo], [x + 1.0 for x in hi], shape, ref)
             if sl is None:
                 return None
@@ -254,7 +272,7 @@ class Recipe:
         starts, centres = grid.blocks(sl, BLOCK, device)
         if not full_grid:
             _, pts = grid.voxel_index_points(centres, shape, ref)
-            local = obj.pose.to_object(self.world(pts, shape))
+            local = self.frame_pose(obj).to_object(self.world(pts, shape))
             phi = evaluate(cls, obj.params, local)
             step = [r / n for r, n in zip(ref, shape, strict=True)]
             radius = 0.5 * (BLOCK - 1) * sum(x * x for x in step) ** 0.5

@@ -108,38 +108,33 @@ def lattice_minimum(
     bound: float | Callable[[torch.Tensor, torch.Tensor, list[float]], torch.Tensor],
     axes: list[torch.Tensor],
     block: int = 8,
-    chunk: int = 1 << 17,
 ) -> float:
     """Minimum of ``fn`` over the lattice ``axes[0] x axes[1] x axes[2]`` (evenly spaced).
 
     Exact, not sampled: the field at one lattice point per block of ``block``^3 points
-    bounds the whole block from below, and only blocks whose bound could beat the best value
-    found are evaluated point by point. ``bound``: a Lipschitz constant, or a function
-    (block points, their values, per-axis block half-widths) -> lower bounds per block.
+    bounds the whole block from below; blocks whose bound could beat the best value found
+    are split into blocks of 2^3 and bounded again, and only the survivors are evaluated
+    point by point. ``bound``: a Lipschitz constant, or a function (block points, their
+    values, per-axis block half-widths) -> lower bounds per block.
     """
-    reps, spans, half = [], [], []
-    for ax in axes:
-        starts = torch.arange(0, len(ax), block)
-        rep = torch.clamp(starts + block // 2, max=len(ax) - 1)
-        reps.append(ax[rep])
-        spans.append([(int(s), min(int(s) + block, len(ax))) for s in starts])
-        half.append(block // 2 * (float(ax[1] - ax[0]) if len(ax) > 1 else 0.0))
-    pts = _prod(reps)
-    vals = fn(pts)
-    if callable(bound):
-        lower = bound(pts, vals, half)
-    else:
-        lower = vals - bound * math.sqrt(sum(h * h for h in half))
-    best = float(vals.min())
-    cand = torch.nonzero(lower < best).flatten().tolist()
-    n1, n2 = len(spans[1]), len(spans[2])
-    todo: list[torch.Tensor] = []
-    for k in cand:
-        i, j, m = k // (n1 * n2), (k // n2) % n1, k % n2
-        sl = [spans[0][i], spans[1][j], spans[2][m]]
-        todo.append(_prod([ax[a:b] for ax, (a, b) in zip(axes, sl, strict=True)]))
-    if todo:
-        allp = torch.cat(todo)
-        for s in range(0, len(allp), chunk):
-            best = min(best, float(fn(allp[s : s + chunk]).min()))
+    n = torch.tensor([len(ax) for ax in axes])
+    steps = [float(ax[1] - ax[0]) if len(ax) > 1 else 0.0 for ax in axes]
+    starts = _prod([torch.arange(0, len(ax), block) for ax in axes])
+    best, size = math.inf, block
+    while len(starts):
+        rep = torch.minimum(starts + size // 2, n - 1)
+        vals = fn(torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1))
+        best = min(best, float(vals.min()))
+        if size == 1:
+            break
+        half = [size // 2 * st for st in steps]
+        if callable(bound):
+            lower = bound(torch.stack([axes[a][rep[:, a]] for a in range(3)], 1), vals, half)
+        else:
+            lower = vals - bound * math.sqrt(sum(h * h for h in half))
+        nxt = 2 if size > 2 else 1
+        offsets = _prod([torch.arange(0, size, nxt)] * 3)
+        starts = (starts[lower < best][:, None, :] + offsets[None]).reshape(-1, 3)
+        starts = starts[(starts < n).all(dim=1)]
+        size = nxt
     return best
