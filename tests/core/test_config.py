@@ -32,7 +32,7 @@ INVALID = [
     ({"volume": {"shape": [96, -1, 96]}}, "volume.shape.1", "greater than 0"),
     ({"volume": {"spacing": [1, 1]}}, "volume.spacing", "too few values (needs 3"),
     ({"objects": {"per_volume": 0}}, "objects.per_volume", "greater than 0"),
-    ({"objects": {"per_volume": "many"}}, "objects.per_volume", "valid integer"),
+    ({"objects": {"per_volume": "many"}}, "objects.per_volume", "must be a number"),
     ({"pose": {"shear": [0.2, 0.1]}}, "pose.shear", "low 0.2 is above high 0.1"),
     ({"classes": {"ranges": {"sphere": {"radius": [0.4, 0.1]}}}}, "classes.ranges", "above high"),
     (
