@@ -63,7 +63,7 @@ def test_geometry_switch_shorthand_overrides_and_grid() -> None:
     assert spec.geometry["octahedron"] == "authors" and spec.geometry["sphere"] == "exact"
     with pytest.raises(PresetError, match="geometry"):
         parse_preset({"geometry": "rough"}, "bad.yaml")
-    with pytest.raises(PresetError, match="geometry.overrides"):
+    with pytest.raises(PresetError, match=r"geometry\.overrides"):
         parse_preset({"geometry": {"overrides": {"spere": "exact"}}}, "bad.yaml")
 
 
