@@ -163,7 +163,7 @@ def export_nnunet(
     Returns:
         A summary: architecture, tensors written, re-initialised, files.
     """
-    from .checkpoints import load_checkpoint
+    from ..io.checkpoints import load_checkpoint
     from .transfer import head_keys
 
     state = load_checkpoint(checkpoint)

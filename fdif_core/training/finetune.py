@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import ArgumentError, UserError
+from ..io.checkpoints import load_checkpoint
 from ..networks import NETWORKS, build_network
 from ..presets.finetune import FinetuneConfig
 from ..presets.preset import Preset
@@ -29,7 +30,6 @@ from ..real.patches import PatchStream, cached_cases, padding_note
 from ..real.preprocess import Plan, augment_transforms, make_plan, preprocess_transforms
 from ..real.splits import fold_cases
 from ..synthetic.stream import quiet_worker
-from .checkpoints import load_checkpoint
 from .distributed import Dist, init_distributed
 from .loop import MicroBatch, RunResult, Task, fit
 from .rundir import Run, open_run

@@ -234,7 +234,7 @@ def _resumes(bad: Bad, ws: Path) -> None:
         kept = [p for p in before if "/imagesTr/" in p]
         assert kept and all(snapshot(ws).get(p) == before[p] for p in kept)
     else:
-        from fdif_core.training.checkpoints import load_checkpoint
+        from fdif_core.io.checkpoints import load_checkpoint
 
         step = load_checkpoint(ws / "run" / "last.pt")["step"]
         argv = [bad.args[0], "--resume", str(ws / "run"), "--max-steps", "1", "--no-progress"]

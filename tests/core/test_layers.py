@@ -19,6 +19,8 @@ ALLOWED = {  # layer -> layers it may import (itself and errors always)
     "synthetic": {"presets", "io", "engine"},
     "training": {"evaluation", "synthetic", "real", "presets", "networks", "io", "engine"},
     "evaluation": {"synthetic", "real", "presets", "networks", "io", "engine"},
+    "studies": {"training", "evaluation", "synthetic", "real", "presets", "networks", "io"}
+    | {"engine"},
     "cli": {"*"},
 }
 STUDIO_FORBIDDEN = {"training", "evaluation", "cli"}

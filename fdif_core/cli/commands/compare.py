@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ...errors import UserError
-    from ...evaluation.compare import compare, format_compare, parse_sources
+    from ...studies.compare import compare, format_compare, parse_sources
     from ._common import device
     from .finetune import load_finetune_preset
 
