@@ -53,9 +53,22 @@ def _ordered(r: tuple[float, float]) -> tuple[float, float]:
 Range = Annotated[tuple[float, float], AfterValidator(_ordered)]
 
 
+def _within(low: float, high: float, what: str = "") -> AfterValidator:
+    """Every number of a value (a range, a triple) within ``[low, high]``."""
+
+    def check(v):
+        if any(not low <= x <= high for x in v):
+            raise ValueError(f"must lie within [{low:g}, {high:g}]{what}, got {list(v)}")
+        return v
+
+    return AfterValidator(check)
+
+
 class VolumeConfig(Strict):
     shape: tuple[PositiveInt, PositiveInt, PositiveInt] = (96, 96, 96)
-    spacing: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (1.0, 1.0, 1.0)
+    spacing: Annotated[
+        tuple[PositiveFloat, PositiveFloat, PositiveFloat], _within(1e-6, 1e6, " mm")
+    ] = (1.0, 1.0, 1.0)
 
 
 class ObjectsConfig(Strict):
@@ -102,10 +115,17 @@ class ClassesConfig(Strict):
             if not hit:
                 raise ValueError(suggest(pat, PRIMITIVES.names, "primitive class pattern"))
             allowed = sorted({k for c in hit for k in c.ranges})
-            for key in params:
+            for key, (low, high) in params.items():
                 if key not in allowed:
                     raise ValueError(
                         f"{pat}: unknown parameter {key!r}; allowed: {', '.join(allowed)}"
+                    )
+                # sizes (whose default ranges are never negative) stay >= 0; all within ±100
+                floor = 0.0 if all(c.ranges[key][0] >= 0 for c in hit if key in c.ranges) else -100
+                if low < floor or high > 100:
+                    raise ValueError(
+                        f"{pat}: {key} [{low:g}, {high:g}] must lie within [{floor:g}, 100] "
+                        "(fractions of the volume)"
                     )
         return v
 
@@ -130,9 +150,12 @@ class ClassesConfig(Strict):
 
 
 class PoseConfig(Strict):
-    translation: Range = (-0.35, 0.35)
-    rotation: Range = (-math.pi, math.pi)
-    shear: Range = (-0.1, 0.1)
+    """Ranges of the sampled pose: translation (fraction of the volume), rotation (radians)
+    and shear."""
+
+    translation: Annotated[Range, _within(-10, 10)] = (-0.35, 0.35)
+    rotation: Annotated[Range, _within(-100, 100)] = (-math.pi, math.pi)
+    shear: Annotated[Range, _within(-10, 10)] = (-0.1, 0.1)
 
 
 class InstanceSpec(Strict):
@@ -155,8 +178,33 @@ class InstanceSpec(Strict):
 
 
 Instance = str | InstanceSpec
-# Texture parameters used as counts or indices: whole numbers within these bounds.
-PARAM_DOMAINS = {"axis": (0, 2), "octaves": (1, 12), "seed": (0, SEED_MAX)}
+# Texture parameters: (low, high, whole number, low end excluded); others within ±1e6.
+PARAM_DOMAINS: dict[str, tuple[float, float, bool, bool]] = {
+    "axis": (0, 2, True, False),
+    "octaves": (1, 12, True, False),
+    "seed": (0, SEED_MAX, True, False),
+    "modulus": (2, 1000, True, False),
+    "base": (0, 1e6, False, True),
+    "width": (0, 1e6, False, True),
+    "wavelength": (0, 1e6, False, True),
+    "peak": (1, 255, False, False),
+    "value": (0, 255, False, False),
+}
+PARAM_BOUND = 1e6
+
+
+def _param_problem(key: str, value: float | str) -> str | None:
+    if isinstance(value, str):  # a formula (expr): checked by its family
+        return None
+    low, high, whole, open_low = PARAM_DOMAINS.get(key, (-PARAM_BOUND, PARAM_BOUND, False, False))
+    bad_low = value <= low if open_low else value < low
+    if bad_low or value > high or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        span = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        return f"{key} must be {kind} in {span}, got {value:g}"
+    return None
+
+
 Inst = TypeVar("Inst", bound=TextureInstance)
 
 
@@ -169,12 +217,9 @@ def _instances(items: list[Instance], kind: type[Inst], registry: Registry[Inst]
         else:
             kind.check_params(it.family, it.params)
             for key, value in it.params.items():
-                if key in PARAM_DOMAINS:
-                    lo, hi = PARAM_DOMAINS[key]
-                    if value != int(value) or not lo <= value <= hi:
-                        raise ValueError(
-                            f"{it.name}: {key} must be a whole number {lo}..{hi}, got {value:g}"
-                        )
+                problem = _param_problem(key, value)
+                if problem:
+                    raise ValueError(f"{it.name}: {problem}")
             inst = kind(it.name, it.family, dict(it.params))
         if inst.name in {o.name for o in out}:
             raise ValueError(f"{inst.name!r} listed twice")
@@ -237,13 +282,51 @@ class LabelsConfig(Strict):
 class ClassificationConfig(Strict):
     """Single-object classification variant."""
 
-    size_scale: PositiveFloat = Field(1.3, description="linear scale; 1.3 = about 2.2x the volume")
+    size_scale: PositiveFloat = Field(
+        1.3, le=10.0, description="linear scale; 1.3 = about 2.2x the volume"
+    )
     normalize: Literal["zscore", "none"] = "zscore"
 
 
 class DatasetConfig(Strict):
     num_samples: PositiveInt = 5000
     num_val: NonNegativeInt = 0
+
+
+Style = Literal["authors", "exact"]
+
+
+class GeometryConfig(Strict):
+    """Which fields the classes have (docs/method.md): ``authors``, the authors' released
+    generator (the paper's data), or ``exact``, true SDFs or distance bounds with closed
+    onion shells, the exact octahedron, mirrored revolutions and sliver rejection."""
+
+    style: Style = "exact"
+    overrides: dict[str, Style] = Field(
+        default_factory=dict, description="class name, family or glob -> style for those classes"
+    )
+    grid: Literal["centred", "authors"] | None = Field(
+        None,
+        description="voxel coordinates: centred, or the authors' -G/2..G/2-1 with displacement "
+        "coordinates divided by G/2-1 (default: authors for the authors' style)",
+    )
+
+    @field_validator("overrides")
+    @classmethod
+    def _known(cls, v: dict[str, Style]) -> dict[str, Style]:
+        for pat in v:
+            _class_names([pat])
+        return v
+
+    def style_of(self, name: str) -> Style:
+        out = self.style
+        for pat, style in self.overrides.items():
+            if name in _class_names([pat]):
+                out = style
+        return out
+
+    def grid_frame(self) -> Literal["centred", "authors"]:
+        return self.grid or ("authors" if self.style == "authors" else "centred")
 
 
 class Preset(Strict):
@@ -256,6 +339,7 @@ class Preset(Strict):
     volume: VolumeConfig = VolumeConfig()
     objects: ObjectsConfig = ObjectsConfig()
     classes: ClassesConfig = ClassesConfig()
+    geometry: GeometryConfig = GeometryConfig()
     pose: PoseConfig = PoseConfig()
     displacements: DisplacementsConfig = DisplacementsConfig()
     mappers: MappersConfig = MappersConfig()
@@ -273,6 +357,11 @@ class Preset(Strict):
         if problem:
             raise ValueError(problem)
         return self
+
+    @field_validator("geometry", mode="before")
+    @classmethod
+    def _style_shorthand(cls, v: Any) -> Any:
+        return {"style": v} if isinstance(v, str) else v
 
     def hash(self) -> str:
         """Stable digest of the recipe (name, description and limits excluded)."""

@@ -8,6 +8,7 @@ labels whole numbers within the dataset's declared classes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 from ..errors import UserError
 
 SHOWN = 5  # offending values listed in a message
+MAX_CASE_VOXELS = 1 << 31  # voxels of one image or label file (8 GiB as float32)
 
 
 def _name(files: Any, channel: int = 0) -> str:
@@ -31,6 +33,12 @@ def check_dims(case_id: str, file: Path, shape: Sequence[int], *, what: str, cha
     A trailing axis of 1 is a 3D volume too.
     """
     dims = tuple(int(s) for s in shape)
+    n = math.prod(dims)
+    if n > MAX_CASE_VOXELS:
+        raise UserError(
+            f"case {case_id}: {what} {file} claims {n:,} voxels (shape {dims}); at most "
+            f"{MAX_CASE_VOXELS:,} per file"
+        )
     while len(dims) > 3 and dims[-1] == 1:
         dims = dims[:-1]
     ok = len(dims) == 3 or (len(dims) == 4 and what == "image" and dims[3] == channels > 1)

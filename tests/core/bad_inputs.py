@@ -413,6 +413,24 @@ FIELDS: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
     ("mapper-unknown", {"mappers": {"enabled": ["linear"]}}, ("mappers.enabled", "'linear'"), "sample"),
     ("mapper-param-nan", {"mappers": {"enabled": [{"name": "m", "family": "linear", "params": {"slope": float("nan")}}]}}, ("mappers.enabled.0.params.slope", "finite"), "sample"),
     ("mapper-param-bool", {"mappers": {"enabled": [{"name": "m", "family": "linear", "params": {"slope": True}}]}}, ("mappers.enabled.0.params", "slope", "true (a boolean)"), "sample"),
+    ("range-size-negative", {"classes": {"ranges": {"*": {"radius": [-0.5, -0.1]}}}}, ("classes.ranges", "radius [-0.5, -0.1]", "within [0, 100]"), "sample"),
+    ("range-huge", {"classes": {"ranges": {"sphere": {"radius": [0.1, 1e30]}}}}, ("classes.ranges", "radius", "within [0, 100]"), "sample"),
+    ("pose-translation-huge", {"pose": {"translation": [-1e30, 1e30]}}, ("pose.translation", "within [-10, 10]", "1e+30"), "sample"),
+    ("pose-shear-huge", {"pose": {"shear": [1e300, 1e300]}}, ("pose.shear", "within [-10, 10]"), "sample"),
+    ("spacing-huge", {"volume": {"spacing": [1e300, 1, 1]}}, ("volume.spacing", "1e+06] mm", "1e+300"), "sample"),
+    ("spacing-tiny", {"volume": {"spacing": [1e-30, 1, 1]}}, ("volume.spacing", "[1e-06"), "sample"),
+    ("displacement-amplitude-huge", {"displacements": {"enabled": [{"name": "d", "family": "sine_lattice", "params": {"amplitude": 1e30}}]}}, ("displacements.enabled", "d: amplitude", "1e+30"), "sample"),
+    ("displacement-axis-3", {"displacements": {"enabled": [{"name": "d", "family": "axis_stripes", "params": {"axis": 3}}]}}, ("d: axis", "whole number in [0, 2]", "got 3"), "sample"),
+    ("displacement-octaves-fraction", {"displacements": {"enabled": [{"name": "d", "family": "gradient_noise", "params": {"octaves": 2.5}}]}}, ("d: octaves", "whole number", "2.5"), "sample"),
+    ("displacement-octaves-million", {"displacements": {"enabled": [{"name": "d", "family": "gradient_noise", "params": {"octaves": 1e6}}]}}, ("d: octaves", "[1, 12]"), "sample"),
+    ("mapper-modulus-zero", {"mappers": {"enabled": [{"name": "m", "family": "modular", "params": {"modulus": 0}}]}}, ("m: modulus", "[2, 1000]", "got 0"), "sample"),
+    ("mapper-modulus-one", {"mappers": {"enabled": [{"name": "m", "family": "modular", "params": {"modulus": 1}}]}}, ("m: modulus", "got 1"), "sample"),
+    ("mapper-base-negative", {"mappers": {"enabled": [{"name": "m", "family": "exponential", "params": {"base": -2}}]}}, ("m: base", "(0, 1e+06]", "got -2"), "sample"),
+    ("mapper-peak-huge", {"mappers": {"enabled": [{"name": "m", "family": "linear", "params": {"peak": 1e300}}]}}, ("m: peak", "[1, 255]"), "sample"),
+    ("mapper-peak-tiny", {"mappers": {"enabled": [{"name": "m", "family": "inverse_cube", "params": {"peak": 0.01}}]}}, ("m: peak", "[1, 255]", "0.01"), "sample"),
+    ("mapper-width-zero", {"mappers": {"enabled": [{"name": "m", "family": "floor", "params": {"width": 0}}]}}, ("m: width", "(0, 1e+06]"), "sample"),
+    ("mapper-wavelength-zero", {"mappers": {"enabled": [{"name": "m", "family": "sinusoidal", "params": {"wavelength": 0}}]}}, ("m: wavelength", "got 0"), "sample"),
+    ("classification-scale-huge", {"classification": {"size_scale": 1e30}}, ("classification.size_scale", "less than or equal to 10"), "sample"),
     ("clip-over-255", {"intensity": {"clip": [0, 1000]}}, ("intensity.clip", "[0, 255]"), "sample"),
     ("clip-negative", {"intensity": {"clip": [-5, 100]}}, ("intensity.clip", "[0, 255]"), "sample"),
     ("clip-reversed", {"intensity": {"clip": [100, 50]}}, ("intensity.clip", "above high"), "sample"),
@@ -467,7 +485,7 @@ FIELDS: list[tuple[str, dict[str, Any], tuple[str, ...], str]] = [
     ("finetune-normalization", {"finetune": {"preprocess": {"normalization": "minmax"}}}, ("finetune.preprocess.normalization", "'minmax'"), "sample"),
     ("finetune-no-crops", {"finetune": {"augment": {"pos": 0, "neg": 0}}}, ("finetune.augment", "pos + neg"), "sample"),
     ("finetune-overlap-one", {"finetune": {"sw_overlap": 1.0}}, ("finetune.sw_overlap", "less than 1", "got 1.0"), "sample"),
-    ("finetune-workers-thousand", {"finetune": {"num_workers": 1000}}, ("finetune.num_workers 1000", "allowed 0.."), ""),
+    ("finetune-workers-thousand", {"finetune": {"num_workers": 1000}}, ("finetune.num_workers 1000", "allowed 0.."), "finetune"),
     ("finetune-patch-huge", {"finetune": {"patch_size": [4096, 4096, 4096]}}, ("finetune.patch_size", "limits.max_voxels"), "sample"),
 ]  # fmt: skip
 
@@ -483,6 +501,9 @@ def _preset_fields() -> list[Bad]:
             args = ("sample", "--preset", "{ws}/p.yaml", "--out", "{ws}/out")
         elif command == "pretrain":
             args = ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress")
+        elif command == "finetune":
+            args = ("finetune", "--dataset", "{ws}/ds", "--scratch", "--out", "{ws}/run",
+                    "--preset", "{ws}/p.yaml")  # fmt: skip
         else:
             continue
         out.append(Bad(f"preset/{name}/{command}", args, expect, setup))
@@ -586,7 +607,7 @@ def _command_line() -> list[Bad]:
         ("finetune/workers-thousand", (*FINETUNE, "--workers", "1000"), ("--workers", "1000: allowed 0.."), ()),
         ("finetune/workers-negative", (*FINETUNE, "--workers", "-1"), ("--workers", "allowed 0.."), ()),
         ("finetune/max-steps-zero", (*FINETUNE[:7], "0"), ("--max-steps", "allowed 1 or more"), ()),
-        ("finetune/fold-7", (*FINETUNE, "--fold", "7"), ("--fold 7", "0..4"), (toy(),)),
+        ("finetune/fold-7", (*FINETUNE, "--fold", "7"), ("--fold", ": 7", "0..4"), (toy(),)),
         ("finetune/fold-text", (*FINETUNE, "--fold", "first"), ("--fold first", "allowed: 0..4, dataset, all"), ()),
         ("finetune/fold-dataset", (*FINETUNE, "--fold", "dataset"), ("--fold dataset", "no validation list"), (toy(),)),
         ("finetune/out-empty", ("finetune", "--dataset", "{ws}/ds", "--scratch", "--out", ""), ("--out", "empty path"), ()),
@@ -637,6 +658,7 @@ def _datasets() -> list[Bad]:
         ("image-corrupt", (T, write(IMG0, b"\x1f\x8b\x08\x00" + b"\0" * 64)), ("case toy_000", "cannot read", "toy_000_0000.nii.gz")),
         ("image-truncated", (T, _truncate(IMG0)), ("case toy_000", "toy_000_0000.nii.gz")),
         ("image-text", (T, write(IMG0, "not an image\n")), ("case toy_000", "cannot read")),
+        ("image-huge-header", (T, _huge_header(IMG0)), ("case toy_000", "toy_000_0000.nii.gz", "claims 27,000,000,000,000 voxels", "at most 2,147,483,648")),
         ("json-invalid", (T, write("ds/dataset.json", "{labels: ")), ("dataset.json", "not valid JSON")),
         ("json-list", (T, write("ds/dataset.json", "[]")), ("dataset.json", "JSON object", "list")),
         ("json-no-labels", (T, edit_json("ds/dataset.json", lambda d: _set(d, "labels", _DROP))), ("dataset.json", "labels")),
@@ -672,6 +694,21 @@ def _poke(a: Any, value: float) -> Any:
     a = a.astype(np.result_type(a.dtype, kind))
     a[a.shape[0] // 2, a.shape[1] // 2, a.shape[2] // 2] = value
     return a
+
+
+def _huge_header(rel: str) -> Setup:
+    """A NIfTI file whose header claims 30000³ float32 voxels (8 bytes of data follow)."""
+
+    def setup(ws: Path) -> None:
+        import nibabel as nib
+        import numpy as np
+
+        h = nib.Nifti1Header()
+        h.set_data_shape((30000, 30000, 30000))
+        h.set_data_dtype(np.float32)
+        (ws / rel).write_bytes(gzip.compress(h.binaryblock + b"\0" * 12))
+
+    return setup
 
 
 def _truncate(rel: str) -> Setup:
@@ -740,6 +777,11 @@ def _checkpoints() -> list[Bad]:
                 (toy(), s),
             )
         )
+    for n, s, e in rows[:1] + rows[6:7] + rows[14:15]:  # a run whose last.pt is broken
+        resume = ckpt("run/last.pt", lambda s=s: _setup_bytes(s))
+        e = tuple(x.replace("c.pt", "last.pt") for x in e)
+        args = ("pretrain", "--resume", "{ws}/run", "--no-progress")
+        out.append(Bad(f"checkpoint/{n}/resume", args, e, (run_folder(), resume)))
     out.append(
         Bad(
             "checkpoint/dev-zero/export",
@@ -748,6 +790,15 @@ def _checkpoints() -> list[Bad]:
         )
     )
     return out
+
+
+def _setup_bytes(setup: Setup) -> bytes:
+    """The bytes a ``write``/``ckpt`` setup puts at c.pt."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        setup(Path(tmp))
+        return (Path(tmp) / "c.pt").read_bytes()
 
 
 def _without(d: dict, key: str) -> dict:
@@ -801,6 +852,79 @@ def _interrupts() -> list[Bad]:
     ]  # fmt: skip
 
 
+_FINETUNED: dict[str, bytes] = {}
+
+
+def finetuned_bytes() -> bytes:
+    """last.pt of a one-step fine-tuning of the toy dataset (made once per process)."""
+    if "last" not in _FINETUNED:
+        import tempfile
+
+        from fdif_core.presets import load_preset
+        from fdif_core.real.toy import write_toy_dataset
+        from fdif_core.training.finetune import finetune
+
+        with tempfile.TemporaryDirectory() as tmp:
+            ds = write_toy_dataset(Path(tmp) / "ds", "nnunet")
+            preset = load_preset("finetune/quick")
+            res = finetune(ds, preset, Path(tmp) / "run", max_steps=1, progress=False,
+                           log_fn=lambda *_: None)  # fmt: skip
+            _FINETUNED["last"] = res.checkpoint.read_bytes()
+    return _FINETUNED["last"]
+
+
+def finetuned_nan() -> bytes:
+    import torch
+
+    state = torch.load(io.BytesIO(finetuned_bytes()), weights_only=True)
+    key = next(k for k, v in state["model"].items() if v.is_floating_point())
+    state["model"][key] = torch.full_like(state["model"][key], float("inf"))
+    return torch_bytes(state)
+
+
+def each_case(edit: Callable[[str], Setup], n: int = 5) -> Setup:
+    def setup(ws: Path) -> None:
+        for i in range(n):
+            edit(f"{i:03d}")(ws)
+
+    return setup
+
+
+def _evaluate() -> list[Bad]:
+    E = ("evaluate", "--weights", "{ws}/run/last.pt", "--dataset", "{ws}/ds", "--out", "{ws}/ev")
+    R = ckpt("run/last.pt", finetuned_bytes)
+    T = toy()
+    img = lambda f: lambda i: edit_nifti(f"ds/imagesTr/toy_{i}_0000.nii.gz", f)  # noqa: E731
+    lab = lambda f: lambda i: edit_nifti(f"ds/labelsTr/toy_{i}.nii.gz", f)  # noqa: E731
+    rows = [
+        ("image-nan", (R, T, each_case(img(lambda a: _poke(a, float("nan"))))), ("case toy_", "_0000.nii.gz", "NaN", "finite intensities")),
+        ("image-inf", (R, T, each_case(img(lambda a: _poke(a, float("-inf"))))), ("case toy_", "1 inf", "finite intensities")),
+        ("label-value", (R, T, each_case(lab(lambda a: _poke(a, 7)))), ("case toy_", "value(s) 7", "classes 0..2")),
+        ("label-fraction", (R, T, each_case(lab(lambda a: _poke(a, 0.5)))), ("case toy_", "non-integer values 0.5")),
+        ("label-truncated", (R, T, each_case(lambda i: _truncate(f"ds/labelsTr/toy_{i}.nii.gz"))), ("case toy_", "cannot read", "labelsTr/toy_")),
+        ("image-2d", (R, T, each_case(img(lambda a: a[:, :, 0]))), ("case toy_000", "2D", "allowed: 3D")),
+        ("classes-differ", (R, T, edit_json("ds/dataset.json", lambda d: _set(d, "labels", {"background": 0, "ball": 1, "cube": 2}))), ("classes", "cube", "differ")),
+        ("channels-differ", (R, toy(channels=2)), ("2 channel(s)", "the network takes 1")),
+        ("no-test-cases", (R, T), ("--split test", "no test cases")),
+        ("dataset-missing", (R,), ("--dataset", "no such dataset")),
+        ("weights-inf", (ckpt("run/last.pt", finetuned_nan), T), ("last.pt", "NaN or inf")),
+    ]  # fmt: skip
+    out = []
+    for name, setup, expect in rows:
+        args = (*E, "--split", "test") if name == "no-test-cases" else E
+        out.append(Bad(f"evaluate/{name}", args, expect, setup))
+    return out
+
+
+def _training_interrupts() -> list[Bad]:
+    long = {"pretrain": {**PRETRAIN, "iterations": 500, "checkpoint_interval": 400}}
+    return [
+        Bad("interrupt/pretrain-sigint", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress"),
+            ("interrupted", "SIGINT", "saved", "resume with: fdif-core pretrain --resume"), (preset_file(long),),
+            code=130, kind="signal"),
+    ]  # fmt: skip
+
+
 def corpus() -> list[Bad]:
     return [
         *_preset_files(),
@@ -808,8 +932,10 @@ def corpus() -> list[Bad]:
         *_command_line(),
         *_datasets(),
         *_checkpoints(),
+        *_evaluate(),
         *_disk(),
         *_interrupts(),
+        *_training_interrupts(),
     ]
 
 

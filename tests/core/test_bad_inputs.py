@@ -169,13 +169,77 @@ def test_bad_input(
     assert seconds < MAX_SECONDS, f"took {seconds:.1f} s"
 
 
+# ---------------------------------------------------------------- the real entry point
+PROCESS_IDS = [
+    "preset-file/dev-zero/validate",
+    "preset/memory-huge-volume/sample",
+    "cli/generate/workers-thousand",
+]
+PROCESS_LIMIT = 5 << 30  # address space of the whole process (torch alone maps ~3 GiB)
+
+
+PROCESS_CASES = [b for b in CORPUS if b.id in PROCESS_IDS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bad", PROCESS_CASES, ids=[b.id for b in PROCESS_CASES])
+def test_entry_point_under_a_memory_limit(bad: Bad, tmp_path: Path) -> None:
+    """``python -m fdif_core`` itself: exit status 2 and one line, in a process whose
+    address space is capped (what it refuses, it refuses before allocating)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for setup in bad.setup:
+        setup(ws)
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (PROCESS_LIMIT, PROCESS_LIMIT))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "fdif_core", *bad.argv(ws)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        preexec_fn=cap,
+        timeout=120,
+    )
+    assert proc.returncode == bad.code, proc.stderr
+    check_line(proc.stderr, bad)
+
+
 # ---------------------------------------------------------------- interrupts
 SIGNAL_CASES = [b for b in CORPUS if b.kind == "signal"]
 
 
-def _journal_lines(ws: Path) -> int:
-    path = ws / "ds" / "fdif_journal.jsonl"
-    return len(path.read_text().splitlines()) if path.exists() else 0
+def _started(bad: Bad, ws: Path) -> bool:
+    """Far enough to be worth interrupting: 3 cases journaled, or 2 training steps logged."""
+    if bad.args[0] == "generate":
+        path = ws / "ds" / "fdif_journal.jsonl"
+    else:
+        path = ws / "run" / "log.jsonl"
+    return path.exists() and sum('"loss"' in x or '"index"' in x for x in path.open()) >= 2
+
+
+def _resumes(bad: Bad, ws: Path) -> None:
+    """The interrupted run continues: generate to files matching the manifest (those
+    finished before kept as they were); training from the saved step."""
+    if bad.args[0] == "generate":
+        before = snapshot(ws)
+        assert main([*bad.argv(ws), "--resume"]) == 0
+        manifest = json.loads((ws / "ds" / "fdif_manifest.json").read_text())
+        assert manifest["complete"]
+        for case in manifest["cases"]:
+            for f in case["files"].values():
+                assert _digest(ws / "ds" / f["path"]) == f["sha256"]
+        kept = [p for p in before if "/imagesTr/" in p]
+        assert kept and all(snapshot(ws).get(p) == before[p] for p in kept)
+    else:
+        from fdif_core.training.checkpoints import load_checkpoint
+
+        step = load_checkpoint(ws / "run" / "last.pt")["step"]
+        argv = [bad.args[0], "--resume", str(ws / "run"), "--max-steps", "1", "--no-progress"]
+        assert main(argv) == 0
+        assert load_checkpoint(ws / "run" / "last.pt")["step"] == step + 1
 
 
 @pytest.mark.slow
@@ -185,7 +249,7 @@ def test_interrupt_exits_130_and_resumes(bad: Bad, tmp_path: Path) -> None:
     ws.mkdir()
     for setup in bad.setup:
         setup(ws)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "fdif_core", *bad.argv(ws)],
         stdout=subprocess.PIPE,
@@ -195,29 +259,19 @@ def test_interrupt_exits_130_and_resumes(bad: Bad, tmp_path: Path) -> None:
         start_new_session=True,  # its own process group, as a shell job
     )
     deadline = time.monotonic() + 120
-    while _journal_lines(ws) < 3 and proc.poll() is None and time.monotonic() < deadline:
+    while not _started(bad, ws) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, f"finished before it could be interrupted: {proc.stderr.read()}"
     if "sigint" in bad.id:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
     else:
         os.kill(proc.pid, signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == bad.code, err
     check_line(err, bad)
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 4 << 20  # KiB: < 4 GiB
-
     assert not temporaries(ws), "the interrupted job left temporary files"
-    before = snapshot(ws)
-    assert main([*bad.argv(ws), "--resume"]) == 0
-    manifest = json.loads((ws / "ds" / "fdif_manifest.json").read_text())
-    assert manifest["complete"]
-    for case in manifest["cases"]:
-        for f in case["files"].values():
-            assert _digest(ws / "ds" / f["path"]) == f["sha256"]
-    # files finished before the interrupt were kept, not rewritten
-    kept = [p for p in before if "/imagesTr/" in p]
-    assert kept and all(snapshot(ws).get(p) == before[p] for p in kept)
+    _resumes(bad, ws)
     assert not temporaries(ws)
 
 

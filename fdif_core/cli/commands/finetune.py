@@ -107,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
 
         check_run_out(Path(args.out))
     preset = load_finetune_preset(args.preset) if (args.preset or not args.resume) else None
+    if preset is not None:
+        from ...presets.limits import check_workers
+
+        n = preset.finetune.num_workers if args.workers is None else args.workers
+        check_workers(n, "--workers" if args.workers is not None else "finetune.num_workers", 0)
     kwargs = training_kwargs(args)
     return run_training(
         NAME,
