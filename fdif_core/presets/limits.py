@@ -180,7 +180,7 @@ def estimate(
     shape: tuple[int, int, int] | None = None,
     cases: int | None = None,
 ) -> Estimate:
-    """Host memory of ``command`` (sample, bench, generate, pretrain) on ``preset``."""
+    """Host memory of ``command`` (sample, bench, generate, pretrain, finetune) on ``preset``."""
     shape = tuple(shape or preset.volume.shape)  # type: ignore[assignment]
     voxels = math.prod(shape)
     render = render_bytes(shape, preset.objects.per_volume)  # type: ignore[arg-type]
@@ -200,6 +200,8 @@ def estimate(
         est.add("validation volumes", cfg.val_volumes * voxels * SAMPLE_BYTES_PER_VOXEL)
     elif command == "bench":  # the naive baseline evaluates every voxel for every object
         est.add("rendering", 2 * render)
+    elif command == "finetune":  # real cases: their size is known once they are read
+        pass
     else:
         est.add("rendering", render)
     return est
@@ -216,18 +218,31 @@ def memory_limit(preset: Preset, max_memory_gib: float | None = None) -> tuple[i
 
 
 def check_memory(
-    preset: Preset, command: str, *, max_memory_gib: float | None = None, **kw: object
+    preset: Preset,
+    command: str,
+    *,
+    max_memory_gib: float | None = None,
+    extra: tuple[tuple[str, int], ...] = (),
+    **kw: object,
 ) -> Estimate:
-    """Refuse ``command`` when its estimated memory is over the ceiling."""
+    """Refuse ``command`` when its estimated memory (plus ``extra`` parts, such as a
+    network trained on the CPU) is over the ceiling."""
     if max_memory_gib is not None and not (0 < max_memory_gib < float("inf")):
         raise UserError(f"--max-memory {max_memory_gib}: a positive number of GiB")
     est = estimate(preset, command, **kw)  # type: ignore[arg-type]
+    for what, nbytes in extra:
+        est.add(what, nbytes)
     limit, source = memory_limit(preset, max_memory_gib)
     if est.total > limit:
         raise UserError(
             f"{command}: needs about {_gib(est.total)} of memory ({est.describe()}); "
-            f"the limit is {_gib(limit)} ({source}); lower volume.shape, "
-            "objects.per_volume or --workers, or raise limits.max_memory_gib / --max-memory"
+            f"the limit is {_gib(limit)} ({source}); lower "
+            + (
+                "the patch, batch or crops, or train on a GPU (--device cuda)"
+                if extra
+                else "volume.shape, objects.per_volume or --workers"
+            )
+            + ", or raise limits.max_memory_gib / --max-memory"
         )
     return est
 
