@@ -247,18 +247,35 @@ def check_memory(
     return est
 
 
-def check_runs(preset: Preset, max_memory_gib: float | None = None) -> float:
+def cpu_training(cfg) -> tuple[tuple[str, int], ...]:
+    """The memory part of a training section's network step on the CPU."""
+    from ..training.networks import training_bytes
+
+    samples = cfg.batch_size * cfg.augment.crops_per_volume
+    nbytes = training_bytes(cfg.model, cfg.patch_size, cfg.model_kwargs, samples, cfg.amp)
+    return ((f"{cfg.model} training on the CPU", nbytes),)
+
+
+def check_runs(
+    preset: Preset, max_memory_gib: float | None = None, train_device: str | None = None
+) -> float:
     """What the commands check when they start with the preset's own settings: ``sample``,
     ``generate`` (one worker), and ``pretrain`` / ``finetune`` when the preset has those
-    sections. Returns the largest estimate in GiB."""
+    sections (with the network's memory when ``train_device`` is ``cpu``). Returns the
+    largest estimate in GiB."""
     ests = [
         check_memory(preset, "sample", max_memory_gib=max_memory_gib),
         check_memory(preset, "generate", max_memory_gib=max_memory_gib),
     ]
-    if "pretrain" in preset.model_fields_set:
-        n = preset.pretrain.num_workers
-        check_workers(n, "pretrain.num_workers", low=0)
-        ests.append(check_memory(preset, "pretrain", max_memory_gib=max_memory_gib, workers=n))
-    if preset.finetune is not None:
-        check_workers(preset.finetune.num_workers, "finetune.num_workers", low=0)
+    sections = ["pretrain"] if "pretrain" in preset.model_fields_set else []
+    sections += ["finetune"] if preset.finetune is not None else []
+    for name in sections:
+        cfg = getattr(preset, name)
+        check_workers(cfg.num_workers, f"{name}.num_workers", low=0)
+        extra = cpu_training(cfg) if train_device == "cpu" else ()
+        ests.append(
+            check_memory(
+                preset, name, max_memory_gib=max_memory_gib, workers=cfg.num_workers, extra=extra
+            )
+        )
     return max(e.total for e in ests) / GIB

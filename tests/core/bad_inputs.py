@@ -578,6 +578,8 @@ COMMAND_LINE: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[Setup, ...
     ("presets/no-action", ("presets",), ("ACTION",), ()),
     ("presets/validate-nothing", ("presets", "validate"), ("the following arguments are required",), ()),
     ("presets/show-missing", ("presets", "show", "{ws}/none.yaml"), ("none.yaml", "no such preset"), ()),
+    ("presets/validate-swin-on-cpu", ("presets", "validate", "fdif-paper", "--device", "cpu"), ("fdif-paper", "pretrain: needs about", "training on the CPU"), ()),
+    ("presets/validate-device", ("presets", "validate", "fdif-paper", "--device", "tpu"), ("--device", "'tpu'"), ()),
     ("presets/validate-one-bad-of-two", ("presets", "validate", "{ws}/ok.yaml", "{ws}/p.yaml"), ("p.yaml", "seed"), (*P, preset_file({"seed": -3}))),
     ("export/run-missing", ("export-weights", "{ws}/none"), ("none", "no checkpoint"), ()),
     ("export/run-empty", ("export-weights", ""), ("RUN", "empty path"), ()),

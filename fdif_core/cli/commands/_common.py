@@ -109,17 +109,12 @@ def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
 def check_training_memory(command: str, preset, workers: int | None, args) -> None:
     """What a training command checks before it starts: its workers (4 per CPU) and its
     estimated host memory, the network's included when it trains on the CPU."""
-    from ...presets.limits import check_memory, check_workers
-    from ...training.networks import training_bytes
+    from ...presets.limits import check_memory, check_workers, cpu_training
 
     cfg = getattr(preset, command)
     n = cfg.num_workers if workers is None else workers
     check_workers(n, "--workers" if workers is not None else f"{command}.num_workers", 0)
-    extra: tuple[tuple[str, int], ...] = ()
-    if device(args.device).type == "cpu":
-        samples = cfg.batch_size * cfg.augment.crops_per_volume
-        nbytes = training_bytes(cfg.model, cfg.patch_size, cfg.model_kwargs, samples, cfg.amp)
-        extra = ((f"{cfg.model} training on the CPU", nbytes),)
+    extra = cpu_training(cfg) if device(args.device).type == "cpu" else ()
     max_gib = getattr(args, "max_memory", None)
     check_memory(preset, command, workers=n, max_memory_gib=max_gib, extra=extra)
 
