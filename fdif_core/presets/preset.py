@@ -293,6 +293,42 @@ class DatasetConfig(Strict):
     num_val: NonNegativeInt = 0
 
 
+Style = Literal["authors", "exact"]
+
+
+class GeometryConfig(Strict):
+    """Which fields the classes have (docs/method.md): ``authors``, the authors' released
+    generator (the paper's data), or ``exact``, true SDFs or distance bounds with closed
+    onion shells, the exact octahedron, mirrored revolutions and sliver rejection."""
+
+    style: Style = "exact"
+    overrides: dict[str, Style] = Field(
+        default_factory=dict, description="class name, family or glob -> style for those classes"
+    )
+    grid: Literal["centred", "authors"] | None = Field(
+        None,
+        description="voxel coordinates: centred, or the authors' -G/2..G/2-1 with displacement "
+        "coordinates divided by G/2-1 (default: authors for the authors' style)",
+    )
+
+    @field_validator("overrides")
+    @classmethod
+    def _known(cls, v: dict[str, Style]) -> dict[str, Style]:
+        for pat in v:
+            _class_names([pat])
+        return v
+
+    def style_of(self, name: str) -> Style:
+        out = self.style
+        for pat, style in self.overrides.items():
+            if name in _class_names([pat]):
+                out = style
+        return out
+
+    def grid_frame(self) -> Literal["centred", "authors"]:
+        return self.grid or ("authors" if self.style == "authors" else "centred")
+
+
 class Preset(Strict):
     """A whole FDIF recipe."""
 
@@ -303,6 +339,7 @@ class Preset(Strict):
     volume: VolumeConfig = VolumeConfig()
     objects: ObjectsConfig = ObjectsConfig()
     classes: ClassesConfig = ClassesConfig()
+    geometry: GeometryConfig = GeometryConfig()
     pose: PoseConfig = PoseConfig()
     displacements: DisplacementsConfig = DisplacementsConfig()
     mappers: MappersConfig = MappersConfig()
@@ -320,6 +357,11 @@ class Preset(Strict):
         if problem:
             raise ValueError(problem)
         return self
+
+    @field_validator("geometry", mode="before")
+    @classmethod
+    def _style_shorthand(cls, v: Any) -> Any:
+        return {"style": v} if isinstance(v, str) else v
 
     def hash(self) -> str:
         """Stable digest of the recipe (name, description and limits excluded)."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from .checks import check_dims
 
 Layout = Literal["nnunet", "msd", "datalist"]
@@ -141,7 +141,7 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
     elif p.is_file() and p.suffix == ".json":
         ds = _read_json_datalist(p, _read_json(p), layout="datalist")
     else:
-        raise UserError(f"--dataset {p}: no such dataset folder or .json datalist")
+        raise ArgumentError("dataset", f"{p}: no such dataset folder or .json datalist")
     if not ds.training:
         raise UserError(f"{ds.root}: no training cases found")
     if check:

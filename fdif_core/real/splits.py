@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from ..io.atomic import write_text
 from .datalist import Dataset
 
@@ -96,7 +96,7 @@ def fold_cases(
     try:
         k = int(fold)
     except ValueError:
-        raise UserError(f"--fold {fold}: allowed: 0..{n_splits - 1}, dataset, all") from None
+        raise ArgumentError("fold", f"{fold}: allowed: 0..{n_splits - 1}, dataset, all") from None
     ids = sorted(ds.cases)
     own = ds.root / SPLITS_FILE
     recorded = run_dir / SPLITS_FILE if run_dir is not None else None
@@ -107,7 +107,7 @@ def fold_cases(
     else:
         splits = kfold_splits(ids, n_splits)
     if not 0 <= k < len(splits):
-        raise UserError(f"--fold {k}: allowed: 0..{len(splits) - 1}, dataset, all")
+        raise ArgumentError("fold", f"{k}: allowed: 0..{len(splits) - 1}, dataset, all")
     if recorded is not None and not recorded.is_file():
         write_text(recorded, json.dumps(splits, indent=2))
     train, val = splits[k]["train"], splits[k]["val"]

@@ -108,7 +108,7 @@ class _Monitor:
         from torch.utils.tensorboard import SummaryWriter
 
         start = run.start
-        self.log = JsonLog(run.run_dir / LOG, keep_until=start if run.state else None)
+        self.log = JsonLog(run.run_dir / LOG, keep_until=start)  # a new run: an empty log
         self._hook = threading.excepthook
         threading.excepthook = self._quiet_tb_thread
         self.tb_dir = run.run_dir / "tb"

@@ -11,8 +11,14 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from fdif_core.engine.sdf import ops
-from fdif_core.engine.sdf.library import PrimitiveClass, depth, section_extent
+from fdif_core.engine.sdf import ops, sections
+from fdif_core.engine.sdf.library import (
+    PrimitiveClass,
+    authors_lattice,
+    authors_thickness,
+    depth,
+    section_extent,
+)
 from fdif_core.engine.types import Params
 
 
@@ -39,14 +45,14 @@ KNOBS: dict[str, Knob] = {
         Knob("size", "size", 0.02, 0.5, 0.25, tip="octahedron |x|+|y|+|z|, fraction of G"),
         Knob("major_radius", "major radius", 0.05, 0.45, 0.25, tip="torus ring, fraction of G"),
         Knob("minor_ratio", "minor / major", 0.05, 0.95, 0.5, tip="tube radius / ring radius"),
-        Knob("star_ratio", "star ratio", 0.05, 0.95, 0.45, tip="inner / outer star radius"),
+        Knob("star_w", "star w", 0.0, 1.0, 0.45, tip="classic star w: 0 = spikes, 1 = n-gon"),
         Knob("offset_ratio", "axis offset", 0.0, 1.5, 0.5, tip="revolution offset / radius"),
         Knob("aspect", "aspect", 0.1, 1.0, 0.75, tip="ellipse minor / major radius"),
         Knob("irregularity", "irregularity", 0.0, 1.0, 0.5, tip="0 = regular n-gon"),
         Knob("shape_seed", "vertex seed", 0, 999, 0, step=1, integer=True, tip="n-gon draw"),
         Knob("peak_scale", "peak scale", 1.0, 5.0, 3.0, tip="barrel: section scale at the neck"),
         Knob("neck_scale", "neck scale", 0.05, 1.0, 0.35, tip="waist: section scale at the neck"),
-        Knob("neck", "neck position", -0.9, 0.9, 0.0, tip="neck height / half height"),
+        Knob("neck", "neck position", -0.7, 0.7, 0.0, tip="neck height / full height"),
         Knob("end_scale", "end scale", 0.0, 2.0, 0.8, tip="cone profile: scale at the far end"),
         Knob("onion_ratio", "onion ratio", 0.05, 0.9, 0.35, tip="shell thickness / depth"),
     )
@@ -56,7 +62,7 @@ KNOBS: dict[str, Knob] = {
 def _section_knobs(cls: PrimitiveClass) -> list[str]:
     return {
         "polygon": ["irregularity", "shape_seed"],
-        "star": ["star_ratio"],
+        "star": ["star_w"],
         "ellipse": ["aspect"],
     }.get(cls.section, [])
 
@@ -110,16 +116,19 @@ def polygon_vertices(n: int, radius: float, irregularity: float, seed: int) -> l
     return verts
 
 
-def build_params(cls: PrimitiveClass, knobs: dict[str, float], grid: float) -> Params:
+def build_params(
+    cls: PrimitiveClass, knobs: dict[str, float], grid: float, geometry: str = "exact"
+) -> Params:
     """Engine parameters (voxels of a grid of edge ``grid``) from knob values."""
     v = {k.name: k.default for k in knobs_for(cls)} | dict(knobs)
-    p: Params = {}
+    p: Params = {"geometry": geometry}
 
     def section(r: float) -> None:
         if cls.section == "polygon":
             p["vertices"] = polygon_vertices(cls.n, r, v["irregularity"], int(v["shape_seed"]))
         elif cls.section == "star":
-            p["radius"], p["star_ratio"] = r, v["star_ratio"]
+            p["radius"], p["star_w"] = r, v["star_w"]
+            p["star_ratio"] = sections.star_inner_ratio(cls.n, v["star_w"])
         elif cls.section == "ellipse":
             p["radii"] = [r, r * v["aspect"]]
         else:
@@ -149,7 +158,7 @@ def build_params(cls: PrimitiveClass, knobs: dict[str, float], grid: float) -> P
                 p["knots"], p["neck"] = [1.0, 0.5 * (1.0 + end), end], 0.0
             else:
                 mid = v["peak_scale"] if cls.profile == "convex" else v["neck_scale"]
-                p["knots"], p["neck"] = [1.0, mid, 1.0], v["neck"] * h
+                p["knots"], p["neck"] = [1.0, mid, 1.0], v["neck"] * 2.0 * h
             p["lipschitz"] = ops.profile_lipschitz(
                 tuple(p["knots"]),  # type: ignore[arg-type]
                 float(p["neck"]),  # type: ignore[arg-type]
@@ -158,5 +167,8 @@ def build_params(cls: PrimitiveClass, knobs: dict[str, float], grid: float) -> P
             )
     if cls.onion:
         p["onion_ratio"] = v["onion_ratio"]
-        p["thickness"] = v["onion_ratio"] * depth(cls, p)
+        if geometry == "authors":  # the authors' rule, for the centred, unrotated object
+            p["thickness"] = authors_thickness(cls, p, None, authors_lattice(round(grid)))
+        else:
+            p["thickness"] = v["onion_ratio"] * depth(cls, p)
     return p

@@ -609,7 +609,7 @@ COMMAND_LINE: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[Setup, ...
     ("finetune/workers-thousand", (*FINETUNE, "--workers", "1000"), ("--workers", "1000: allowed 0.."), ()),
     ("finetune/workers-negative", (*FINETUNE, "--workers", "-1"), ("--workers", "allowed 0.."), ()),
     ("finetune/max-steps-zero", (*FINETUNE[:7], "0"), ("--max-steps", "allowed 1 or more"), ()),
-    ("finetune/fold-7", (*FINETUNE, "--fold", "7"), ("--fold 7", "0..4"), (toy(),)),
+    ("finetune/fold-7", (*FINETUNE, "--fold", "7"), ("--fold", ": 7", "0..4"), (toy(),)),
     ("finetune/fold-text", (*FINETUNE, "--fold", "first"), ("--fold first", "allowed: 0..4, dataset, all"), ()),
     ("finetune/fold-dataset", (*FINETUNE, "--fold", "dataset"), ("--fold dataset", "no validation list"), (toy(),)),
     ("finetune/out-empty", ("finetune", "--dataset", "{ws}/ds", "--scratch", "--out", ""), ("--out", "empty path"), ()),

@@ -142,13 +142,13 @@ def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer
     d._family.value = "star_prism"
     wait(qtbot, d)
     assert d.state.primitive == "star_5_prism"
-    assert set(d.shape_widgets) == {"vertex_count", "radius", "half_height", "star_ratio"}
-    d.shape_widgets["star_ratio"].value = 0.3
+    assert set(d.shape_widgets) == {"vertex_count", "radius", "half_height", "star_w"}
+    d.shape_widgets["star_w"].value = 0.3
     wait(qtbot, d)
     d.shape_widgets["vertex_count"].value = 8  # the vertex count picks the sibling class
     wait(qtbot, d)
     assert d.state.primitive == "star_8_prism" and d._primitive.value == "star_8_prism"
-    assert d.state.knobs["star_ratio"] == pytest.approx(0.3)
+    assert d.state.knobs["star_w"] == pytest.approx(0.3)
     assert_layers_match_engine(viewer, engine_render(d))
 
 

@@ -13,7 +13,9 @@ DESCRIPTION = (
     "Fine-tune the network of the preset's finetune: section on a labelled dataset, from "
     "pre-trained weights (--weights CKPT: every tensor whose name and shape match is loaded, "
     "the output head is re-initialised) or from scratch (--scratch). Writes RUN/last.pt, "
-    "best.pt, log.jsonl, tb/, splits_final.json and the preprocessing cache. Multi-GPU: "
+    "best.pt, log.jsonl, tb/, splits_final.json and the preprocessing cache. Ctrl-C or "
+    "SIGTERM saves last.pt at the current step and prints the command that resumes (exit "
+    "130). Multi-GPU: "
     "torchrun --nproc_per_node N -m fdif_core finetune ... --device cuda"
 )
 

@@ -12,7 +12,8 @@ HELP = "pre-train the preset's network on on-the-fly FDIF data (resumable; torch
 DESCRIPTION = (
     "Pre-train the network of the preset's pretrain: section on an endless stream of synthetic "
     "volumes (or on a dataset from `fdif-core generate` with --data). Writes OUT/last.pt, "
-    "best.pt, log.jsonl, tb/ (TensorBoard) and preview.png. Multi-GPU: "
+    "best.pt, log.jsonl, tb/ (TensorBoard) and preview.png. Ctrl-C or SIGTERM saves last.pt "
+    "at the current step and prints the command that resumes (exit 130). Multi-GPU: "
     "torchrun --nproc_per_node N -m fdif_core pretrain --preset P --out OUT --device cuda"
 )
 

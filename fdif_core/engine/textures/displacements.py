@@ -1,4 +1,4 @@
-"""Displacement Δ (geometric texture), METHOD.md §3: φ̃ = φ(x') + Δ.
+"""Displacement Δ (geometric texture), docs/method.md: φ̃ = φ(x') + Δ.
 
 Families are functions of x̂ = coordinate / (G/2) returning Δ in units of the half-grid;
 the engine multiplies by G/2 to get voxels. Instances (``DISPLACEMENTS``) are a family plus

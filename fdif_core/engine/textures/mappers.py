@@ -1,4 +1,4 @@
-"""Mappers g (intensity texture), METHOD.md §4: I = g(φ̃), d = φ̃ in voxels.
+"""Mappers g (intensity texture), docs/method.md: I = g(φ̃), d = φ̃ in voxels.
 
 All are 0 outside the surface (d > 0) except ``inverse_cube``, whose halo is cut where it
 falls below ``HALO_CUTOFF`` so that objects can be evaluated inside a bounded box.

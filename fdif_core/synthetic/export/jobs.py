@@ -95,6 +95,7 @@ def generate(
             preset's ``limits.max_memory_gib``, else 80% of the machine's memory).
     """
     t0 = time.perf_counter()
+    check_workers(workers)
     if resume and overwrite:
         raise UserError("--resume and --overwrite exclude each other; pick one")
     dev = torch.device(device)
@@ -116,7 +117,7 @@ def generate(
         device=dev.type,
     )
     check_plan(plan)
-    _check_limits(preset, plan, workers, max_memory_gib)
+    _check_size(preset, plan, workers, max_memory_gib)
     classes = {"class": recipe.label_names[1:]} if task == "classification" else tasks
 
     out = Path(out)
@@ -127,37 +128,38 @@ def generate(
         records, redone = _claim(root, preset, plan, cases, classes, resume, overwrite)
         todo = [c for c in cases if c.index not in records]
 
+        job = Job(preset, root, task, str(dev))
         executor = _process_pool if strategy == "processes" else _thread_pool
-        run = (executor, recipe, Job(preset, root, task, str(dev)), workers)
-        _write_cases(run, plan, root, cases, todo, records, progress)
+        _write_cases(recipe, job, executor, workers, plan, cases, todo, records, progress)
         _finish(root, preset, plan, cases, classes, records)
         size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
         return Result(root, len(cases), len(todo), size, time.perf_counter() - t0, redone)
 
 
-def _check_limits(preset: Preset, plan: Plan, workers: int, max_memory_gib: float | None) -> None:
-    """Workers, cases and estimated memory within the preset's limits (before any write)."""
-    check_workers(workers)
-    cases = plan.num_samples + plan.num_val
-    if cases > preset.limits.max_cases:
+def _check_size(preset: Preset, plan: Plan, workers: int, max_memory_gib: float | None) -> None:
+    """Refuse more cases than the preset's limit, or a job above the memory limit."""
+    cases_n = plan.num_samples + plan.num_val
+    if cases_n > preset.limits.max_cases:
         raise UserError(
-            f"--num-samples + --num-val: {cases:,} cases; at most "
+            f"--num-samples + --num-val: {cases_n:,} cases; at most "
             f"{preset.limits.max_cases:,} (the preset's limits.max_cases)"
         )
-    check_memory(preset, "generate", workers=workers, cases=cases, max_memory_gib=max_memory_gib)
+    check_memory(preset, "generate", workers=workers, cases=cases_n, max_memory_gib=max_memory_gib)
 
 
 def _write_cases(
-    run: tuple[Any, Recipe, Job, int],
+    recipe: Recipe,
+    job: Job,
+    executor: Any,
+    workers: int,
     plan: Plan,
-    root: Path,
     cases: list[Case],
     todo: list[Case],
     records: dict[int, dict[str, Any]],
     progress: bool,
 ) -> None:
-    """Write the ``todo`` cases, journaling each; failures and Ctrl-C are one line."""
-    executor, recipe, job, workers = run
+    """Render and write the ``todo`` cases, journalling each finished one into ``records``."""
+    root = job.root
     journal = mf.Journal(root)
     bar = None
     try:
