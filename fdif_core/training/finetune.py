@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import ArgumentError, UserError
+from ..networks import NETWORKS, build_network
 from ..presets.finetune import FinetuneConfig
 from ..presets.preset import Preset
 from ..real.datalist import load_dataset
@@ -31,7 +32,6 @@ from ..synthetic.stream import quiet_worker
 from .checkpoints import load_checkpoint
 from .distributed import Dist, init_distributed
 from .loop import MicroBatch, RunResult, Task, fit
-from .networks import NETWORKS, build_network
 from .rundir import Run, open_run
 from .transfer import TransferReport, head_keys, transfer_weights
 

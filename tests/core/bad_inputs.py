@@ -154,8 +154,8 @@ def checkpoint_state(**changes: Any) -> dict[str, Any]:
     """A valid tiny pre-training checkpoint (unet_small, 4-8 features), with changes."""
     import torch
 
+    from fdif_core.networks import build_network
     from fdif_core.presets.preset import parse_preset
-    from fdif_core.training.networks import build_network
 
     preset = parse_preset(merged(TINY, {"pretrain": PRETRAIN}))
     torch.manual_seed(0)

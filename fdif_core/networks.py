@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.registry import Registry
-from ..errors import UserError
+from .engine.registry import Registry
+from .errors import UserError
 
 Shape3 = tuple[int, int, int]
 
