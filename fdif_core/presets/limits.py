@@ -249,7 +249,7 @@ def check_memory(
 
 def cpu_training(cfg) -> tuple[tuple[str, int], ...]:
     """The memory part of a training section's network step on the CPU."""
-    from ..training.networks import training_bytes
+    from ..networks import training_bytes
 
     samples = cfg.batch_size * cfg.augment.crops_per_volume
     nbytes = training_bytes(cfg.model, cfg.patch_size, cfg.model_kwargs, samples, cfg.amp)

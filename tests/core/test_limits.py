@@ -76,7 +76,7 @@ def test_training_bytes_follow_the_network_on_the_meta_device() -> None:
     the meta device, no compute): within a factor of 2, and scaling as the table says."""
     import torch
 
-    from fdif_core.training.networks import build_network, training_bytes
+    from fdif_core.networks import build_network, training_bytes
 
     kw = {"features_per_stage": [8, 16, 32]}
     with torch.device("meta"):
