@@ -214,7 +214,7 @@ def check_finetune(t: Table, dev, size: int, infer: int, steps: int, skip: int, 
     from monai.inferers import sliding_window_inference
 
     from fdif_core.cli.commands.finetune import load_finetune_preset
-    from fdif_core.training.networks import build_network
+    from fdif_core.networks import build_network
 
     cfg = load_finetune_preset("btcv").finetune
     kwargs = {**cfg.model_kwargs, **(TINY_KWARGS[cfg.model] if tiny else {})}

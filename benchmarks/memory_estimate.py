@@ -41,8 +41,8 @@ def saved_bytes(net: torch.nn.Module, x: torch.Tensor) -> int:
 
 
 def build(name: str, patch: tuple[int, int, int], classes: int = 110) -> torch.nn.Module:
+    from fdif_core.networks import build_network
     from fdif_core.presets import load_preset
-    from fdif_core.training.networks import build_network
 
     cfg = load_preset(MODELS[name][0]).pretrain
     with torch.random.fork_rng():

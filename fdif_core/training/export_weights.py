@@ -61,7 +61,7 @@ def _run_settings(state: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, int
 
 def nnunet_architecture(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The nnU-Net v2 plans ``architecture`` block that builds network ``name`` (U-Nets)."""
-    from .networks import NETWORKS
+    from ..networks import NETWORKS
 
     kw = {**NETWORKS.get(name).defaults, **kwargs}
     feats = [int(f) for f in kw["features_per_stage"]]
@@ -120,7 +120,7 @@ def fresh_tensors(
     ``meta`` device): PyTorch's default ``reset_parameters``, norm layers at weight 1 and
     bias 0.
     """
-    from .networks import build_network
+    from ..networks import build_network
 
     with torch.device("meta"):
         net = build_network(name, classes, patch, kwargs, in_channels)
@@ -168,14 +168,14 @@ def export_nnunet(
         plans, configuration: the target plans identifier and configuration to start from.
         plans_name: the new plans identifier (default ``fdif_<network>``).
         patch: patch size of the new plans (conv nets; default the pre-training patch).
-        overwrite: replace an existing, different plans file of that name.
+        overwrite: replace an existing ``out`` and a different plans file of that name.
         seed: seed of re-initialised class-dependent tensors.
 
     Returns:
         A summary: model, file, tensors, re-initialised, plans file, the ``nnUNetv2_train`` line.
     """
+    from ..io.checkpoints import load_checkpoint
     from . import nnunet_plans as nn
-    from .checkpoints import load_checkpoint
     from .transfer import head_keys
 
     state = load_checkpoint(checkpoint)
@@ -188,7 +188,6 @@ def export_nnunet(
     if state.get("task") == "classification":
         raise UserError(f"{checkpoint}: a classification pre-training; export a segmentation one")
     weights = {_strip(k): v for k, v in state["model"].items()}
-    folder = Path(checkpoint).parent
     info: dict[str, Any] = {"model": name, "reinitialised": 0}
     if name == nn.NNUNET_MODEL:
         target = nn.run_target(state)
@@ -197,8 +196,8 @@ def export_nnunet(
                 f"--dataset {dataset}: this run was pre-trained for {target.dataset_name} "
                 f"({target.plans_name}); its weights fit that dataset's plans only"
             )
+        out = _check_out(out, Path(checkpoint), "nnunet_weights.pth", overwrite)
         weights, info["reinitialised"] = nn.nnunet_weights(state, weights, seed)
-        out = Path(out) if out else folder / "nnunet_weights.pth"
     else:
         if dataset is None:
             raise UserError(
@@ -206,9 +205,13 @@ def export_nnunet(
                 "under $nnUNet_preprocessed); the matching plans are written there"
             )
         kwargs, run_patch, in_ch = _run_settings(state)
-        run = nn.RunNetwork(name, kwargs, run_patch, in_ch)
         ds_dir = nn.preprocessed_dir(dataset)
-        target = nn.plans_for_run(run, ds_dir, plans, configuration, plans_name, patch)
+        target = nn.plans_for_run(
+            nn.RunNetwork(name, kwargs, run_patch, in_ch), ds_dir, plans, configuration,
+            plans_name, patch,
+        )  # fmt: skip
+        default = f"nnunet_{ds_dir.name}_{target.plans_name}.pth"
+        out = _check_out(out, Path(checkpoint), default, overwrite)
         plans_file = ds_dir / f"{target.plans_name}.json"
         _write_plans(plans_file, target.plans, overwrite)
         info["plans"] = str(plans_file)
@@ -219,7 +222,6 @@ def export_nnunet(
                 fresh_tensors(name, target.outputs(), run_patch, kwargs, in_ch, head, seed)
             )
             info["reinitialised"] = len(head)
-        out = Path(out) if out else folder / f"nnunet_{ds_dir.name}_{target.plans_name}.pth"
     buf = io.BytesIO()
     torch.save(
         {"network_weights": weights, "fdif": {"model": name, "source": str(checkpoint)}}, buf
@@ -227,6 +229,18 @@ def export_nnunet(
     write_bytes(out, buf.getvalue())
     info.update(file=str(out), tensors=len(weights), command=target.train_command(out))
     return info
+
+
+def _check_out(out: str | Path | None, checkpoint: Path, default: str, overwrite: bool) -> Path:
+    """The ``.pth`` to write: ``out`` or ``default`` beside the checkpoint; new unless
+    ``overwrite``, never the checkpoint or another file the run keeps for itself."""
+    from ..io.targets import check_new_file
+
+    path = Path(out) if out else checkpoint.parent / default
+    if path.resolve() == checkpoint.resolve():
+        raise UserError(f"--out {path}: is the checkpoint being exported; choose another file")
+    check_new_file(path, "--out", overwrite)
+    return path
 
 
 def _write_plans(path: Path, plans: dict[str, Any], overwrite: bool) -> None:

@@ -19,19 +19,22 @@ Importing this module pulls in no nnU-Net; functions import it when called.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import json
 import math
 import os
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..networks import (
+    build_network,
+    nnunet_configuration,
+    nnunet_input_channels,
+    nnunet_module,
+    nnunet_trainer_class,
+)
 
 Shape3 = tuple[int, int, int]
 
@@ -45,22 +48,6 @@ NNUNET_MODEL = "nnunet"
 _NOT_PLANS = {"dataset", "dataset_fingerprint", "splits_final"}
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """nnU-Net's start-up notices off stdout; timm's import-time FutureWarning off stderr."""
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
-
-
-def quiet_import(module: str) -> Any:
-    """Import an nnU-Net module quietly (:func:`quiet`)."""
-    import importlib
-
-    with quiet():
-        return importlib.import_module(module)
-
-
 def read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
@@ -71,36 +58,6 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"{path}: not a {what} (a JSON object is expected)")
     return data
-
-
-def configuration(plans: dict[str, Any], name: str, source: str) -> Any:
-    """nnU-Net's ``ConfigurationManager`` of configuration ``name`` (inheritance resolved)."""
-    pm = quiet_import("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(plans)
-    names = list(plans.get("configurations", {}))
-    if name not in names:
-        raise UserError(
-            f"{source}: no configuration {name!r}; the plans have: {', '.join(names) or 'none'}"
-        )
-    cm = pm.get_configuration(name)
-    if len(cm.patch_size) != 3:
-        raise UserError(f"{source}: configuration {name!r} is 2D; FDIF pre-trains 3D networks")
-    return cm
-
-
-def trainer_class(name: str) -> Any:
-    """The nnU-Net trainer class ``name``, found the way ``nnUNetv2_train -tr`` finds it."""
-    find = quiet_import("nnunetv2.utilities.find_objects").recursive_find_trainer_class_by_name
-    try:
-        with quiet():
-            cls = find(name)
-    except Exception:  # nnU-Net raises RuntimeError (older versions: AssertionError)
-        cls = None
-    if cls is None:
-        raise UserError(
-            f"--nnunet-trainer: no nnU-Net trainer {name!r} (nnunetv2.training.nnUNetTrainer "
-            "or $nnUNet_extTrainer); e.g. nnUNetTrainer, nnUNet_Primus_M_Trainer"
-        )
-    return cls
 
 
 # --------------------------------------------------------------------------- a target's plans
@@ -116,7 +73,7 @@ class Target:
 
     @property
     def manager(self) -> Any:
-        return configuration(self.plans, self.configuration, self.source)
+        return nnunet_configuration(self.plans, self.configuration, self.source)
 
     @property
     def patch_size(self) -> Shape3:
@@ -135,17 +92,12 @@ class Target:
         return str(self.plans.get("dataset_name", "DATASET"))
 
     def input_channels(self) -> int:
-        mod = quiet_import("nnunetv2.utilities.label_handling.label_handling")
-        pm = quiet_import("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(
-            self.plans
-        )
-        return int(mod.determine_num_input_channels(pm, self.manager, self.dataset_json))
+        return nnunet_input_channels(self.plans, self.manager, self.dataset_json)
 
     def outputs(self) -> int:
         """Output channels nnU-Net gives the network (``num_segmentation_heads``)."""
-        pm = quiet_import("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(
-            self.plans
-        )
+        handler = nnunet_module("nnunetv2.utilities.plans_handling.plans_handler")
+        pm = handler.PlansManager(self.plans)
         return int(pm.get_label_manager(self.dataset_json).num_segmentation_heads)
 
     def train_command(self, weights: str | Path, fold: str = "FOLD") -> str:
@@ -172,7 +124,7 @@ def read_target(plans_path: str | Path, config: str = "3d_fullres", trainer: str
         )
     target = Target(plans, read_json(ds_path, "dataset.json"), config, trainer, str(path))
     target.manager  # noqa: B018 (checks the configuration)
-    trainer_class(trainer)
+    nnunet_trainer_class(trainer)
     _check_builds(target)
     return target
 
@@ -184,7 +136,7 @@ def _check_builds(target: Target) -> None:
     kw = network_kwargs(target)
     try:
         with torch.device("meta"):
-            build_network(1, 2, target.patch_size, **kw)
+            build_network(NNUNET_MODEL, 2, target.patch_size, kw)
     except (AssertionError, ValueError, RuntimeError) as err:
         why = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise UserError(
@@ -217,54 +169,6 @@ def target_of(kwargs: dict[str, Any]) -> Target:
         kwargs["trainer"],
         "pretrain.model_kwargs.plans",
     )
-
-
-def patch_problem(patch_size: Shape3, kwargs: dict[str, Any]) -> str | None:
-    """Why ``patch_size`` is not the plans' patch size (the network is built for it)."""
-    if not kwargs.get("plans"):
-        return (
-            "model_kwargs: plans is empty; the nnunet network is made by "
-            "fdif-core pretrain --nnunet-plans PLANS.json"
-        )
-    target = target_of(kwargs)
-    try:
-        planned = target.patch_size
-    except UserError as err:
-        return f"model_kwargs: {err}"
-    if tuple(patch_size) != planned:
-        return f"patch_size: the nnU-Net plans' patch is {list(planned)}, got {list(patch_size)}"
-    return None
-
-
-def build_network(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any) -> Any:
-    """The network nnU-Net's trainer builds for the plans (deep supervision off).
-
-    A one-channel synthetic image is repeated on every input channel of a multi-channel
-    target (a forward pre-hook, so the state dict is nnU-Net's).
-    """
-    target = target_of(kw)
-    cls = trainer_class(target.trainer)
-    pm = quiet_import("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(target.plans)
-    channels = target.input_channels() if target.dataset_json else in_channels
-    with quiet():
-        net = cls.build_network_architecture(
-            pm, target.manager, channels, out_channels, enable_deep_supervision=False
-        )
-    if channels != in_channels:
-        net.register_forward_pre_hook(_repeat_channels(channels))
-    return net
-
-
-def _repeat_channels(n: int):
-    def hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        x = args[0]
-        return (x.expand(x.shape[0], n, *x.shape[2:]).contiguous(), *args[1:])
-
-    return hook
-
-
-def encode(net: Any, x: Any) -> Any:
-    raise UserError("pretrain.task: classification is not offered for --nnunet-plans networks")
 
 
 # --------------------------------------------------------------------------- the derived preset
@@ -352,7 +256,7 @@ def _shapes(outputs: int, patch: Shape3, kw: dict[str, Any]) -> dict[str, tuple[
     import torch
 
     with torch.device("meta"):
-        net = build_network(1, outputs, patch, **kw)
+        net = build_network(NNUNET_MODEL, outputs, patch, kw)
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
@@ -419,7 +323,7 @@ def plans_for_run(
     isotropically), when the patch is more than twice the median image along an axis, or
     when the input channels differ.
     """
-    from .networks import NETWORKS
+    from ..networks import NETWORKS
 
     src = dataset_dir / f"{source_plans}.json"
     if not src.is_file():
@@ -472,7 +376,7 @@ def _run_patch(run: RunNetwork, patch: Shape3 | None) -> Shape3:
 
 
 def _check_fit(run: RunNetwork, target: Target, cm: Any, patch: Shape3, where: str) -> None:
-    aniso = quiet_import("nnunetv2.configuration").ANISO_THRESHOLD
+    aniso = nnunet_module("nnunetv2.configuration").ANISO_THRESHOLD
     spacing = [float(s) for s in cm.spacing]
     ratio = max(spacing) / min(spacing)
     redo = (

@@ -15,10 +15,10 @@ import torch
 
 from fdif_core.cli.main import main
 from fdif_core.errors import UserError
+from fdif_core.io.checkpoints import save_checkpoint
+from fdif_core.networks import build_network, nnunet_trainer_class
 from fdif_core.presets import load_preset
 from fdif_core.training import nnunet_plans as nn
-from fdif_core.training.checkpoints import save_checkpoint
-from fdif_core.training.networks import build_network
 
 load_mod = pytest.importorskip("nnunetv2.run.load_pretrained_weights")
 FIXTURE = Path(__file__).parent / "data" / "nnunet_toy"
@@ -50,7 +50,7 @@ def _trainer_net(folder: Path, trainer: str, plans: str = PLANS, outputs: int = 
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     pm = PlansManager(str(folder / f"{plans}.json"))
-    cls = nn.trainer_class(trainer)
+    cls = nnunet_trainer_class(trainer)
     return cls.build_network_architecture(pm, pm.get_configuration("3d_fullres"), 1, outputs)
 
 
@@ -247,10 +247,12 @@ def test_resenc_l_run_becomes_a_plans_identifier_nnunet_trains_with(ds, tmp_path
     load_mod.load_pretrained_weights(net, str(run / "nnunet_Dataset990_Toy_fdif_resenc_l.pth"))
     sd = net.state_dict()
     assert all(bool((sd[k] == 1).all()) for k in sd if ".seg_layers." not in k)
-    # the same again is fine; a different file of that name is kept unless --overwrite
-    assert main(argv) == 0
-    assert main([*argv, "--patch", "48", "48", "48"]) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    # existing weights, and a different plans file of that name, are kept unless --overwrite
+    assert main(argv) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    other = ["--out", str(tmp_path / "other.pth"), "--patch", "48", "48", "48"]
+    assert main([*argv, *other]) == 2
+    assert "fdif_resenc_l.json: exists with other contents" in capsys.readouterr().err
     assert json.loads((ds / "fdif_resenc_l.json").read_text()) == plans
     assert main([*argv, "--patch", "48", "48", "48", "--overwrite"]) == 0
 

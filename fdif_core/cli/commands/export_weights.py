@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import EDGE_MAX, add_overwrite, int_in, path
+
 NAME = "export-weights"
 ORDER = 60
 HELP = "export a pre-training for nnUNetv2_train -pretrained_weights (writes the plans it needs)"
@@ -18,35 +20,45 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", metavar="RUN", help="run folder (its last.pt) or a checkpoint file")
+    p.add_argument(
+        "run", metavar="RUN", type=path, help="run folder (its last.pt) or a checkpoint file"
+    )
     p.add_argument("--format", choices=("nnunet",), default="nnunet", help="default: nnunet")
     p.add_argument(
         "--dataset",
         metavar="D",
+        type=path,
         help="target nnU-Net dataset: id (27) or DatasetXXX_Name under $nnUNet_preprocessed",
     )
     p.add_argument(
         "--plans",
         default="nnUNetPlans",
         metavar="ID",
+        type=path,
         help="the dataset's plans identifier to start from (default nnUNetPlans; ResEnc-L: "
         "nnUNetResEncUNetLPlans from nnUNetPlannerResEncL)",
     )
     p.add_argument("--configuration", default="3d_fullres", metavar="C", help="default: 3d_fullres")
     p.add_argument(
-        "--plans-name", metavar="ID", help="new plans identifier (default fdif_<network>)"
+        "--plans-name",
+        metavar="ID",
+        type=path,
+        help="new plans identifier (default fdif_<network>)",
     )
     p.add_argument(
         "--patch",
-        type=int,
+        type=int_in(1, EDGE_MAX),
         nargs=3,
         metavar=("D", "H", "W"),
         help="patch size of the new plans (U-Nets; default: the pre-training patch)",
     )
     p.add_argument(
-        "--overwrite", action="store_true", help="replace a different plans file of that name"
+        "--out",
+        metavar="FILE",
+        type=path,
+        help="output .pth, a new file (default: in RUN); never a run's own file",
     )
-    p.add_argument("--out", metavar="FILE", help="output .pth (default: in RUN)")
+    add_overwrite(p, "an existing --out file and a different plans file of that name")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         plans=args.plans,
         configuration=args.configuration,
         plans_name=args.plans_name,
-        patch=shape3(args.patch, "--patch"),
+        patch=shape3(args.patch),
         overwrite=args.overwrite,
     )
     print(f"wrote {info['file']} ({info['model']}, {info['tensors']} tensors)")

@@ -18,12 +18,15 @@ supervision is off (one full-resolution output), so patch edges must be divisibl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import io
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.registry import Registry
-from ..errors import UserError
+from .engine.registry import Registry
+from .errors import UserError
 
 Shape3 = tuple[int, int, int]
 
@@ -41,6 +44,10 @@ class NetworkSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     min_factor: int = 2  # smallest edge = min_factor x divisor (instance norm needs > 1 voxel)
     patch_check: Callable[[Shape3, dict[str, Any]], str | None] | None = None  # replaces divisor
+    structure: Callable[[dict[str, Any]], str | None] = lambda kw: None  # lengths agree...
+    # bytes of layer outputs per input voxel and sample (measured with forward hooks on the
+    # meta device at the default options), scaled by the options that widen the network
+    voxel_bytes: Callable[[dict[str, Any]], float] = lambda kw: 1000.0
 
     def problem(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> str | None:
         """Why the network cannot take ``patch_size`` inputs with ``kwargs``; None if it can."""
@@ -50,9 +57,17 @@ class NetworkSpec:
                 f"model_kwargs: unknown option {unknown[0]!r} for {self.name}; "
                 f"allowed: {', '.join(sorted(self.defaults))}"
             )
+        for key, value in (kwargs or {}).items():
+            msg = kwarg_problem(value, self.defaults[key])
+            if msg:
+                return f"model_kwargs.{key}: {msg}"
+        kw = {**self.defaults, **(kwargs or {})}
         if self.patch_check is not None:
-            return self.patch_check(patch_size, {**self.defaults, **(kwargs or {})})
-        k = self.divisor({**self.defaults, **(kwargs or {})})
+            return self.patch_check(patch_size, kw)
+        msg = self.structure(kw)
+        if msg:
+            return f"model_kwargs.{msg}"
+        k = self.divisor(kw)
         low = k * self.min_factor
         if any(p % k or p < low for p in patch_size):
             return (
@@ -72,6 +87,41 @@ class NetworkSpec:
 
 
 NETWORKS: Registry[NetworkSpec] = Registry("network")
+MAX_WIDTH = 2048  # channels of a stage (ResEnc-L tops at 320); also caps blocks and heads
+MAX_STAGES = 8
+
+
+def _show(v: Any) -> str:
+    return str(v).lower() if isinstance(v, bool) else repr(v)
+
+
+def kwarg_problem(value: Any, default: Any) -> str | None:
+    """Why ``value`` cannot replace a network option whose default is ``default``."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"must be true or false, got {_show(value)}"
+    if isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WIDTH
+        return None if ok else f"must be an integer 1..{MAX_WIDTH}, got {_show(value)}"
+    if isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+        return None if ok else f"must be a number in [0, 1), got {_show(value)}"
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or not value:
+            return f"must be a list of integers, got {_show(value)}"
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_WIDTH:
+                return f"item {i} must be an integer 1..{MAX_WIDTH}, got {_show(v)}"
+    return None
+
+
+def _lengths(kw: dict[str, Any], stages: tuple[str, int] | None, **need: int) -> str | None:
+    """Entries per option agree (``need``); ``stages``: (option, stages) within 2..8."""
+    if stages is not None and not 2 <= stages[1] <= MAX_STAGES:
+        return f"{stages[0]}: {stages[1]} stage(s); allowed 2..{MAX_STAGES}"
+    for key, n in need.items():
+        if len(kw[key]) != n:
+            return f"{key}: needs {n} entries, got {len(kw[key])}"
+    return None
 
 
 def _register(spec: NetworkSpec) -> NetworkSpec:
@@ -106,6 +156,17 @@ def _build_swinunetr(in_channels: int, out_channels: int, patch_size: Shape3, **
     return SwinUNETR(in_channels=in_channels, out_channels=out_channels, spatial_dims=3, **kw)
 
 
+def _swin_structure(kw: dict[str, Any]) -> str | None:
+    f = int(kw["feature_size"])
+    if f % 12:
+        return f"feature_size: must be a multiple of 12, got {f}"
+    msg = _lengths(kw, None, depths=4, num_heads=4)
+    bad = [i for i, h in enumerate(kw["num_heads"]) if (f << i) % int(h)]
+    if not msg and bad:
+        msg = f"num_heads: stage {bad[0]} has {f << bad[0]} channels, not divisible by heads"
+    return msg
+
+
 def _encode_swinunetr(net: Any, x: Any) -> Any:
     return net.swinViT(x, True)[-1]
 
@@ -119,6 +180,8 @@ _register(
         ("swinViT",),
         _encode_swinunetr,
         _SWIN_DEFAULTS,
+        structure=_swin_structure,
+        voxel_bytes=lambda kw: 8600.0 * int(kw["feature_size"]) / 48,
     )
 )
 
@@ -184,6 +247,14 @@ _register(
         ("encoder",),
         _encode_dna_unet,
         _RESENC_L_DEFAULTS,
+        structure=lambda kw: _lengths(
+            kw,
+            ("n_stages", int(kw["n_stages"])),
+            features_per_stage=int(kw["n_stages"]),
+            n_blocks_per_stage=int(kw["n_stages"]),
+            n_conv_per_stage_decoder=int(kw["n_stages"]) - 1,
+        ),
+        voxel_bytes=lambda kw: 2800.0 * int(kw["features_per_stage"][0]) / 32,
     )
 )
 
@@ -231,6 +302,8 @@ _register(
         _encode_primus,
         _PRIMUS_DEFAULTS,
         min_factor=1,
+        structure=lambda kw: _lengths(kw, None, patch_embed_size=3),
+        voxel_bytes=lambda kw: 3050.0,
     )
 )
 
@@ -269,6 +342,8 @@ _register(
         ("encoder",),
         _encode_dna_unet,
         _UNET_SMALL_DEFAULTS,
+        structure=lambda kw: _lengths(kw, ("features_per_stage", len(kw["features_per_stage"]))),
+        voxel_bytes=lambda kw: 874.0 * int(kw["features_per_stage"][0]) / 16,
     )
 )
 
@@ -282,23 +357,121 @@ _NNUNET_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
-    from . import nnunet_plans
+@contextlib.contextmanager
+def nnunet_quiet() -> Iterator[None]:
+    """nnU-Net's start-up notices off stdout; timm's import-time FutureWarning off stderr."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
 
-    kw = _kwargs(_NNUNET_DEFAULTS, kw, "nnunet")
-    return nnunet_plans.build_network(in_channels, out_channels, patch_size, **kw)
+
+def nnunet_module(name: str) -> Any:
+    """Import an nnU-Net module quietly (:func:`nnunet_quiet`)."""
+    import importlib
+
+    with nnunet_quiet():
+        return importlib.import_module(name)
+
+
+def nnunet_configuration(plans: dict[str, Any], name: str, source: str) -> Any:
+    """nnU-Net's ``ConfigurationManager`` of configuration ``name`` (inheritance resolved)."""
+    pm = nnunet_module("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(plans)
+    names = list(plans.get("configurations", {}))
+    if name not in names:
+        raise UserError(
+            f"{source}: no configuration {name!r}; the plans have: {', '.join(names) or 'none'}"
+        )
+    cm = pm.get_configuration(name)
+    if len(cm.patch_size) != 3:
+        raise UserError(f"{source}: configuration {name!r} is 2D; FDIF pre-trains 3D networks")
+    return cm
+
+
+def nnunet_trainer_class(name: str) -> Any:
+    """The nnU-Net trainer class ``name``, found the way ``nnUNetv2_train -tr`` finds it."""
+    find = nnunet_module("nnunetv2.utilities.find_objects").recursive_find_trainer_class_by_name
+    try:
+        with nnunet_quiet():
+            cls = find(name)
+    except Exception:  # nnU-Net raises RuntimeError (older versions: AssertionError)
+        cls = None
+    if cls is None:
+        raise UserError(
+            f"--nnunet-trainer: no nnU-Net trainer {name!r} (nnunetv2.training.nnUNetTrainer "
+            "or $nnUNet_extTrainer); e.g. nnUNetTrainer, nnUNet_Primus_M_Trainer"
+        )
+    return cls
+
+
+def nnunet_input_channels(plans: dict[str, Any], cm: Any, dataset_json: dict[str, Any]) -> int:
+    """Input channels nnU-Net gives the network for this dataset and configuration."""
+    pm = nnunet_module("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(plans)
+    mod = nnunet_module("nnunetv2.utilities.label_handling.label_handling")
+    return int(mod.determine_num_input_channels(pm, cm, dataset_json))
+
+
+_NO_PLANS = (
+    "model_kwargs: plans is empty; the nnunet network is made by "
+    "fdif-core pretrain --nnunet-plans PLANS.json"
+)
 
 
 def _nnunet_patch_problem(patch_size: Shape3, kw: dict[str, Any]) -> str | None:
-    from . import nnunet_plans
+    if not kw.get("plans"):
+        return _NO_PLANS
+    try:
+        cm = nnunet_configuration(kw["plans"], kw["configuration"], "model_kwargs.plans")
+    except UserError as err:
+        return f"model_kwargs: {err}"
+    planned = tuple(int(p) for p in cm.patch_size)
+    if tuple(patch_size) != planned:
+        return f"patch_size: the nnU-Net plans' patch is {list(planned)}, got {list(patch_size)}"
+    return None
 
-    return nnunet_plans.patch_problem(patch_size, kw)
+
+def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
+    """The network nnU-Net's trainer builds for the plans (deep supervision off).
+
+    A one-channel synthetic image is repeated on every input channel of a multi-channel
+    target (a forward pre-hook, so the state dict is nnU-Net's).
+    """
+    kw = _kwargs(_NNUNET_DEFAULTS, kw, "nnunet")
+    if not kw["plans"]:
+        raise UserError(f"pretrain.{_NO_PLANS}")
+    plans = kw["plans"]
+    cm = nnunet_configuration(plans, kw["configuration"], "pretrain.model_kwargs.plans")
+    cls = nnunet_trainer_class(kw["trainer"])
+    pm = nnunet_module("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(plans)
+    ds = kw["dataset_json"]
+    channels = nnunet_input_channels(plans, cm, ds) if ds else in_channels
+    with nnunet_quiet():
+        net = cls.build_network_architecture(
+            pm, cm, channels, out_channels, enable_deep_supervision=False
+        )
+    if channels != in_channels:
+        net.register_forward_pre_hook(_repeat_channels(channels))
+    return net
+
+
+def _repeat_channels(n: int):
+    def hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        x = args[0]
+        return (x.expand(x.shape[0], n, *x.shape[2:]).contiguous(), *args[1:])
+
+    return hook
+
+
+def _nnunet_voxel_bytes(kw: dict[str, Any]) -> float:
+    """As ``primus_m`` for Primus trainers, else as ``resenc_l`` scaled by the first stage."""
+    if "Primus" in str(kw["trainer"]):
+        return 3050.0
+    config = kw["plans"].get("configurations", {}).get(kw["configuration"], {})
+    arch = (config.get("architecture") or {}).get("arch_kwargs", {})
+    return 2800.0 * int(arch.get("features_per_stage", [32])[0]) / 32
 
 
 def _encode_nnunet(net: Any, x: Any) -> Any:
-    from . import nnunet_plans
-
-    return nnunet_plans.encode(net, x)
+    raise UserError("pretrain.task: classification is not offered for --nnunet-plans networks")
 
 
 _register(
@@ -311,8 +484,21 @@ _register(
         _encode_nnunet,
         _NNUNET_DEFAULTS,
         patch_check=_nnunet_patch_problem,
+        voxel_bytes=_nnunet_voxel_bytes,
     )
 )
+
+
+def training_bytes(
+    name: str, patch: Shape3, kwargs: dict[str, Any] | None, samples: int, amp: str = "off"
+) -> int:
+    """Rough memory of one training step: the layer outputs kept for the backward pass and
+    their gradients, for ``samples`` patches (half with bf16/fp16 autocast)."""
+    import math
+
+    spec = NETWORKS.get(name)
+    per_voxel = spec.voxel_bytes({**spec.defaults, **(kwargs or {})})
+    return int(2 * per_voxel * math.prod(patch) * samples * (0.5 if amp != "off" else 1.0))
 
 
 # --------------------------------------------------------------------------- public builders
