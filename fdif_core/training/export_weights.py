@@ -174,19 +174,10 @@ def export_nnunet(
     Returns:
         A summary: model, file, tensors, re-initialised, plans file, the ``nnUNetv2_train`` line.
     """
-    from ..io.checkpoints import load_checkpoint
     from . import nnunet_plans as nn
     from .transfer import head_keys
 
-    state = load_checkpoint(checkpoint)
-    name = str(state.get("model_name", "?"))
-    if name not in NNUNET_ARCHS:
-        raise UserError(
-            f"{checkpoint}: model {name!r} has no nnU-Net counterpart; allowed: "
-            f"{', '.join(NNUNET_ARCHS)} (SwinUNETR runs fine-tune with `fdif-core finetune`)"
-        )
-    if state.get("task") == "classification":
-        raise UserError(f"{checkpoint}: a classification pre-training; export a segmentation one")
+    state, name = _exportable(checkpoint)
     weights = {_strip(k): v for k, v in state["model"].items()}
     info: dict[str, Any] = {"model": name, "reinitialised": 0}
     if name == nn.NNUNET_MODEL:
@@ -229,6 +220,22 @@ def export_nnunet(
     write_bytes(out, buf.getvalue())
     info.update(file=str(out), tensors=len(weights), command=target.train_command(out))
     return info
+
+
+def _exportable(checkpoint: str | Path) -> tuple[dict[str, Any], str]:
+    """The checkpoint's state and network name; refused unless nnU-Net has that network."""
+    from ..io.checkpoints import load_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    name = str(state.get("model_name", "?"))
+    if name not in NNUNET_ARCHS:
+        raise UserError(
+            f"{checkpoint}: model {name!r} has no nnU-Net counterpart; allowed: "
+            f"{', '.join(NNUNET_ARCHS)} (SwinUNETR runs fine-tune with `fdif-core finetune`)"
+        )
+    if state.get("task") == "classification":
+        raise UserError(f"{checkpoint}: a classification pre-training; export a segmentation one")
+    return state, name
 
 
 def _check_out(out: str | Path | None, checkpoint: Path, default: str, overwrite: bool) -> Path:

@@ -110,7 +110,9 @@ class Target:
         )
 
 
-def read_target(plans_path: str | Path, config: str = "3d_fullres", trainer: str = "") -> Target:
+def read_target(
+    plans_path: str | Path, config: str = "3d_fullres", trainer: str = "nnUNetTrainer"
+) -> Target:
     """The target of ``--nnunet-plans``: plans file, its ``dataset.json`` beside it, trainer."""
     path = Path(plans_path)
     plans = read_json(path, "nnU-Net plans file")
