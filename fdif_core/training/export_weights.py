@@ -164,7 +164,7 @@ def export_nnunet(
         out: the ``.pth`` to write (default: beside the checkpoint, ``nnunet_weights.pth`` for
             ``--nnunet-plans`` runs, ``nnunet_<Dataset>_<plans>.pth`` otherwise).
         dataset: target nnU-Net dataset (id or ``DatasetXXX_Name`` under
-            ``$nnUNet_preprocessed``); required for fixed-architecture runs.
+            ``$nnUNet_preprocessed``, or that folder); required for fixed-architecture runs.
         plans, configuration: the target plans identifier and configuration to start from.
         plans_name: the new plans identifier (default ``fdif_<network>``).
         patch: patch size of the new plans (conv nets; default the pre-training patch).
@@ -178,11 +178,14 @@ def export_nnunet(
     from .transfer import head_keys
 
     state, name = _exportable(checkpoint)
+    if out is not None:  # a bad --out is refused before anything else
+        _check_out(out, Path(checkpoint), "", overwrite)
     weights = {_strip(k): v for k, v in state["model"].items()}
     info: dict[str, Any] = {"model": name, "reinitialised": 0}
     if name == nn.NNUNET_MODEL:
         target = nn.run_target(state)
-        if dataset is not None and dataset not in (target.dataset_name, target.dataset_name[7:10]):
+        named = (target.dataset_name, target.dataset_name[7:10].lstrip("0"))
+        if dataset is not None and Path(dataset).name.lstrip("0") not in named:
             raise UserError(
                 f"--dataset {dataset}: this run was pre-trained for {target.dataset_name} "
                 f"({target.plans_name}); its weights fit that dataset's plans only"

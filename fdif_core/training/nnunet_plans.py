@@ -278,7 +278,11 @@ def run_target(state: dict[str, Any]) -> Target:
 
 # --------------------------------------------------------------------------- plans for a run
 def preprocessed_dir(dataset: str) -> Path:
-    """``$nnUNet_preprocessed/DatasetXXX_Name`` for an id (``27``) or a folder name."""
+    """``$nnUNet_preprocessed/DatasetXXX_Name`` for an id (``27``) or a folder name; or the
+    preprocessed dataset folder itself (a path holding ``dataset.json``)."""
+    given = Path(dataset)
+    if given.is_dir() and (given / "dataset.json").is_file():
+        return given
     root = os.environ.get("nnUNet_preprocessed")  # noqa: SIM112 (nnU-Net's name)
     if not root:
         raise UserError("--dataset: $nnUNet_preprocessed is not set (export it as for nnU-Net)")

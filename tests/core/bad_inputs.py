@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,15 @@ def ok_preset(ws: Path) -> None:
 
 def pretrain_preset(ws: Path) -> None:
     preset_file({"pretrain": PRETRAIN}, name="pt.yaml")(ws)
+
+
+def nnunet_toy() -> Setup:
+    """``Dataset990_Toy``: nnU-Net's plans (nnUNetPlannerResEncL) and dataset.json of a toy set."""
+
+    def setup(ws: Path) -> None:
+        shutil.copytree(Path(__file__).parent / "data" / "nnunet_toy", ws / "Dataset990_Toy")
+
+    return setup
 
 
 def folder(name: str, *files: str) -> Setup:
@@ -585,16 +595,17 @@ COMMAND_LINE: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[Setup, ...
     ("export/run-empty", ("export-weights", ""), ("RUN", "empty path"), ()),
     ("export/out-empty", ("export-weights", "{ws}/run", "--out", ""), ("--out", "empty path"), (run_folder(),)),
     ("export/out-exists", ("export-weights", "{ws}/run", "--out", "{ws}/w.pth"), ("--out", "w.pth", "exists", "--overwrite"), (run_folder(), write("w.pth", "old weights"))),
-    ("export/out-default-exists", ("export-weights", "{ws}/run"), ("nnunet_weights.pth", "exists", "--overwrite"), (run_folder(), write("run/nnunet_weights.pth", "old"))),
-    ("export/plans-exists", ("export-weights", "{ws}/run", "--out", "{ws}/w.pth"), ("w.pth.plans.json", "exists"), (run_folder(), write("w.pth.plans.json", "{}"))),
+    ("export/out-default-exists", ("export-weights", "{ws}/run", "--dataset", "{ws}/Dataset990_Toy", "--plans", "nnUNetResEncUNetLPlans"), ("nnunet_Dataset990_Toy_fdif_unet_small.pth", "exists", "--overwrite"), (run_folder(), nnunet_toy(), write("run/nnunet_Dataset990_Toy_fdif_unet_small.pth", "old"))),
+    ("export/dataset-missing", ("export-weights", "{ws}/run"), ("--dataset", "$nnUNet_preprocessed"), (run_folder(),)),
+    ("export/plans-missing", ("export-weights", "{ws}/run", "--dataset", "{ws}/Dataset990_Toy"), ("--plans nnUNetPlans", "plans there: nnUNetResEncUNetLPlans"), (run_folder(), nnunet_toy())),
     ("export/out-folder", ("export-weights", "{ws}/run", "--out", "{ws}/exports"), ("exports", "is a folder"), (run_folder(), folder("exports"))),
     ("export/out-folder-overwrite", ("export-weights", "{ws}/run", "--out", "{ws}/exports", "--overwrite"), ("exports", "is a folder"), (run_folder(), folder("exports", "a.txt"))),
     ("export/out-own-last", ("export-weights", "{ws}/run", "--out", "{ws}/run/last.pt", "--overwrite"), ("last.pt", "checkpoint being exported"), (run_folder(),)),
     ("export/out-own-best", ("export-weights", "{ws}/run", "--out", "{ws}/run/best.pt", "--overwrite"), ("best.pt", "keeps for itself"), (run_folder(),)),
     ("export/out-own-log", ("export-weights", "{ws}/run", "--out", "{ws}/run/log.jsonl", "--overwrite"), ("log.jsonl", "keeps for itself"), (run_folder(),)),
     ("export/out-fifo", ("export-weights", "{ws}/run", "--out", "{ws}/pipe", "--overwrite"), ("pipe", "not a regular file"), (run_folder(), fifo("pipe"))),
-    ("export/num-classes-one", ("export-weights", "{ws}/run", "--num-classes", "1"), ("--num-classes", "allowed 2..65536"), (run_folder(),)),
-    ("export/num-classes-text", ("export-weights", "{ws}/run", "--num-classes", "many"), ("--num-classes", "'many'"), (run_folder(),)),
+    ("export/patch-zero", ("export-weights", "{ws}/run", "--patch", "0", "32", "32"), ("--patch", "allowed 1..4096"), (run_folder(),)),
+    ("export/patch-text", ("export-weights", "{ws}/run", "--patch", "many", "32", "32"), ("--patch", "'many'"), (run_folder(),)),
     ("export/format", ("export-weights", "{ws}/run", "--format", "onnx"), ("--format", "'onnx'"), (run_folder(),)),
     ("evaluate/overlap-one", ("evaluate", "--weights", "{ws}/c.pt", "--overlap", "1"), ("--overlap", "[0, 1)"), ()),
     ("evaluate/overlap-negative", ("evaluate", "--weights", "{ws}/c.pt", "--overlap", "-0.1"), ("--overlap", "-0.1"), ()),
@@ -836,9 +847,10 @@ def _disk() -> list[Bad]:
         Bad("disk/sample-full", ("sample", "--preset", "{ws}/big.yaml", "--out", "{ws}/full/s", "--count", "30"),
             ("full/s/", "No space left on device"),
             (preset_file({"volume": {"shape": [64, 64, 64]}}, "big.yaml"),), kind="tmpfs"),
-        Bad("disk/export-overwrite-full", ("export-weights", "{ws}/run", "--out", "{ws}/full/w.pth", "--overwrite"),
+        Bad("disk/export-overwrite-full", ("export-weights", "{ws}/run", "--out", "{ws}/full/w.pth", "--overwrite",
+                                           "--dataset", "{ws}/Dataset990_Toy", "--plans", "nnUNetResEncUNetLPlans"),
             ("full/w.pth", "No space left on device", "disk is full"),
-            (run_folder(), write("full/w.pth", "old weights")), kind="tmpfs", group="tight"),
+            (run_folder(), nnunet_toy(), write("full/w.pth", "old weights")), kind="tmpfs", group="tight"),
         Bad("disk/name-too-long", ("sample", "--preset", "{ws}/ok.yaml", "--out", "{ws}/" + "x" * 300),
             ("File name too long",), (ok_preset,)),
         Bad("disk/out-in-proc", ("sample", "--preset", "{ws}/ok.yaml", "--out", "/proc/fdif_out"),

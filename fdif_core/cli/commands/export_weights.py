@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--dataset",
         metavar="D",
         type=path,
-        help="target nnU-Net dataset: id (27) or DatasetXXX_Name under $nnUNet_preprocessed",
+        help="target nnU-Net dataset: id (27) or DatasetXXX_Name under $nnUNet_preprocessed, "
+        "or that folder's path",
     )
     p.add_argument(
         "--plans",
@@ -64,14 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ...errors import UserError
     from ...training.export_weights import export_nnunet
     from ._common import shape3
 
     src = Path(args.run)
     ckpt = src / "last.pt" if src.is_dir() else src
-    if not ckpt.is_file():
-        raise UserError(f"{ckpt}: no such checkpoint (give a run folder or a .pt file)")
     info = export_nnunet(
         ckpt,
         args.out,
