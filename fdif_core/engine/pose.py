@@ -70,8 +70,13 @@ class Pose:
         Written as elementwise multiply-adds (not a matmul) so every point's result is
         bit-identical however the points are batched.
         """
-        d = x - x.new_tensor(self.translation)
-        cols = [d[:, 0] * r[0] + d[:, 1] * r[1] + d[:, 2] * r[2] for r in self.inverse]
+        d = [x[:, k] - t for k, t in enumerate(self.translation)]  # contiguous columns
+        tmp = torch.empty_like(d[0])
+        cols = []
+        for r in self.inverse:  # (d0 r0 + d1 r1) + d2 r2, in place
+            col = torch.mul(d[0], r[0])
+            col.add_(torch.mul(d[1], r[1], out=tmp)).add_(torch.mul(d[2], r[2], out=tmp))
+            cols.append(col)
         return torch.stack(cols, dim=1)
 
     @cached_property
