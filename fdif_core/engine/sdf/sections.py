@@ -89,16 +89,16 @@ def star(q: Points2D, n: int, radius: float, ratio: float) -> Field:
     the boundary is the single segment from the outer tip (r, 0) to the inner vertex.
     """
     half = math.pi / n
-    ang = torch.atan2(q[:, 1], q[:, 0]).remainder(2.0 * half)
+    ang = torch.atan2(q[:, 1], q[:, 0]).remainder_(2.0 * half)
     ang = torch.where(ang > half, 2.0 * half - ang, ang)
     rho = q.norm(dim=-1)
-    px, py = rho * torch.cos(ang), rho * torch.sin(ang)
     ax, ay = radius, 0.0
     bx, by = ratio * radius * math.cos(half), ratio * radius * math.sin(half)
     ex, ey = bx - ax, by - ay
-    wx, wy = px - ax, py - ay
-    t = ((wx * ex + wy * ey) / (ex * ex + ey * ey)).clamp(0.0, 1.0)
-    dx, dy = wx - ex * t, wy - ey * t
-    dist = torch.sqrt(dx * dx + dy * dy)
-    outside = (ex * wy - ey * wx) < 0.0  # right of the tip->inner edge = away from origin
+    # in place, each op the plain formula's: w = (rho cos, rho sin) - a, t, w - e t
+    wx, wy = torch.cos(ang).mul_(rho).sub_(ax), torch.sin(ang).mul_(rho).sub_(ay)
+    t = torch.mul(wx, ex).add_(wy * ey).div_(ex * ex + ey * ey).clamp_(0.0, 1.0)
+    outside = (wy * ex).sub_(wx * ey) < 0.0  # right of the tip->inner edge = away from origin
+    wx.sub_(t * ex).mul_(wx)
+    dist = wy.sub_(t.mul_(ey)).mul_(wy).add_(wx).sqrt_()
     return torch.where(outside, dist, -dist)
