@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except ArgumentError as err:  # a library argument: word it as the command's flag
         flag = args._flags.get(err.name, "--" + err.name.replace("_", "-"))
-        print(f"fdif-core {args.command}: error: {flag}: {err.message}", file=sys.stderr)
+        where = flag if err.value is None else f"{flag} {err.value}"
+        print(f"fdif-core {args.command}: error: {where}: {err.message}", file=sys.stderr)
         return 2
     except UserError as err:
         return _fail(args.command, str(err))

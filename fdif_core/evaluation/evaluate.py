@@ -255,8 +255,8 @@ def metrics_csv(per_case: dict[str, dict[str, dict[str, float | None]]]) -> str:
 def load_finetuned(path: str | Path, device: torch.device | str = "cpu"):
     """Network, plan and checkpoint of a fine-tuning run's ``last.pt`` / ``best.pt``."""
     from ..errors import UserError
-    from ..training.checkpoints import load_checkpoint
-    from ..training.networks import build_network
+    from ..io.checkpoints import load_checkpoint
+    from ..networks import build_network
 
     state = load_checkpoint(path)
     if state.get("task") != "finetune" or "plan" not in state:

@@ -180,7 +180,7 @@ def estimate(
     shape: tuple[int, int, int] | None = None,
     cases: int | None = None,
 ) -> Estimate:
-    """Host memory of ``command`` (sample, bench, generate, pretrain) on ``preset``."""
+    """Host memory of ``command`` (sample, bench, generate, pretrain, finetune) on ``preset``."""
     shape = tuple(shape or preset.volume.shape)  # type: ignore[assignment]
     voxels = math.prod(shape)
     render = render_bytes(shape, preset.objects.per_volume)  # type: ignore[arg-type]
@@ -200,6 +200,8 @@ def estimate(
         est.add("validation volumes", cfg.val_volumes * voxels * SAMPLE_BYTES_PER_VOXEL)
     elif command == "bench":  # the naive baseline evaluates every voxel for every object
         est.add("rendering", 2 * render)
+    elif command == "finetune":  # real cases: their size is known once they are read
+        pass
     else:
         est.add("rendering", render)
     return est
@@ -216,34 +218,64 @@ def memory_limit(preset: Preset, max_memory_gib: float | None = None) -> tuple[i
 
 
 def check_memory(
-    preset: Preset, command: str, *, max_memory_gib: float | None = None, **kw: object
+    preset: Preset,
+    command: str,
+    *,
+    max_memory_gib: float | None = None,
+    extra: tuple[tuple[str, int], ...] = (),
+    **kw: object,
 ) -> Estimate:
-    """Refuse ``command`` when its estimated memory is over the ceiling."""
+    """Refuse ``command`` when its estimated memory (plus ``extra`` parts, such as a
+    network trained on the CPU) is over the ceiling."""
     if max_memory_gib is not None and not (0 < max_memory_gib < float("inf")):
         raise UserError(f"--max-memory {max_memory_gib}: a positive number of GiB")
     est = estimate(preset, command, **kw)  # type: ignore[arg-type]
+    for what, nbytes in extra:
+        est.add(what, nbytes)
     limit, source = memory_limit(preset, max_memory_gib)
     if est.total > limit:
         raise UserError(
             f"{command}: needs about {_gib(est.total)} of memory ({est.describe()}); "
-            f"the limit is {_gib(limit)} ({source}); lower volume.shape, "
-            "objects.per_volume or --workers, or raise limits.max_memory_gib / --max-memory"
+            f"the limit is {_gib(limit)} ({source}); lower "
+            + (
+                "the patch, batch or crops, or train on a GPU (--device cuda)"
+                if extra
+                else "volume.shape, objects.per_volume or --workers"
+            )
+            + ", or raise limits.max_memory_gib / --max-memory"
         )
     return est
 
 
-def check_runs(preset: Preset, max_memory_gib: float | None = None) -> float:
+def cpu_training(cfg) -> tuple[tuple[str, int], ...]:
+    """The memory part of a training section's network step on the CPU."""
+    from ..networks import training_bytes
+
+    samples = cfg.batch_size * cfg.augment.crops_per_volume
+    nbytes = training_bytes(cfg.model, cfg.patch_size, cfg.model_kwargs, samples, cfg.amp)
+    return ((f"{cfg.model} training on the CPU", nbytes),)
+
+
+def check_runs(
+    preset: Preset, max_memory_gib: float | None = None, train_device: str | None = None
+) -> float:
     """What the commands check when they start with the preset's own settings: ``sample``,
     ``generate`` (one worker), and ``pretrain`` / ``finetune`` when the preset has those
-    sections. Returns the largest estimate in GiB."""
+    sections (with the network's memory when ``train_device`` is ``cpu``). Returns the
+    largest estimate in GiB."""
     ests = [
         check_memory(preset, "sample", max_memory_gib=max_memory_gib),
         check_memory(preset, "generate", max_memory_gib=max_memory_gib),
     ]
-    if "pretrain" in preset.model_fields_set:
-        n = preset.pretrain.num_workers
-        check_workers(n, "pretrain.num_workers", low=0)
-        ests.append(check_memory(preset, "pretrain", max_memory_gib=max_memory_gib, workers=n))
-    if preset.finetune is not None:
-        check_workers(preset.finetune.num_workers, "finetune.num_workers", low=0)
+    sections = ["pretrain"] if "pretrain" in preset.model_fields_set else []
+    sections += ["finetune"] if preset.finetune is not None else []
+    for name in sections:
+        cfg = getattr(preset, name)
+        check_workers(cfg.num_workers, f"{name}.num_workers", low=0)
+        extra = cpu_training(cfg) if train_device == "cpu" else ()
+        ests.append(
+            check_memory(
+                preset, name, max_memory_gib=max_memory_gib, workers=cfg.num_workers, extra=extra
+            )
+        )
     return max(e.total for e in ests) / GIB

@@ -141,7 +141,7 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
     elif p.is_file() and p.suffix == ".json":
         ds = _read_json_datalist(p, _read_json(p), layout="datalist")
     else:
-        raise ArgumentError("dataset", f"{p}: no such dataset folder or .json datalist")
+        raise ArgumentError("dataset", "no such dataset folder or .json datalist", p)
     if not ds.training:
         raise UserError(f"{ds.root}: no training cases found")
     if check:

@@ -21,6 +21,8 @@ from typing import Any
 import torch
 
 from ..errors import ArgumentError, UserError
+from ..io.checkpoints import load_checkpoint
+from ..networks import NETWORKS, build_network
 from ..presets.finetune import FinetuneConfig
 from ..presets.preset import Preset
 from ..real.datalist import load_dataset
@@ -28,10 +30,8 @@ from ..real.patches import PatchStream, cached_cases, padding_note
 from ..real.preprocess import Plan, augment_transforms, make_plan, preprocess_transforms
 from ..real.splits import fold_cases
 from ..synthetic.stream import quiet_worker
-from .checkpoints import load_checkpoint
 from .distributed import Dist, init_distributed
 from .loop import MicroBatch, RunResult, Task, fit
-from .networks import NETWORKS, build_network
 from .rundir import Run, open_run
 from .transfer import TransferReport, head_keys, transfer_weights
 

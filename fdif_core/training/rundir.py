@@ -18,8 +18,8 @@ import yaml
 
 from ..errors import ArgumentError, UserError
 from ..io import atomic
+from ..io.checkpoints import load_checkpoint
 from ..presets.preset import Preset, load_preset, parse_preset
-from .checkpoints import load_checkpoint
 
 LOG, LAST, BEST, PRESET, INFO = "log.jsonl", "last.pt", "best.pt", "preset.yaml", "run.json"
 

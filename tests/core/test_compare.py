@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from fdif_core.errors import UserError
-from fdif_core.evaluation.compare import compare, format_compare, parse_sources
 from fdif_core.real.toy import write_toy_dataset
+from fdif_core.studies.compare import compare, format_compare, parse_sources
 
 
 def test_compare_sources_on_one_budget(tmp_path, tiny_finetune, fake_pretrained):

@@ -69,3 +69,25 @@ def test_shipped_presets_validate_with_their_estimates(capsys: pytest.CaptureFix
     assert main(["presets", "validate", *names]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(names) and all("GiB" in ln for ln in lines)
+
+
+def test_training_bytes_follow_the_network_on_the_meta_device() -> None:
+    """The per-voxel table against the layer outputs of the real network (forward hooks on
+    the meta device, no compute): within a factor of 2, and scaling as the table says."""
+    import torch
+
+    from fdif_core.networks import build_network, training_bytes
+
+    kw = {"features_per_stage": [8, 16, 32]}
+    with torch.device("meta"):
+        net = build_network("unet_small", 3, (32, 32, 32), kw)
+    outputs = []
+    for m in net.modules():
+        if not list(m.children()):
+            m.register_forward_hook(lambda _m, _i, o: outputs.append(o.numel() * o.element_size()))
+    net(torch.empty(2, 1, 32, 32, 32, device="meta"))
+    measured = 2 * sum(outputs)  # kept for backward, plus their gradients
+    estimate = training_bytes("unet_small", (32, 32, 32), kw, samples=2)
+    assert measured / 2 < estimate < measured * 2
+    assert training_bytes("unet_small", (64, 64, 64), kw, 2) == 8 * estimate
+    assert training_bytes("unet_small", (32, 32, 32), kw, 2, amp="bf16") == estimate // 2

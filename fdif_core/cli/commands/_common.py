@@ -106,6 +106,19 @@ def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--overwrite", action="store_true", help=f"replace {what}")
 
 
+def check_training_memory(command: str, preset, workers: int | None, args) -> None:
+    """What a training command checks before it starts: its workers (4 per CPU) and its
+    estimated host memory, the network's included when it trains on the CPU."""
+    from ...presets.limits import check_memory, check_workers, cpu_training
+
+    cfg = getattr(preset, command)
+    n = cfg.num_workers if workers is None else workers
+    check_workers(n, "--workers" if workers is not None else f"{command}.num_workers", 0)
+    extra = cpu_training(cfg) if device(args.device).type == "cpu" else ()
+    max_gib = getattr(args, "max_memory", None)
+    check_memory(preset, command, workers=n, max_memory_gib=max_gib, extra=extra)
+
+
 def shape3(values: list[int] | None) -> tuple[int, int, int] | None:
     if values is None:
         return None

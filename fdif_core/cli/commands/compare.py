@@ -8,6 +8,7 @@ from ._common import add_device, path
 
 NAME = "compare"
 ORDER = 58
+FLAGS = {"fold": "--folds"}  # library argument -> flag, where the names differ
 HELP = "fine-tune from scratch and from each pre-training with the same budget; print Dice"
 DESCRIPTION = (
     "Fine-tune the preset's network on a dataset from scratch and from every checkpoint "
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ...errors import UserError
-    from ...evaluation.compare import compare, format_compare, parse_sources
+    from ...studies.compare import compare, format_compare, parse_sources
     from ._common import device
     from .finetune import load_finetune_preset
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device, int_in, path, workers_max
+from ._common import add_device, add_max_memory, int_in, path, workers_max
 
 NAME = "finetune"
 ORDER = 50
@@ -60,6 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
+    add_max_memory(p)
 
 
 def load_finetune_preset(name: str | None):
@@ -87,7 +88,7 @@ FLAGS = {"cache_dir": "--cache"}  # library argument -> flag, where the names di
 def run(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...training.finetune import finetune
-    from ._common import check_counts, run_training, training_kwargs
+    from ._common import check_counts, check_training_memory, run_training, training_kwargs
 
     if args.resume and (args.out or args.dataset or args.weights or args.scratch):
         raise UserError("--resume: give only the run folder (dataset, fold, weights are kept)")
@@ -108,10 +109,7 @@ def run(args: argparse.Namespace) -> int:
         check_run_out(Path(args.out))
     preset = load_finetune_preset(args.preset) if (args.preset or not args.resume) else None
     if preset is not None:
-        from ...presets.limits import check_workers
-
-        n = preset.finetune.num_workers if args.workers is None else args.workers
-        check_workers(n, "--workers" if args.workers is not None else "finetune.num_workers", 0)
+        check_training_memory(NAME, preset, args.workers, args)
     kwargs = training_kwargs(args)
     return run_training(
         NAME,

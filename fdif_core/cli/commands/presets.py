@@ -19,6 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     v.add_argument("presets", nargs="+", metavar="P", type=path)
     add_max_memory(v)
+    v.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="also check the pretrain:/finetune: networks as trained there (cpu: their "
+        "memory counts; default: not checked)",
+    )
     s = sub.add_parser("show", help="print the preset with every default filled in")
     s.add_argument("preset", metavar="P", type=path)
     sub.add_parser("list", help="list the shipped presets")
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             preset = load_preset(name)
             r = preset.recipe()
-            gib = check_runs(preset, args.max_memory)
+            gib = check_runs(preset, args.max_memory, args.device)
             print(
                 f"ok: {name}: {preset.name}, {len(r.label_names) - 1} classes, "
                 f"{len(r.mappers)} mappers, {len(r.displacements)} displacements, "

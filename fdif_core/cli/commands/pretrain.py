@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...presets import load_preset
     from ...training.pretrain import pretrain
-    from ._common import check_counts, run_training, training_kwargs
+    from ._common import check_counts, check_training_memory, run_training, training_kwargs
 
     if args.resume and args.out:
         raise UserError("--resume and --out: give one (a run resumes in its own folder)")
@@ -78,11 +78,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"{args.preset}: no pretrain: section; add one (see presets/quickstart.yaml)"
             )
-        from ...presets.limits import check_memory, check_workers
-
-        n = preset.pretrain.num_workers if args.workers is None else args.workers
-        check_workers(n, "--workers" if args.workers is not None else "pretrain.num_workers", 0)
-        check_memory(preset, "pretrain", workers=n, max_memory_gib=args.max_memory)
+        check_training_memory(NAME, preset, args.workers, args)
     kwargs = training_kwargs(args)
     return run_training(
         NAME, args, KEEP, lambda: pretrain(preset, args.out, data=args.data, **kwargs)

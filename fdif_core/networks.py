@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.registry import Registry
-from ..errors import UserError
+from .engine.registry import Registry
+from .errors import UserError
 
 Shape3 = tuple[int, int, int]
 
@@ -41,6 +41,9 @@ class NetworkSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     min_factor: int = 2  # smallest edge = min_factor x divisor (instance norm needs > 1 voxel)
     structure: Callable[[dict[str, Any]], str | None] = lambda kw: None  # lengths agree...
+    # bytes of layer outputs per input voxel and sample (measured with forward hooks on the
+    # meta device at the default options), scaled by the options that widen the network
+    voxel_bytes: Callable[[dict[str, Any]], float] = lambda kw: 1000.0
 
     def problem(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> str | None:
         """Why the network cannot take ``patch_size`` inputs with ``kwargs``; None if it can."""
@@ -172,6 +175,7 @@ _register(
         _encode_swinunetr,
         _SWIN_DEFAULTS,
         structure=_swin_structure,
+        voxel_bytes=lambda kw: 8600.0 * int(kw["feature_size"]) / 48,
     )
 )
 
@@ -244,6 +248,7 @@ _register(
             n_blocks_per_stage=int(kw["n_stages"]),
             n_conv_per_stage_decoder=int(kw["n_stages"]) - 1,
         ),
+        voxel_bytes=lambda kw: 2800.0 * int(kw["features_per_stage"][0]) / 32,
     )
 )
 
@@ -288,6 +293,7 @@ _register(
         _PRIMUS_DEFAULTS,
         min_factor=1,
         structure=lambda kw: _lengths(kw, None, patch_embed_size=3),
+        voxel_bytes=lambda kw: 3050.0,
     )
 )
 
@@ -327,8 +333,21 @@ _register(
         _encode_dna_unet,
         _UNET_SMALL_DEFAULTS,
         structure=lambda kw: _lengths(kw, ("features_per_stage", len(kw["features_per_stage"]))),
+        voxel_bytes=lambda kw: 874.0 * int(kw["features_per_stage"][0]) / 16,
     )
 )
+
+
+def training_bytes(
+    name: str, patch: Shape3, kwargs: dict[str, Any] | None, samples: int, amp: str = "off"
+) -> int:
+    """Rough memory of one training step: the layer outputs kept for the backward pass and
+    their gradients, for ``samples`` patches (half with bf16/fp16 autocast)."""
+    import math
+
+    spec = NETWORKS.get(name)
+    per_voxel = spec.voxel_bytes({**spec.defaults, **(kwargs or {})})
+    return int(2 * per_voxel * math.prod(patch) * samples * (0.5 if amp != "off" else 1.0))
 
 
 # --------------------------------------------------------------------------- public builders

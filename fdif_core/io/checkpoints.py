@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..io.atomic import write_bytes
+from .atomic import write_bytes
 
 REQUIRED = ("model", "optimizer", "scheduler", "step", "preset_hash")
 
