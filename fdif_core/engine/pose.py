@@ -71,12 +71,7 @@ class Pose:
         bit-identical however the points are batched.
         """
         d = [x[:, k] - t for k, t in enumerate(self.translation)]  # contiguous columns
-        tmp = torch.empty_like(d[0])
-        cols = []
-        for r in self.inverse:  # (d0 r0 + d1 r1) + d2 r2, in place
-            col = torch.mul(d[0], r[0])
-            col.add_(torch.mul(d[1], r[1], out=tmp)).add_(torch.mul(d[2], r[2], out=tmp))
-            cols.append(col)
+        cols = [(d[0] * r[0]).add_(d[1] * r[1]).add_(d[2] * r[2]) for r in self.inverse]
         return torch.stack(cols, dim=1)
 
     @cached_property

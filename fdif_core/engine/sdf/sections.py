@@ -39,6 +39,8 @@ def polygon(q: Points2D, vertices: torch.Tensor | list[list[float]]) -> Field:
     [-1.0, 2.0]
     """
     verts = vertices.tolist() if isinstance(vertices, torch.Tensor) else vertices
+    if q.requires_grad and torch.is_grad_enabled():
+        return _polygon_plain(q, verts)
     px, py = q[:, 0].contiguous(), q[:, 1].contiguous()
     below = [py < y for _, y in verts]  # py < y_k per vertex: the ray test's two sides
     # buffers reused by every edge; each op is the plain formula's, in the same order
@@ -88,6 +90,8 @@ def star(q: Points2D, n: int, radius: float, ratio: float) -> Field:
     The plane folds into one wedge of angle pi/n by the star's dihedral symmetry; there
     the boundary is the single segment from the outer tip (r, 0) to the inner vertex.
     """
+    if q.requires_grad and torch.is_grad_enabled():
+        return _star_plain(q, n, radius, ratio)
     half = math.pi / n
     ang = torch.atan2(q[:, 1], q[:, 0]).remainder_(2.0 * half)
     ang = torch.where(ang > half, 2.0 * half - ang, ang)
@@ -101,4 +105,43 @@ def star(q: Points2D, n: int, radius: float, ratio: float) -> Field:
     outside = (wy * ex).sub_(wx * ey) < 0.0  # right of the tip->inner edge = away from origin
     wx.sub_(t * ex).mul_(wx)
     dist = wy.sub_(t.mul_(ey)).mul_(wy).add_(wx).sqrt_()
+    return torch.where(outside, dist, -dist)
+
+
+# The plain formulas: differentiable (tests take gradients of the fields). The functions
+# above compute exactly the same operations in place, bit for bit (tests/core/test_sections.py).
+def _polygon_plain(q: Points2D, verts: list[list[float]]) -> Field:
+    px, py = q[:, 0], q[:, 1]
+    dist2 = flips = None
+    for i, (xi, yi) in enumerate(verts):
+        xj, yj = verts[i - 1]
+        ex, ey = xj - xi, yj - yi
+        inv = 1.0 / max(ex * ex + ey * ey, 1e-12)
+        wx, wy = px - xi, py - yi
+        t = ((wx * ex + wy * ey) * inv).clamp_(0.0, 1.0)
+        bx, by = wx - t * ex, wy - t * ey
+        d = bx * bx + by * by
+        c1, c2, c3 = py >= yi, py < yj, (ex * wy) > (ey * wx)
+        f = (c1 == c2) & (c2 == c3)  # the edge crosses the ray from q
+        dist2 = d if dist2 is None else torch.minimum(dist2, d)
+        flips = f if flips is None else flips ^ f
+    assert dist2 is not None and flips is not None
+    dist = dist2.sqrt()
+    return torch.where(flips, -dist, dist)
+
+
+def _star_plain(q: Points2D, n: int, radius: float, ratio: float) -> Field:
+    half = math.pi / n
+    ang = torch.atan2(q[:, 1], q[:, 0]).remainder(2.0 * half)
+    ang = torch.where(ang > half, 2.0 * half - ang, ang)
+    rho = q.norm(dim=-1)
+    px, py = rho * torch.cos(ang), rho * torch.sin(ang)
+    ax, ay = radius, 0.0
+    bx, by = ratio * radius * math.cos(half), ratio * radius * math.sin(half)
+    ex, ey = bx - ax, by - ay
+    wx, wy = px - ax, py - ay
+    t = ((wx * ex + wy * ey) / (ex * ex + ey * ey)).clamp(0.0, 1.0)
+    dx, dy = wx - ex * t, wy - ey * t
+    dist = torch.sqrt(dx * dx + dy * dy)
+    outside = (ex * wy - ey * wx) < 0.0  # right of the tip->inner edge = away from origin
     return torch.where(outside, dist, -dist)
