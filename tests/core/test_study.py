@@ -50,10 +50,10 @@ def spec_dict(ds: str, finetune: str, **over) -> dict:
             "model": "unet_small", "model_kwargs": {}, "patch_size": [16, 16, 16],
             "batch_size": 1, "iterations": 50, "warmup_steps": 1, "val_interval": 50,
             "val_volumes": 1, "checkpoint_interval": 50, "num_workers": 0,
-        },  # fmt: skip
+        },
         "finetune": finetune,
         "quick": {"pretrain_iterations": 2, "finetune_iterations": 2, "curve_interval": 1,
-                  "folds": 2, "seeds": 2},  # fmt: skip
+                  "folds": 2, "seeds": 2},
     }
     spec.update(over)
     return spec
@@ -65,7 +65,7 @@ def test_mean_ci_known_values():
     assert mean_ci([0.7]) == (0.7, None, None)
     assert mean_ci([0.5, 0.5, 0.5]) == (0.5, 0.5, 0.5)
     mb, blo, bhi = mean_ci([0.1, 0.4, 0.35, 0.2, 0.3, 0.25], "bootstrap")
-    assert blo < mb < bhi and 0.1 <= blo and bhi <= 0.4
+    assert blo < mb < bhi and blo >= 0.1 and bhi <= 0.4
     assert mean_ci([0.1, 0.4, 0.35, 0.2, 0.3, 0.25], "bootstrap") == (mb, blo, bhi)  # seeded
 
 
@@ -153,7 +153,7 @@ def test_quick_study_end_to_end_and_resume(tmp_path):
 
 def test_shipped_study_spec_is_valid():
     spec = load_study("studies/spine.yaml")
-    assert [a.name for a in spec.arms][0] == "scratch" and len(spec.seeds) >= 3
+    assert spec.arms[0].name == "scratch" and len(spec.seeds) >= 3
     quick = spec.quick_version()
     assert quick.pretrain["iterations"] == spec.quick.pretrain_iterations
     assert math.prod(spec.pretrain["patch_size"]) > 0
