@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="P",
         default=None,
         help="preset with a finetune: section: a file or a shipped name "
-        "(quick, btcv, amos, acdc, kits; default quick)",
+        "(quick, spine, btcv, amos, acdc, kits; default quick)",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--weights", metavar="CKPT", help="pre-trained checkpoint (.pt)")
