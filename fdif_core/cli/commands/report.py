@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ...evaluation.run_report import report_run
     from ._common import device
 
@@ -44,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'mean over classes'.ljust(width)}  {'n/a' if mean is None else f'{mean:.3f}'}")
     print(f"preview:    {rep['figure']}")
     print(f"checkpoint: {rep['checkpoint']}")
+    data = args.finetune_data
+    fetch = "" if Path(data).exists() else f"fdif-core fetch-data tptbox-spine --out {data} && "
     print(
-        f"fine-tune:  fdif-core finetune --dataset {args.finetune_data} --preset spine "
+        f"fine-tune:  {fetch}fdif-core finetune --dataset {data} --preset spine "
         f"--weights {rep['checkpoint']} --out {rep['checkpoint'].parent}-spine"
     )
     return 0
