@@ -135,6 +135,9 @@ def pretrain_arm(name: str, preset: Preset, out: Path, device: str, log: Log) ->
     run = out / "pretrain" / name
     done = _read_json(run / DONE)
     if done is not None:
+        if done.get("preset_hash") != preset.hash():
+            log(f"pre-training {name}: kept, though made with another version of its preset "
+                f"(delete {run} to redo it)")  # fmt: skip
         return Path(done["checkpoint"])
     cfg = preset.pretrain
     assert cfg is not None
@@ -151,6 +154,7 @@ def pretrain_arm(name: str, preset: Preset, out: Path, device: str, log: Log) ->
     doc = {
         "arm": name,
         "preset": preset.name,
+        "preset_hash": preset.hash(),
         "iterations": cfg.iterations,
         "batch_size": cfg.batch_size,
         "crops_per_volume": cfg.crops_per_volume,
