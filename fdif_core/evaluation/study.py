@@ -135,7 +135,7 @@ def pretrain_arm(name: str, preset: Preset, out: Path, device: str, log: Log) ->
     run = out / "pretrain" / name
     done = _read_json(run / DONE)
     if done is not None:
-        if done.get("preset_hash") != preset.hash():
+        if done.get("preset_hash") not in (None, preset.hash()):
             log(f"pre-training {name}: kept, though made with another version of its preset "
                 f"(delete {run} to redo it)")  # fmt: skip
         return Path(done["checkpoint"])
