@@ -42,7 +42,8 @@ def summarize_study(spec: StudySpec, results: list[dict[str, Any]]) -> dict[str,
     overall metrics against scratch (same fold and seed), and the learning curve."""
     classes = list(results[0]["per_class"]) if results else []
     arms = list(dict.fromkeys(r["arm"] for r in results))
-    out: dict[str, Any] = {"classes": classes, "arms": arms, "ci": spec.ci, "regimes": {}}
+    out: dict[str, Any] = {"classes": classes, "arms": arms, "ci": spec.ci, "regimes": {},
+                           "regime_cases": dict(spec.regimes)}
     for regime in spec.regimes:
         rows: dict[str, Any] = {}
         base = {(r["fold"], r["seed"]): r for r in results
@@ -148,7 +149,8 @@ def plot_curves(summary: dict[str, Any], path: Path, title: str = "") -> None:
             if all(c["lo"] is not None for _, c in pts):
                 ax.fill_between(x, [c["lo"] for _, c in pts], [c["hi"] for _, c in pts],
                                 color=line.get_color(), alpha=0.18, lw=0)  # fmt: skip
-        ax.set_title(f"{regime}")
+        n = summary.get("regime_cases", {}).get(regime)
+        ax.set_title(f"{regime}: {n} training case(s) per fold" if n else regime)
         ax.set_xlabel("fine-tuning step")
         ax.set_ylabel("validation Dice (foreground mean)")
         ax.set_ylim(0, 1)
