@@ -86,7 +86,7 @@ def draw_report(item: dict[str, Any], labels: list[str], dice: dict[str, float |
 
     colors = label_colors(len(labels)).astype(float) / 255.0
     cmap = ListedColormap(np.c_[colors, np.r_[0.0, np.full(len(labels) - 1, 0.6)]])
-    fig, axes = plt.subplots(2, 3, figsize=(13, 9.2))
+    fig, axes = plt.subplots(2, 3, figsize=(13, 9.8))
     for row, axis in enumerate((0, 2)):
         k = _best_slice(item["label"], axis)
         img = np.take(item["image"], k, axis)
@@ -98,14 +98,14 @@ def draw_report(item: dict[str, Any], labels: list[str], dice: dict[str, float |
             if lab is not None:
                 ax.imshow(np.take(lab, k, axis).T, cmap=cmap, vmin=0, vmax=len(labels) - 1,
                           origin="lower", interpolation="nearest")  # fmt: skip
-            ax.set_title(f"{name} (axis {axis}, slice {k})", fontsize=13)
+            ax.set_title(f"{name}  ({'DHW'[axis]} = {k})", fontsize=13)
             ax.axis("off")
     handles = [Patch(color=colors[i], label=f"{n}  (Dice {dice[n]:.2f})" if dice[n] is not None
                      else n) for i, n in enumerate(labels) if i > 0]  # fmt: skip
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=13,
                frameon=False)  # fmt: skip
     fig.suptitle(title, fontsize=15)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95), h_pad=2.5)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
