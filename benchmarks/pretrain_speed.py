@@ -64,7 +64,7 @@ def main() -> None:
         "step_s_median": step,
         "data_wait_s_median": wait,
         "data_wait_fraction_mean": mean_wait / mean_step,
-        "crops_per_s": cfg.batch_size * cfg.crops_per_volume * cfg.grad_accum / step,
+        "crops_per_s": cfg.batch_size * cfg.augment.crops_per_volume * cfg.grad_accum / step,
         "wall_s": wall,
         "final_loss": res.losses[max(res.losses)],
     }

@@ -5,3 +5,16 @@ from __future__ import annotations
 
 class UserError(Exception):
     """Bad input from the user (file, field, value); ``str(err)`` is the one-line message."""
+
+
+class ArgumentError(UserError):
+    """A bad value of a library function's argument ``name`` (``resume``, ``out``, ...).
+
+    The message does not name a command-line flag; the CLI words it as the flag it maps the
+    argument to (``fdif_core.cli.main``).
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message

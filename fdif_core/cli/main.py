@@ -1,7 +1,9 @@
 """``fdif-core``: one command line, a subcommand per module in ``fdif_core.cli.commands``.
 
 Each command module defines ``NAME``, ``HELP``, ``ORDER``, ``add_arguments(parser)`` and
-``run(args) -> int``; heavy imports stay inside ``run`` so that ``--help`` is fast.
+``run(args) -> int``; heavy imports stay inside ``run`` so that ``--help`` is fast. A library
+``ArgumentError`` names a function argument; it is printed as the flag ``--<name>`` (or the
+module's ``FLAGS[name]``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pkgutil
 import sys
 
 from .. import __version__
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from . import commands
 
 
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
             mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP)
         )
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _flags=getattr(mod, "FLAGS", {}))
     return parser
 
 
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args._run(args) or 0)
+    except ArgumentError as err:  # a library argument: word it as the command's flag
+        flag = args._flags.get(err.name, "--" + err.name.replace("_", "-"))
+        print(f"fdif-core {args.command}: error: {flag}: {err.message}", file=sys.stderr)
+        return 2
     except UserError as err:
         print(f"fdif-core {args.command}: error: {err}", file=sys.stderr)
         return 2

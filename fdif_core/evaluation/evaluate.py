@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..io.atomic import atomic_path, write_text
+from ..presets.training import amp_dtype
 from ..real.preprocess import Plan, preprocess_case, preprocess_transforms, tracking_meta
 
 NSD_TOLERANCES_MM = (1.0, 2.0)
@@ -127,7 +128,7 @@ class Predictor:
         from monai.inferers import sliding_window_inference
 
         dev = torch.device(self.device)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.amp)
+        dtype = amp_dtype(self.amp)
         self.model.eval()
         x = torch.as_tensor(image, dtype=torch.float32).as_subclass(torch.Tensor)[None].to(dev)
         with (

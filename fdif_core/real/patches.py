@@ -135,7 +135,7 @@ class PatchStream(torch.utils.data.Dataset):
         order = np.random.default_rng([self.seed & 0xFFFFFFFF, epoch]).permutation(self.n)
         return int(order[k])
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, i: int) -> dict[str, Any]:
         data = dict(self.cases[self.case_index(i)])
         self.augment.set_random_state(seed=item_seed(self.seed, i))
         crops = self.augment(data)
@@ -143,4 +143,4 @@ class PatchStream(torch.utils.data.Dataset):
             crops = [crops]
         image = torch.stack([torch.as_tensor(c["image"], dtype=torch.float32) for c in crops])
         label = torch.stack([torch.as_tensor(c["label"]).to(torch.int64) for c in crops])
-        return {"image": image, "label": label}
+        return {"image": image, "label": label, "case": str(data.get("case", i))}

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..engine.compose import sample_seed
-from ..errors import UserError
+from ..engine.compose import Recipe, sample_seed
+from ..errors import ArgumentError, UserError
 from ..presets.preset import Preset
 
 AUG_SALT = 0x5EED_A06  # separates augmentation seeds from sample seeds
@@ -64,15 +64,20 @@ def scale_image(image: torch.Tensor, preset: Preset) -> torch.Tensor:
 class SyntheticSource:
     """Volumes rendered on the fly by the engine, on ``device``."""
 
-    def __init__(self, preset: Preset, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, preset: Preset, device: str | torch.device = "cpu", recipe: Recipe | None = None
+    ) -> None:
         self.preset = preset
-        self.recipe = preset.recipe()
+        self.recipe = recipe or preset.recipe()
         self.device = torch.device(device)
 
     def volume(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(image (1, D, H, W) float32, label (1, D, H, W) int64) of sample ``index``."""
         s = self.recipe.sample(index, device=self.device)
         return scale_image(s.image, self.preset)[None], s.label.long()[None]
+
+    def name(self, index: int) -> str:
+        return f"synthetic sample {index}"
 
     def classification(self, index: int, shape: tuple[int, int, int]) -> tuple[torch.Tensor, int]:
         img, cls = self.recipe.classification_sample(index, shape, self.device)
@@ -85,6 +90,9 @@ class DiskSource:
     def __init__(self, root: str | Path, preset: Preset, num_labels: int) -> None:
         self.preset = preset
         self.pairs = find_pairs(Path(root), num_labels)
+
+    def name(self, index: int) -> str:
+        return str(self.pairs[index % len(self.pairs)][0])
 
     def volume(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         import nibabel as nib
@@ -102,11 +110,11 @@ class DiskSource:
 def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
     """Training (image, label) files listed by a dataset folder's ``dataset.json``."""
     if not root.is_dir():
-        raise UserError(f"--data: {root} is not a folder")
+        raise ArgumentError("data", f"{root} is not a folder")
     cands = [root / "dataset.json", *sorted(root.glob("Dataset*/dataset.json"))]
     meta_path = next((c for c in cands if c.is_file()), None)
     if meta_path is None:
-        raise UserError(f"--data: no dataset.json in {root} (make one with fdif-core generate)")
+        raise ArgumentError("data", f"no dataset.json in {root} (make one with fdif-core generate)")
     base = meta_path.parent
     try:
         meta = json.loads(meta_path.read_text())
@@ -131,38 +139,38 @@ def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
         raise UserError(f"{meta_path}: lists no training volumes")
     missing = [p for pair in pairs for p in pair if not p.is_file()]
     if missing:
-        raise UserError(f"--data: {missing[0]} is listed in {meta_path.name} but missing")
+        raise ArgumentError("data", f"{missing[0]} is listed in {meta_path.name} but missing")
     return pairs
 
 
 # --------------------------------------------------------------------------- augmentation
-def build_augment(preset: Preset, crops: int):
-    """MONAI dictionary transforms: pad, random crops, flips, rot90, intensity shift."""
-    from monai.transforms import (
-        Compose,
-        RandFlipd,
-        RandRotate90d,
-        RandShiftIntensityd,
-        RandSpatialCropSamplesd,
-        SpatialPadd,
-    )
+def build_augment(preset: Preset):
+    """MONAI dictionary transforms of ``pretrain.augment``: pad, random crops, flips, rot90,
+    rotation, intensity scale and shift (a transform whose probability is 0 is left out)."""
+    import math
+
+    from monai import transforms as T
 
     cfg = preset.pretrain
     aug = cfg.augment
     keys = ["image", "label"]
     patch = list(cfg.patch_size)
-    return Compose(
-        [
-            SpatialPadd(keys, spatial_size=patch),
-            RandSpatialCropSamplesd(keys, roi_size=patch, num_samples=crops, random_size=False),
-            *(RandFlipd(keys, prob=aug.flip_prob, spatial_axis=a) for a in range(3)),
-            RandRotate90d(keys, prob=aug.rot90_prob, max_k=3),
-            RandShiftIntensityd(
-                "image", offsets=aug.intensity_shift, prob=aug.intensity_shift_prob
-            ),
-        ],
-        lazy=False,
+    crop = T.RandSpatialCropSamplesd(
+        keys, roi_size=patch, num_samples=aug.crops_per_volume, random_size=False
     )
+    steps = [T.SpatialPadd(keys, spatial_size=patch), crop]
+    steps += [T.RandFlipd(keys, prob=aug.flip_prob, spatial_axis=a) for a in range(3)]
+    if aug.rot90_prob > 0:
+        steps.append(T.RandRotate90d(keys, prob=aug.rot90_prob, max_k=3))
+    if aug.rotate_prob > 0 and aug.rotate_deg > 0:
+        r = math.radians(aug.rotate_deg)
+        modes = ["bilinear", "nearest"]
+        steps.append(T.RandRotated(keys, r, r, r, prob=aug.rotate_prob, mode=modes))
+    if aug.scale_intensity > 0:
+        steps.append(T.RandScaleIntensityd("image", aug.scale_intensity, prob=aug.intensity_prob))
+    if aug.shift_intensity > 0:
+        steps.append(T.RandShiftIntensityd("image", aug.shift_intensity, prob=aug.intensity_prob))
+    return T.Compose(steps, lazy=False)
 
 
 def augment_seed(preset: Preset, position: int) -> int:
@@ -208,7 +216,7 @@ class BatchStream(torch.utils.data.IterableDataset):
             )
             return Batch(torch.stack(imgs), torch.tensor(classes, dtype=torch.long), pos)
         if self._augment is None:
-            self._augment = build_augment(self.preset, cfg.crops_per_volume)
+            self._augment = build_augment(self.preset)
         images, labels = [], []
         for p in pos:
             image, label = self.source.volume(train_index(self.preset, p))
@@ -225,6 +233,14 @@ class BatchStream(torch.utils.data.IterableDataset):
         while True:
             yield self.make(t)
             t += nw
+
+
+def quiet_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: Ctrl-C goes to the training process, which saves a
+    checkpoint and stops its workers; a worker that died of it first would lose the step."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def collate_none(batch: Batch) -> Batch:
@@ -304,6 +320,7 @@ def batches(
         collate_fn=collate_none,
         prefetch_factor=2,
         persistent_workers=False,
+        worker_init_fn=quiet_worker,
         generator=torch.Generator(),  # keep the global RNG untouched (resume equivalence)
     )
     it = iter(loader)

@@ -55,21 +55,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((py[0], tuple(py[1]), py[2]))
 
 
-def new_run_dir(out: str | Path, last: str) -> Path:
-    """Create the run folder ``out``; refuse one that already holds a run (its ``last``)."""
-    run_dir = Path(out)
-    if (run_dir / last).exists():
-        raise UserError(
-            f"--out: {run_dir} already holds a run; continue it with --resume {run_dir} "
-            "or choose another folder"
-        )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out: cannot create {run_dir} ({err.strerror})") from None
-    return run_dir
-
-
 def training_state(model, opt, sched, scaler, step: int, preset) -> dict[str, Any]:
     """What every run's checkpoint holds to resume exactly: weights, optimiser, schedule,
     grad scaler, all RNG states, the step and the preset (text and hash)."""
@@ -86,10 +71,16 @@ def training_state(model, opt, sched, scaler, step: int, preset) -> dict[str, An
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Serialise ``state`` to memory, then write it atomically (never a partial file)."""
+    """Serialise ``state`` to memory, then write it atomically (never a partial file); a
+    failed write (a full disk) is one ``UserError`` line and leaves the previous file."""
     buf = io.BytesIO()
     torch.save(state, buf)
-    write_bytes(path, buf.getvalue())
+    try:
+        write_bytes(path, buf.getvalue())
+    except OSError as err:
+        raise UserError(
+            f"{path}: cannot write the checkpoint ({err.strerror or err}); the previous one is kept"
+        ) from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

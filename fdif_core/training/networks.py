@@ -58,11 +58,14 @@ class NetworkSpec:
             )
         return None
 
-    def check_patch(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> None:
-        """Raise ``UserError`` if the network cannot take a ``patch_size`` input."""
+    def check_patch(
+        self, patch_size: Shape3, kwargs: dict[str, Any] | None = None, section: str = "pretrain"
+    ) -> None:
+        """Raise ``UserError`` (naming ``section.field``) if the network cannot take a
+        ``patch_size`` input with ``kwargs``."""
         msg = self.problem(patch_size, kwargs)
         if msg:
-            raise UserError(f"pretrain.{msg}")
+            raise UserError(f"{section}.{msg}")
 
 
 NETWORKS: Registry[NetworkSpec] = Registry("network")

@@ -9,19 +9,16 @@ import torch
 
 from fdif_core.errors import UserError
 from fdif_core.evaluation.compare import compare, format_compare, parse_sources
-from fdif_core.presets import parse_preset
 from fdif_core.real.toy import write_toy_dataset
-from tests.core.test_finetune import fake_pretrained, tiny
 
 
-def test_compare_sources_on_one_budget(tmp_path):
-    torch.set_num_threads(1)
+def test_compare_sources_on_one_budget(tmp_path, tiny_finetune, fake_pretrained):
     ds = write_toy_dataset(tmp_path / "ds", num_cases=5)
     fake_pretrained(tmp_path / "fdif.pt", classes=110)
     fake_pretrained(tmp_path / "pgs.pt", classes=33)
     sources = parse_sources([f"fdif={tmp_path / 'fdif.pt'}", f"primgeoseg={tmp_path / 'pgs.pt'}"])
     assert list(sources) == ["scratch", "fdif", "primgeoseg"]
-    preset = parse_preset(tiny(iterations=2, val_interval=0, preprocess={"cache": "disk"}))
+    preset = tiny_finetune(iterations=2, val_interval=0, preprocess={"cache": "disk"})
     lines: list[str] = []
     table = compare(ds, preset, sources, tmp_path / "cmp", folds=[0], log=lines.append)
     assert list(table["results"]) == ["scratch", "fdif", "primgeoseg"]

@@ -10,8 +10,6 @@ from fdif_core.errors import UserError
 from fdif_core.training.networks import NETWORKS, attach_classifier
 from fdif_core.training.pretrain import make_model
 
-from .pretrain_presets import tiny
-
 # name, smallest input the network takes in training, model_kwargs: the architecture kept,
 # widths trimmed where a full-size CPU step costs many seconds (full sizes: test below)
 CASES = [
@@ -22,16 +20,8 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize(("name", "patch", "kwargs"), CASES, ids=[c[0] for c in CASES])
-def test_forward_backward_segmentation_and_classification(name, patch, kwargs):
+def test_forward_backward_segmentation_and_classification(name, patch, kwargs, tiny):
     preset = tiny(model=name, patch_size=patch, model_kwargs=kwargs)
     n_out = len(Recipe(preset).label_names)
     assert n_out == 9  # 8 basic classes + background
@@ -63,7 +53,7 @@ def test_forward_backward_segmentation_and_classification(name, patch, kwargs):
 
 
 @pytest.mark.parametrize("name", ["swinunetr", "resenc_l"])
-def test_full_size_configurations(name):
+def test_full_size_configurations(name, tiny):
     # paper sizes (SwinUNETR feature size 48; nnU-Net's ResEnc-L plan for 96^3), built only:
     # a forward pass at sizes they accept costs many CPU seconds
     net = make_model(tiny(model=name, patch_size=(96, 96, 96), model_kwargs={}))
@@ -86,13 +76,13 @@ def test_full_size_configurations(name):
         ("unet_small", (16, 16, 16), {"depth": 3}, "unknown option 'depth'"),
     ],
 )
-def test_bad_patch_or_kwargs(name, patch, kwargs, match):
+def test_bad_patch_or_kwargs(name, patch, kwargs, match, tiny):
     with pytest.raises(UserError, match=match):
         NETWORKS.get(name).check_patch(patch, kwargs)
     with pytest.raises(UserError, match=match):
         tiny(model=name, patch_size=patch, model_kwargs=kwargs)
 
 
-def test_unknown_model_suggests():
+def test_unknown_model_suggests(tiny):
     with pytest.raises(UserError, match="Did you mean 'swinunetr'"):
         tiny(model="swinunet")

@@ -12,10 +12,10 @@ def test_paper_recipe():
     c = p.pretrain
     assert (c.model, c.model_kwargs["feature_size"], c.patch_size) == ("swinunetr", 48, (96,) * 3)
     assert (c.lr, c.weight_decay, c.warmup_steps, c.iterations) == (1e-4, 1e-5, 500, 30000)
-    assert (c.batch_size, c.crops_per_volume, c.num_volumes) == (1, 4, 5000)
+    assert (c.batch_size, c.augment.crops_per_volume, c.num_volumes) == (1, 4, 5000)
     assert c.loss == "dice_ce" and c.amp != "off" and c.val_interval == 500
     a = c.augment
-    assert (a.flip_prob, a.rot90_prob, a.intensity_shift, a.intensity_shift_prob) == (
+    assert (a.flip_prob, a.rot90_prob, a.shift_intensity, a.intensity_prob) == (
         0.1,
         0.1,
         0.1,

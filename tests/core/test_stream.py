@@ -12,10 +12,8 @@ from fdif_core.synthetic.stream import (
     val_indices,
 )
 
-from .pretrain_presets import tiny
 
-
-def test_positions_are_disjoint_across_ranks_and_steps():
+def test_positions_are_disjoint_across_ranks_and_steps(tiny):
     preset = tiny(batch_size=3)
     src = SyntheticSource(preset)
     seen: set[int] = set()
@@ -28,7 +26,7 @@ def test_positions_are_disjoint_across_ranks_and_steps():
     assert seen == set(range(24))
 
 
-def test_training_never_uses_validation_indices():
+def test_training_never_uses_validation_indices(tiny):
     preset = tiny(val_volumes=3)
     val = set(val_indices(preset))
     assert val == {50, 51, 52}  # right after dataset.num_samples
@@ -37,8 +35,8 @@ def test_training_never_uses_validation_indices():
     assert {train_index(cycled, p) for p in range(100)} == set(range(5))
 
 
-def test_batches_are_pure_functions_of_the_step():
-    preset = tiny(crops_per_volume=2)
+def test_batches_are_pure_functions_of_the_step(tiny):
+    preset = tiny(augment={"crops_per_volume": 2})
     src = SyntheticSource(preset)
     a = BatchStream(preset, src).make(5)
     b = BatchStream(preset, src, start=5).make(5)
@@ -50,7 +48,7 @@ def test_batches_are_pure_functions_of_the_step():
     assert int(a.target.max()) <= 8
 
 
-def test_worker_processes_give_the_same_stream():
+def test_worker_processes_give_the_same_stream(tiny):
     preset = tiny()
     src = SyntheticSource(preset)
     inline = [BatchStream(preset, src, start=2).make(t) for t in range(2, 6)]

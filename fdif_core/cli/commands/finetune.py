@@ -64,12 +64,14 @@ def load_finetune_preset(name: str | None):
     return preset
 
 
-def run(args: argparse.Namespace) -> int:
-    import os
+KEEP = ("--cache", "--workers", "--device", "--no-progress")  # flags a resume repeats
+FLAGS = {"cache_dir": "--cache"}  # library argument -> flag, where the names differ
 
+
+def run(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...training.finetune import finetune
-    from ._common import device
+    from ._common import check_counts, run_training, training_kwargs
 
     if args.resume and (args.out or args.dataset or args.weights or args.scratch):
         raise UserError("--resume: give only the run folder (dataset, fold, weights are kept)")
@@ -78,38 +80,23 @@ def run(args: argparse.Namespace) -> int:
             raise UserError("finetune: give --dataset D --out RUN (or --resume RUN)")
         if not (args.weights or args.scratch):
             raise UserError("finetune: give --weights CKPT or --scratch")
-    for flag, value, low in (("--workers", args.workers, 0), ("--max-steps", args.max_steps, 1)):
-        if value is not None and value < low:
-            raise UserError(f"{flag}: must be >= {low}")
+    check_counts(args)
     fold: int | str = int(args.fold) if args.fold.isdigit() else args.fold
     if not isinstance(fold, int) and fold not in ("dataset", "all"):
         raise UserError(f"--fold {args.fold}: allowed: 0..4, dataset, all")
     preset = load_finetune_preset(args.preset) if (args.preset or not args.resume) else None
-    res = finetune(
-        args.dataset,
-        preset,
-        args.out,
-        weights=args.weights,
-        fold=fold,
-        resume=args.resume,
-        device=device(args.device),
-        cache_dir=args.cache,
-        workers=args.workers,
-        max_steps=args.max_steps,
-        progress=not args.no_progress,
+    kwargs = training_kwargs(args)
+    return run_training(
+        NAME,
+        args,
+        KEEP,
+        lambda: finetune(
+            args.dataset,
+            preset,
+            args.out,
+            weights=args.weights,
+            fold=fold,
+            cache_dir=args.cache,
+            **kwargs,
+        ),
     )
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
-    print(f"finetune {'finished' if res.finished else 'stopped'} at step {res.step}")
-    if res.val:
-        step, value = max(res.val.items())
-        print(f"  validation Dice at step {step}: {value:.4f} (best {res.best_val:.4f})")
-    print(f"  checkpoint: {res.checkpoint}")
-    if (res.run_dir / "best.pt").exists():
-        print(f"  best:       {res.run_dir / 'best.pt'}")
-    print(f"  log:        {res.run_dir / 'log.jsonl'} (TensorBoard: {res.run_dir / 'tb'})")
-    if res.finished:
-        print(f"  evaluate:   fdif-core evaluate --weights {res.run_dir / 'best.pt'} --split val")
-    else:
-        print(f"  continue:   fdif-core finetune --resume {res.run_dir}")
-    return 0

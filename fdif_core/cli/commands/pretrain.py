@@ -42,21 +42,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_device(p)
 
 
-def run(args: argparse.Namespace) -> int:
-    import os
+KEEP = ("--data", "--workers", "--device", "--no-progress")  # flags a resume repeats
 
+
+def run(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...presets import load_preset
-    from ...training.pretrain import pretrain, read_log
-    from ._common import device
+    from ...training.pretrain import pretrain
+    from ._common import check_counts, run_training, training_kwargs
 
     if args.resume and args.out:
         raise UserError("--resume and --out: give one (a run resumes in its own folder)")
     if not args.resume and not (args.preset and args.out):
         raise UserError("pretrain: give --preset P --out DIR, or --resume RUN_DIR")
-    for flag, value in (("--workers", args.workers), ("--max-steps", args.max_steps)):
-        if value is not None and value < (0 if flag == "--workers" else 1):
-            raise UserError(f"{flag}: must be {'>= 0' if flag == '--workers' else '>= 1'}")
+    check_counts(args)
     preset = None
     if args.preset:
         preset = load_preset(args.preset)
@@ -64,35 +63,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"{args.preset}: no pretrain: section; add one (see presets/quickstart.yaml)"
             )
-    dev = device(args.device)
-    res = pretrain(
-        preset,
-        args.out,
-        resume=args.resume,
-        device=dev,
-        data=args.data,
-        workers=args.workers,
-        max_steps=args.max_steps,
-        progress=not args.no_progress,
+    kwargs = training_kwargs(args)
+    return run_training(
+        NAME, args, KEEP, lambda: pretrain(preset, args.out, data=args.data, **kwargs)
     )
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
-    state = "finished" if res.finished else "stopped"
-    print(f"pretrain {state} at step {res.step}")
-    rows = [r for r in read_log(res.run_dir) if any(k.startswith("val_") for k in r)]
-    if rows:
-        scores = ", ".join(f"{k} {v:.4f}" for k, v in rows[-1].items() if k != "step")
-        print(f"  validation at step {rows[-1]['step']}: {scores} (best {res.best_val:.4f})")
-    print(
-        f"  step time {res.step_s * 1000:.0f} ms, data wait {res.data_wait_s * 1000:.1f} ms "
-        f"({100 * res.data_wait_s / max(res.step_s, 1e-9):.1f}%)"
-    )
-    print(f"  checkpoint: {res.checkpoint}")
-    if (res.run_dir / "best.pt").exists():
-        print(f"  best:       {res.run_dir / 'best.pt'}")
-    print(f"  log:        {res.run_dir / 'log.jsonl'} (TensorBoard: {res.run_dir / 'tb'})")
-    if res.preview:
-        print(f"  preview:    {res.preview}")
-    if not res.finished:
-        print(f"  continue:   fdif-core pretrain --resume {res.run_dir}")
-    return 0
