@@ -157,7 +157,7 @@ def pretrain_arm(name: str, preset: Preset, out: Path, device: str, log: Log) ->
         "preset_hash": preset.hash(),
         "iterations": cfg.iterations,
         "batch_size": cfg.batch_size,
-        "crops_per_volume": cfg.crops_per_volume,
+        "crops_per_volume": cfg.augment.crops_per_volume,
         "patch_size": list(cfg.patch_size),
         "model": cfg.model,
         "train_s": round(sum(r.get("step_s", 0.0) for r in rows), 1),

@@ -9,15 +9,17 @@ from PIL import Image
 
 from fdif_core.cli.main import main
 from fdif_core.evaluation.run_report import class_dice, report_run
+from fdif_core.presets import parse_preset
 from fdif_core.training.pretrain import pretrain
-from tests.core.pretrain_presets import tiny
+from tests.core.conftest import preset_data
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("report") / "run"
-    pretrain(tiny(iterations=2, val_interval=2, val_volumes=2), out, progress=False)
+    preset = parse_preset(preset_data("pretrain", iterations=2, val_interval=2, val_volumes=2))
+    pretrain(preset, out, progress=False)
     return out
 
 

@@ -7,7 +7,6 @@ import json
 import math
 
 import pytest
-import torch
 import yaml
 from PIL import Image
 
@@ -17,15 +16,6 @@ from fdif_core.evaluation.study import run_study
 from fdif_core.presets import PresetError
 from fdif_core.presets.study import StudySpec, load_study
 from fdif_core.real.toy import write_toy_dataset
-from tests.core.test_finetune import write_preset
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def spec_dict(ds: str, finetune: str, **over) -> dict:
@@ -102,9 +92,9 @@ def test_bad_specs_are_one_line_errors(tmp_path, change, match):
 
 
 @pytest.mark.slow
-def test_quick_study_end_to_end_and_resume(tmp_path):
+def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     ds = write_toy_dataset(tmp_path / "ds", num_cases=4)
-    ft = write_preset(tmp_path / "ft.yaml", iterations=6)
+    ft = preset_file("finetune", iterations=6)
     spec = StudySpec.model_validate(spec_dict(str(ds), str(ft)))
     out = tmp_path / "study"
     lines: list[str] = []
