@@ -13,7 +13,7 @@ DESCRIPTION = (
     "Run the study described by SPEC (studies/*.yaml): pre-train each arm (scratch, FDIF "
     "presets, PrimGeoSeg) with the same steps x batch, fine-tune each on every fold with "
     "every seed in each data regime (equal steps), evaluate Dice and surface Dice on the "
-    "fold's validation cases, and write OUT/study.md (means, 95 %% intervals, paired tests "
+    "fold's validation cases, and write OUT/study.md (means, 95 % intervals, paired tests "
     "against scratch), study.csv, study.json and curves.png (validation Dice against "
     "fine-tuning steps). Every finished unit is kept: rerun the same command to continue "
     "an interrupted study. Arms whose preset is missing are skipped with a message."
@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="study spec YAML (e.g. studies/spine.yaml)")
     p.add_argument("--out", required=True, metavar="DIR", help="study folder (resumable)")
     p.add_argument(
-        "--quick", action="store_true", help="smoke size: the spec's quick: section (seconds)"
+        "--quick", action="store_true", help="smoke size: the spec's quick: section (a few CPU minutes)"
     )
     add_device(p)
 
