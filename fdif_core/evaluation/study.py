@@ -258,14 +258,20 @@ def run_study(
     base: Path | None = None,
     quick: bool = False,
     device: str = "cpu",
+    report_only: bool = False,
     log: Log = print,
 ) -> dict[str, Any]:
-    """Run (or continue) a study; returns the summary that :mod:`.study_report` wrote."""
+    """Run (or continue) a study; returns the summary that :mod:`.study_report` wrote.
+
+    ``report_only``: train nothing; write the table and figure from the units finished so far.
+    """
     from .study_report import write_report
 
     out = Path(out)
     if quick:
         spec = spec.quick_version()
+    if report_only:
+        return _report_only(spec, out, log)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "study.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     base_ds = study_dataset(spec, out, base)
@@ -288,3 +294,18 @@ def run_study(
     return write_report(spec, results, pretrained, out, skipped=[
         a.name for a in spec.arms if a.name not in arms
     ])  # fmt: skip
+
+
+def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
+    from .study_report import write_report
+
+    if not out.is_dir():
+        raise UserError(f"study --report: {out} holds no study")
+    arms = [a.name for a in spec.arms]
+    results = [r for u in plan_units(spec, arms)
+               if (r := _read_json(result_path(out, u["regime"], u["arm"], u["fold"], u["seed"])))]
+    pretrained = {a: d for a in arms if (d := _read_json(out / "pretrain" / a / DONE))}
+    present = {r["arm"] for r in results}
+    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs")
+    missing = [a for a in arms if a not in present]
+    return write_report(spec, results, pretrained, out, skipped=missing)

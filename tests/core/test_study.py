@@ -139,6 +139,10 @@ def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     assert sum("Dice" in m for m in lines) == 1
     after = json.loads(lost.read_text())
     assert after["mean"] == before["mean"] and after["curve"] == before["curve"]
+    # --report: the same table from the finished runs, nothing trained
+    lines.clear()
+    again = run_study(spec, out, quick=True, report_only=True, log=lines.append)
+    assert again["regimes"] == summary["regimes"] and len(lines) == 1
 
 
 def test_shipped_study_spec_is_valid():

@@ -24,7 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="study spec YAML (e.g. studies/spine.yaml)")
     p.add_argument("--out", required=True, metavar="DIR", help="study folder (resumable)")
     p.add_argument(
-        "--quick", action="store_true", help="smoke size: the spec's quick: section (a few CPU minutes)"
+        "--quick", action="store_true", help="smoke size: the spec's quick: section (CPU minutes)"
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="train nothing: write the table and figure from the runs finished so far",
     )
     add_device(p)
 
@@ -43,10 +48,11 @@ def run(args: argparse.Namespace) -> int:
         base=Path(args.spec).resolve().parent,
         quick=args.quick,
         device=str(device(args.device)),
+        report_only=args.report,
     )
     print()
     print((Path(args.out) / "study.md").read_text())
     for arm in summary.get("skipped_arms", []):
-        print(f"skipped arm: {arm} (its preset is missing; see the message above)")
+        print(f"arm without results: {arm} (preset missing, or no run finished yet)")
     print(f"table: {Path(args.out) / 'study.md'}  figure: {Path(args.out) / 'curves.png'}")
     return 0
