@@ -39,17 +39,21 @@ def _curves(units: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]
 
 def summarize_study(spec: StudySpec, results: list[dict[str, Any]]) -> dict[str, Any]:
     """Per regime and arm: every class and metric with its interval, the paired test of the
-    overall metrics against scratch (same fold and seed), and the learning curve."""
+    overall metrics against scratch (same fold and seed), and the learning curve. Only the
+    (fold, seed) pairs that every arm finished are used (an interrupted study)."""
     classes = list(results[0]["per_class"]) if results else []
     arms = list(dict.fromkeys(r["arm"] for r in results))
     out: dict[str, Any] = {"classes": classes, "arms": arms, "ci": spec.ci, "regimes": {},
                            "regime_cases": dict(spec.regimes)}
     for regime in spec.regimes:
         rows: dict[str, Any] = {}
-        base = {(r["fold"], r["seed"]): r for r in results
-                if r["regime"] == regime and r["arm"] == SCRATCH}  # fmt: skip
+        mine = [r for r in results if r["regime"] == regime]
+        keys = set.intersection(*[{(r["fold"], r["seed"]) for r in mine if r["arm"] == a}
+                                  for a in arms]) if mine else set()  # fmt: skip
+        mine = [r for r in mine if (r["fold"], r["seed"]) in keys]  # the same runs for all arms
+        base = {(r["fold"], r["seed"]): r for r in mine if r["arm"] == SCRATCH}
         for arm in arms:
-            units = [r for r in results if r["regime"] == regime and r["arm"] == arm]
+            units = [r for r in mine if r["arm"] == arm]
             if not units:
                 continue
             row: dict[str, Any] = {"metrics": {}, "vs_scratch": {}, "curve": _curves(units, "t")}
