@@ -10,7 +10,9 @@ Two measurements for one primitive at 64³ and 96³ (median and 90th percentile 
   the canvas has drawn it (slices in 2D, the isosurface in 3D; Mesa's software OpenGL
   under Xvfb). Needs a display (``xvfb-run -a python benchmarks/bench_studio.py``).
 
-Targets on a CPU: slices < 100 ms at 64³, isosurface < 300 ms.
+Targets on a CPU: slices < 100 ms at 64³, isosurface < 300 ms. ``--formula`` also times
+the same change with the ridge displacement and the sinusoidal mapper typed as formulas
+(``family: expression``), side by side with the built-ins, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -23,16 +25,24 @@ import time
 import torch
 
 from fdif_studio.model import DesignState
-from fdif_studio.render import default_device, isosurface, render_volumes
+from fdif_studio.model.render import default_device, isosurface, render_volumes
 
 PRIMITIVE = "star_6_prism_convex"
 
 
-def configure(s: DesignState) -> DesignState:
+RIDGE = "a * (abs(sin(f * x)) + abs(sin(f * y)) + abs(sin(f * z)))"
+SINUSOIDAL = "0.5 * peak * (cos(2 * pi * d / w) + 1)"
+
+
+def configure(s: DesignState, formula: bool = False) -> DesignState:
     s.set_primitive(PRIMITIVE)
     s.set_pose(angles_deg=(25.0, -40.0, 10.0))
-    s.set_displacement("ridge", {"amplitude": 0.03, "frequency": 30.0})
-    s.set_mapper("sinusoidal", {"wavelength": 3.0})
+    if formula:
+        s.set_displacement("expression", {"expr": RIDGE, "a": 0.03, "f": 30.0})
+        s.set_mapper("expression", {"expr": SINUSOIDAL, "peak": 128.0, "w": 3.0})
+    else:
+        s.set_displacement("ridge", {"amplitude": 0.03, "frequency": 30.0})
+        s.set_mapper("sinusoidal", {"wavelength": 3.0})
     return s
 
 
@@ -47,10 +57,10 @@ def stats(xs: list[float]) -> str:
 
 
 def bench_compute(
-    res: int, repeats: int, device: str
+    res: int, repeats: int, device: str, formula: bool = False
 ) -> tuple[list[float], list[float], list[float]]:
     """Wall seconds to slices and to isosurface, and CPU seconds of the whole change."""
-    s = configure(DesignState())
+    s = configure(DesignState(), formula)
     render_volumes(s.request(res, device))  # warm-up
     slices, surfaces, cpu = [], [], []
     for r in radii(repeats):
@@ -76,13 +86,15 @@ def bench_viewer(res: int, repeats: int) -> dict[str, list[float]]:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from fdif_studio._widgets import Designer, Studio
+    from fdif_studio.panels import Designer, Studio
 
     viewer = napari.Viewer(show=True)
     studio = Studio(viewer)
     viewer.window.add_dock_widget(studio, name="FDIF Studio", area="right")
     d: Designer = studio.designer
     app = QApplication.instance()
+    plot_dock = studio.plots.parentWidget()  # the plots redraw once changes pause (0.4 s):
+    plot_dock.hide()  # timed apart below, so a slow change does not also time a redraw
     d._drag_res.value = d._full_res.value = res  # one render per change at this resolution
     configure(d.state)
     d.sync()
@@ -116,6 +128,12 @@ def bench_viewer(res: int, repeats: int) -> dict[str, list[float]]:
                 time.sleep(0.0005)
             out.setdefault(f"{key} in layer", []).append(marks[key] - t0)
             out.setdefault(f"{key} drawn", []).append(marks[f"{key} drawn"] - t0)
+    plot_dock.show()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        studio.plots.redraw()
+        studio.plots.canvas.draw()
+        out.setdefault("plots", []).append(time.perf_counter() - t0)
     viewer.close()
     return out
 
@@ -129,6 +147,7 @@ def main() -> None:
     )
     ap.add_argument("--device", default=default_device())
     ap.add_argument("--no-viewer", action="store_true", help="skip the napari measurement")
+    ap.add_argument("--formula", action="store_true", help="also time the textures as formulas")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) - 1))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -141,6 +160,12 @@ def main() -> None:
         sl, su, cpu = bench_compute(res, args.repeats, args.device)
         print(f"compute {res:3d}³  slices:     {stats(sl)}")
         print(f"compute {res:3d}³  isosurface: {stats(su)}   (CPU time {stats(cpu)})")
+        if args.formula:
+            fsl, fsu, fcpu = bench_compute(res, args.repeats, args.device, formula=True)
+            print(f"formula {res:3d}³  slices:     {stats(fsl)}")
+            print(f"formula {res:3d}³  isosurface: {stats(fsu)}   (CPU time {stats(fcpu)})")
+            ratio = statistics.median(fcpu) / statistics.median(cpu)
+            print(f"formula / built-in CPU time per change at {res}³: {ratio:.2f}")
     if args.no_viewer or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return
     for res in args.res:
@@ -149,6 +174,7 @@ def main() -> None:
         print(f"viewer  {res:3d}³  slices drawn (2D): {stats(out['slices drawn'])}")
         print(f"viewer  {res:3d}³  surface in layer:  {stats(out['surface in layer'])}")
         print(f"viewer  {res:3d}³  surface drawn (3D): {stats(out['surface drawn'])}")
+        print(f"viewer  {res:3d}³  plots redrawn (after a pause): {stats(out['plots'])}")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ sys.path.insert(0, str(HERE.parent))
 
 def pretrained(preset_file: Path, out: Path, steps: int, device: str) -> Path:
     """Pre-train (or reuse) and return the checkpoint."""
+    from fdif_core.io.checkpoints import load_checkpoint
     from fdif_core.presets import load_preset
-    from fdif_core.training.checkpoints import load_checkpoint
     from fdif_core.training.pretrain import pretrain
 
     preset = load_preset(preset_file)
@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from fdif_core.evaluation.compare import compare, format_compare
     from fdif_core.presets import load_preset
     from fdif_core.real.samples import pyradiomics_dataset
+    from fdif_core.studies.compare import compare, format_compare
 
     if args.device == "cpu":
         torch.set_num_threads(min(2, torch.get_num_threads()))

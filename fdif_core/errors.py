@@ -14,7 +14,7 @@ class ArgumentError(UserError):
     argument to (``fdif_core.cli.main``).
     """
 
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
+    def __init__(self, name: str, message: str, value: object = None) -> None:
+        where = name if value is None else f"{name} {value}"
+        super().__init__(f"{where}: {message}")
+        self.name, self.message, self.value = name, message, value

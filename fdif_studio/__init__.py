@@ -1,12 +1,24 @@
 """FDIF Studio: a napari plugin to design primitives, textures and presets live.
 
-Open with ``napari -w fdif-studio``. The widgets are thin views over the Qt-free models in
-``fdif_studio.model``; previews are rendered by ``fdif_core`` (``fdif_studio.render``).
+Open with ``napari -w fdif-studio``. The panels (``fdif_studio.panels``, one module each)
+are thin views over the Qt-free model (``fdif_studio.model``); previews are rendered by
+``fdif_core`` (``fdif_studio.model.render``).
 """
 
 from __future__ import annotations
 
-__all__ = ["Designer", "Export", "PresetEditor", "Scene", "Studio", "make_sample"]
+__all__ = [
+    "Designer",
+    "Export",
+    "Gallery",
+    "Plots",
+    "PresetEditor",
+    "Scans",
+    "Scene",
+    "Studio",
+    "Views",
+    "make_sample",
+]
 
 
 def __getattr__(name: str):  # the widgets import Qt: load them only when asked for
@@ -15,7 +27,7 @@ def __getattr__(name: str):  # the widgets import Qt: load them only when asked 
 
         return make_sample
     if name in __all__:
-        from . import _widgets
+        from . import panels
 
-        return getattr(_widgets, name)
+        return getattr(panels, name)
     raise AttributeError(name)

@@ -6,22 +6,29 @@ from typing import Any
 
 from fdif_core import load_preset
 
-from .render import frame, label_color_dict, label_features
+from .model.render import frame, label_color_dict, label_features
 
 
 def make_sample(preset: str = "quickstart", index: int = 0) -> list[tuple[Any, dict, str]]:
     """Image and label layers of one sample (40³ quickstart: under a second on a CPU)."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    recipe = load_preset(preset).recipe()
+    loaded = load_preset(preset)
+    recipe = loaded.recipe()
     s = recipe.sample(index)
     names = recipe.label_names
-    scale, translate = frame(recipe.shape, tuple(s.image.shape))  # type: ignore[arg-type]
+    spacing = tuple(loaded.volume.spacing)
+    scale, translate = frame(recipe.shape, tuple(s.image.shape), spacing)  # type: ignore[arg-type]
     common = {"scale": scale, "translate": translate}
     return [
         (
             s.image.numpy(),
-            {"name": "FDIF image", "contrast_limits": (0, 128), "colormap": "gray", **common},
+            {
+                "name": "FDIF image",
+                "contrast_limits": tuple(recipe.spec.clip),
+                "colormap": "gray",
+                **common,
+            },
             "image",
         ),
         (

@@ -1,26 +1,41 @@
-"""Save a screenshot of the studio (viewer + FDIF Studio dock) to docs/studio.png.
+"""Screenshots of the studio for docs/studio.md (viewer, FDIF Studio dock, Plots dock).
 
 Run under a display::
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python scripts/studio_screenshot.py
+    xvfb-run -a -s "-screen 0 1700x1050x24" python scripts/studio_screenshot.py [docs]
+
+Writes ``studio.png`` (3D isosurface, oblique camera), ``studio-2d.png`` (a typed formula,
+grayscale slices with label outlines, live plots), ``studio-scene.png`` (a Scene sample,
+class outlines), ``studio-scan.png`` (a real CT scan from pyradiomics' test data when its
+cache is present, else a synthetic one; a region measured and matched) and
+``studio-gallery.png`` (the class gallery).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("QT_API", "pyqt6")  # napari's default binding
+
 import napari
+import numpy as np
 from qtpy.QtWidgets import QApplication
 
-from fdif_studio._widgets import Studio
+from fdif_studio.panels import Studio
 
 
-def wait(app, widget) -> None:
-    while widget.busy:
+def settle(app, *widgets, frames: int = 25) -> None:
+    for w in widgets:
+        while w.busy:
+            app.processEvents()
+            time.sleep(0.01)
+    for _ in range(frames):
         app.processEvents()
-        time.sleep(0.01)
+        time.sleep(0.02)
 
 
 def close_toasts(viewer) -> None:
@@ -30,51 +45,112 @@ def close_toasts(viewer) -> None:
         toast.close()
 
 
-def main(out: str = "docs/studio.png", scene_out: str = "docs/studio-scene.png") -> None:
+def save(viewer, app, path: Path) -> None:
+    close_toasts(viewer)
+    settle(app)
+    viewer.screenshot(str(path), canvas_only=False, flash=False)
+    print(f"wrote {path.resolve()}")
+
+
+def design(studio: Studio, app) -> None:
+    d = studio.designer
+    d._family.value = "star_prism_convex"
+    d._primitive.value = "star_6_prism_convex"
+    for name, value in (("radius", 0.3), ("half_height", 0.32), ("peak_scale", 1.6)):
+        d.shape_widgets[name].value = value
+    for key, value in (("angles_deg0", 35.0), ("angles_deg1", -20.0)):
+        d.pose_widgets[key].value = value
+    d._disp_family.value = "expression"
+    box = {w.name: w for w in d._disp_params}
+    box["expr"].value = "a * sin(f * x) * cos(f * y) + b * abs(sin(g * z))"
+    box["numbers"].value = "a=0.02, f=40, b=0.01, g=25"
+    d._map_family.value = "expression"
+    box = {w.name: w for w in d._map_params}
+    box["expr"].value = "clip(128 + 12 * d, 0, 128) * (0.75 + 0.25 * cos(2 * pi * d / 3))"
+    d.request_render(full=True)
+    settle(app, d, studio.plots)
+
+
+def scan_file(folder: Path) -> Path:
+    """lung1 of pyradiomics' test data (cropped around its lesion), or a synthetic scan.
+
+    The dataset is written by a separate process: MONAI's NRRD reader imports triton,
+    which crashes in a process that already runs Qt 6."""
+    import subprocess
+
+    code = ("import sys; from fdif_core.real.samples import pyradiomics_dataset; "
+            "pyradiomics_dataset(sys.argv[1], ['lung1'])")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, str(folder / "pyradiomics")],
+                          capture_output=True, text=True)  # fmt: skip
+    path = folder / "pyradiomics" / "imagesTr" / "lung1_0000.nii.gz"
+    if done.returncode == 0 and path.is_file():
+        return path
+    import nibabel as nib
+
+    k = np.arange(48)
+    data = -500 + 300 * np.sin(2 * np.pi * k / 8)[None, None, :] * np.ones((48, 48, 1))
+    path = folder / "synthetic_scan.nii.gz"
+    nib.save(nib.Nifti1Image(data.astype(np.float32), np.diag([0.8, 0.8, 1.5, 1])), path)
+    return path
+
+
+def main(out: str = "docs") -> None:
+    out_dir = Path(out)
     viewer = napari.Viewer(show=True)
-    viewer.window._qt_window.resize(1500, 950)
+    viewer.window._qt_window.resize(1650, 1000)
     studio = Studio(viewer)
     viewer.window.add_dock_widget(studio, name="FDIF Studio", area="right")
     app = QApplication.instance()
-    d = studio.designer
-    wait(app, d)
-    d._family.value = "star_prism_concave"
-    d._primitive.value = "star_6_prism_concave"
-    for name, value in (("radius", 0.3), ("half_height", 0.3), ("neck_scale", 0.5)):
-        d.shape_widgets[name].value = value
-    for key, value in (("angles_deg0", 55.0), ("angles_deg1", -20.0)):
-        d.pose_widgets[key].value = value
-    d._disp_from.value = "perlin_fine"
-    d._map_from.value = "sinusoidal_wavelength_3.0"
-    d.request_render(full=True)
-    wait(app, d)
-    for name in ("design image", "design label"):
-        viewer.layers[name].visible = False
-    viewer.dims.ndisplay = 3
-    viewer.camera.angles = (15.0, -30.0, 60.0)
-    viewer.reset_view()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.02)
-    close_toasts(viewer)
-    app.processEvents()
-    viewer.screenshot(out, canvas_only=False, flash=False)
-    print(f"wrote {Path(out).resolve()}")
+    settle(app, studio.designer)
+    design(studio, app)
 
-    # the Scene panel: a quickstart sample, labels coloured by class beside the image
+    viewer.dims.ndisplay = 2  # slices: gray, outlined, plots beside
+    viewer.reset_view()
+    save(viewer, app, out_dir / "studio-2d.png")
+    viewer.dims.ndisplay = 3  # the isosurface from the oblique camera
+    settle(app, studio.designer)
+    save(viewer, app, out_dir / "studio.png")
+
+    viewer.dims.ndisplay = 2  # the Scene: a quickstart sample, class outlines over the image
     for layer in viewer.layers:
         layer.visible = False
-    viewer.dims.ndisplay = 2
-    studio.setCurrentIndex(1)
+    studio.setCurrentIndex(studio.indexOf(studio.widget(2)))
     studio.scene.render()
-    wait(app, studio.scene)
+    settle(app, studio.scene, studio.plots)
     viewer.reset_view()
-    for _ in range(20):
-        app.processEvents()
-        time.sleep(0.02)
-    close_toasts(viewer)
-    viewer.screenshot(scene_out, canvas_only=False, flash=False)
-    print(f"wrote {Path(scene_out).resolve()}")
+    save(viewer, app, out_dir / "studio-scene.png")
+
+    viewer.layers.clear()  # a real scan: region, statistics, match (a built-in mapper)
+    studio.designer._map_family.value = "exponential"
+    settle(app, studio.designer)
+    with tempfile.TemporaryDirectory() as tmp:
+        from fdif_studio.panels.scans import add_scan
+
+        layer = add_scan(viewer, scan_file(Path(tmp)))
+        scans = studio.scans
+        scans.reset_choices()
+        scans._scan.value = layer.name
+        z = layer.data.shape[0] // 2
+        viewer.dims.set_point(0, float(np.asarray(layer.data_to_world((z, 0, 0)))[0]))
+        region = scans.new_region("shapes")
+        h, w = layer.data.shape[1:]
+        rect = [[z, h * 0.15, w * 0.15], [z, h * 0.15, w * 0.85], [z, h * 0.85, w * 0.85],
+                [z, h * 0.85, w * 0.15]]  # fmt: skip
+        region.add_rectangles(np.array(rect, float))
+        region.mode = "pan_zoom"
+        scans.measure()
+        scans.match()
+        studio.setCurrentIndex(5)
+        for name in ("design image", "design label", "design isosurface"):
+            if name in viewer.layers:
+                viewer.layers.remove(name)
+        viewer.reset_view()
+        settle(app, studio.designer, studio.plots)
+        save(viewer, app, out_dir / "studio-scan.png")
+
+    studio.setCurrentIndex(1)  # the gallery
+    settle(app, studio.gallery)
+    save(viewer, app, out_dir / "studio-gallery.png")
     viewer.close()
 
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import pytest
 import torch
+
+if importlib.util.find_spec("PyQt6") is not None:  # napari's default binding; PyQt5 warns
+    os.environ.setdefault("QT_API", "pyqt6")
+    os.environ.setdefault("PYTEST_QT_API", "pyqt6")
 
 
 @pytest.fixture

@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import ArgumentError, UserError
 from . import commands
 
 
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with usage errors as one line (the usage itself is under ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {text}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="fdif-core",
         description="Formula-driven (FDIF) synthetic volumes, datasets, pre-training, fine-tuning.",
     )
@@ -39,21 +49,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(command: str, message: str) -> int:
+    print(f"fdif-core {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version or a usage error (already printed)
+        return done.code if isinstance(done.code, int) else 2
     try:
         return int(args._run(args) or 0)
     except ArgumentError as err:  # a library argument: word it as the command's flag
         flag = args._flags.get(err.name, "--" + err.name.replace("_", "-"))
-        print(f"fdif-core {args.command}: error: {flag}: {err.message}", file=sys.stderr)
+        where = flag if err.value is None else f"{flag} {err.value}"
+        print(f"fdif-core {args.command}: error: {where}: {err.message}", file=sys.stderr)
         return 2
     except UserError as err:
-        print(f"fdif-core {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"fdif-core {args.command}: interrupted", file=sys.stderr)
+        return _fail(args.command, str(err))
+    except KeyboardInterrupt as stop:  # Ctrl-C (SIGTERM too, where a command maps it)
+        hint = f"; {stop}" if str(stop) else ""
+        print(f"fdif-core {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except MemoryError:
+        return _fail(args.command, "out of memory; lower the sizes, --workers or batch")
+    except OSError as err:  # the file system refused something no check could foresee
+        where = f"{err.filename}: " if err.filename else ""
+        return _fail(args.command, f"{where}{err.strerror or err}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ object specs from a generator seeded by (seed, index), and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -15,13 +16,21 @@ import torch
 
 from . import grid
 from .pose import Pose, sample_pose
-from .sdf.library import PRIMITIVES, evaluate, field_slack, half_extents, sample_params
+from .sdf.geometry import block_lipschitz
+from .sdf.library import (
+    PRIMITIVES,
+    evaluate,
+    reach_extents,
+    sample_params,
+)
 from .spec import EngineSpec
 from .textures.displacements import Displacement
 from .textures.mappers import Mapper
 from .types import Device, Params, Shape3
 
 CHUNK = 1 << 17  # points evaluated at once
+AXIS_SYMMETRIC = frozenset({"ridge", "sharp_max", "sawtooth"})
+"""Displacement families unchanged by reordering the axes (no reordered copy needed)."""
 BLOCK = 4  # edge, in voxels, of the blocks culled by the coarse pass
 
 
@@ -51,6 +60,12 @@ class Sample:
     labels: dict[str, torch.Tensor] = field(default_factory=dict)
     objects: list[ObjectSpec] = field(default_factory=list)
     volumes: list[int] = field(default_factory=list)
+
+
+@lru_cache(maxsize=256)
+def _reversed_axes(pose: Pose) -> Pose:
+    """The same map on points whose axes are listed in reverse order (P M, P t)."""
+    return Pose(pose.matrix[::-1], pose.translation[::-1])
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -145,11 +160,13 @@ class Recipe:
             return int(torch.randint(n, (), generator=gen))
 
         name = primitive or self.classes[pick(len(self.classes))]
-        params = sample_params(
-            PRIMITIVES.get(name), gen, self.G * size_scale, self._ranges.get(name)
-        )
+        cls = PRIMITIVES.get(name)
+        geometry = self.spec.geometry.get(name, "exact")
         extent = tuple(s * translation_scale for s in self.shape)
         pose = sample_pose(gen, self.pose_ranges, extent)  # type: ignore[arg-type]
+        params = sample_params(
+            cls, gen, self.G * size_scale, self._ranges.get(name), geometry, pose, self.lattice()
+        )
         disp = self._disp_choices[pick(len(self._disp_choices))]
         mapper = pick(len(self.mappers))
         return ObjectSpec(name, params, pose, mapper, disp)
@@ -160,40 +177,94 @@ class Recipe:
         return [self.draw_object(gen) for _ in range(self.spec.per_volume)]
 
     # ------------------------------------------------------------------ rendering
+    def lattice(self) -> list[torch.Tensor]:
+        """World coordinates of the reference grid's voxels, per world axis."""
+        if self.spec.grid == "authors":
+            return [torch.arange(n, dtype=torch.float32) - n / 2.0 for n in reversed(self.shape)]
+        return [grid.axis_coords(n, n) for n in self.shape]
+
+    def world(self, pts: torch.Tensor, shape: Shape3) -> torch.Tensor:
+        """Reference coordinates of voxel centres -> the points the engine evaluates at.
+
+        ``authors`` grid: shifted by half a voxel (-G/2 .. G/2 - 1), as the authors'
+        generator lays its grid out; their (x, y, z) is the reversed array axis order, which
+        :meth:`frame_pose` and the displacement take care of (no copy of the points).
+        """
+        if self.spec.grid != "authors":
+            return pts
+        step = pts.new_tensor([r / n for r, n in zip(self.shape, shape, strict=True)])
+        return pts - 0.5 * step
+
+    def frame_pose(self, obj: ObjectSpec) -> Pose:
+        """The object's pose acting on array-order points (its own, or with x = last axis)."""
+        return _reversed_axes(obj.pose) if self.spec.grid == "authors" else obj.pose
+
+    def _array_box(self, lo: list[float], hi: list[float], shape: Shape3):
+        """Box of evaluated points -> box in reference coordinates of voxel centres."""
+        if self.spec.grid != "authors":
+            return lo, hi
+        half = [0.5 * r / n for r, n in zip(self.shape, shape, strict=True)]
+        return [x + d for x, d in zip(lo, half, strict=True)], [
+            x + d for x, d in zip(hi, half, strict=True)
+        ]
+
+    def displacement_frame(self) -> tuple[torch.Tensor | float, float]:
+        """(divisor of the coordinates, multiplier of Δ): G/2 and G/2 (``centred`` grid), the
+        largest coordinate per axis (x, y, z) and along x (``authors`` grid: 47 and 47)."""
+        if self.spec.grid == "authors":
+            top = [n / 2.0 - 1.0 for n in reversed(self.shape)]
+            return torch.tensor(top), top[0]
+        return self.G / 2.0, self.G / 2.0
+
     def field(self, obj: ObjectSpec, pts: torch.Tensor) -> torch.Tensor:
-        """φ̃ (reference voxels) of one object at world points ``pts`` (N, 3)."""
-        local = obj.pose.to_object(pts)
+        """φ̃ (reference voxels) of one object at the points ``pts`` (N, 3) of :meth:`world`."""
+        local = self.frame_pose(obj).to_object(pts)
         phi = evaluate(PRIMITIVES.get(obj.primitive), obj.params, local)
         if obj.displacement >= 0:
-            half = self.G / 2.0
-            space = local if self.spec.displacement_space == "object" else pts
-            phi = phi + self.displacements[obj.displacement](space / half) * half
+            disp = self.displacements[obj.displacement]
+            if self.spec.displacement_space == "object":
+                div, mul = self.G / 2.0, self.G / 2.0
+                space = local
+            else:
+                div, mul = self.displacement_frame()
+                space = pts
+                if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
+                    if disp.family in AXIS_SYMMETRIC:
+                        div = div.flip(0)  # type: ignore[union-attr]
+                    else:
+                        space = pts.flip(-1)
+            if isinstance(div, torch.Tensor):
+                div = div.to(pts.device)
+            phi = phi + disp(space / div) * mul
         return phi
 
     def reach(self, obj: ObjectSpec) -> float:
         """Field value below which a voxel matters: mapper halo plus displacement outreach."""
         out = self.mappers[obj.mapper].halo()
         if obj.displacement >= 0:
-            out += self.displacements[obj.displacement].outward() * self.G / 2.0
+            world = self.spec.displacement_space == "world"
+            mul = self.displacement_frame()[1] if world else self.G / 2.0
+            out += self.displacements[obj.displacement].outward() * mul
         return out
 
     def voxels(
         self, obj: ObjectSpec, shape: Shape3, device: torch.device, full_grid: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Flat indices and reference coordinates of the voxels the object may touch.
+        """Flat indices and world coordinates of the voxels the object may touch.
 
         The object's box (pose, displacement outreach and mapper halo included) is cut
-        into blocks of ``BLOCK`` voxels; the undisplaced field at each block centre, a
-        conservative bound with Lipschitz constant L = |M^-1|, drops every block that
-        cannot reach the surface. ``full_grid`` returns every voxel (the naive baseline).
+        into blocks of ``BLOCK`` voxels; the undisplaced field at each block centre, with
+        Lipschitz constant L = L_field * |M^-1|, drops every block that cannot reach the
+        surface. ``full_grid`` returns every voxel (the naive baseline).
         """
         ref = self.shape
         if full_grid:
             sl = tuple(slice(0, n) for n in shape)
         else:
             cls = PRIMITIVES.get(obj.primitive)
-            grow = self.reach(obj) * field_slack(cls, obj.params)
-            lo, hi = obj.pose.world_box(tuple(e + grow for e in half_extents(cls, obj.params)))
+            reach = self.reach(obj)
+            box = self.frame_pose(obj).world_box(reach_extents(cls, obj.params, reach))
+            lo, hi = self._array_box(*box, shape)
             sl = grid.box_to_slices([x - 1.0 for x in lo], [x + 1.0 for x in hi], shape, ref)
             if sl is None:
                 return None
@@ -201,11 +272,15 @@ class Recipe:
         starts, centres = grid.blocks(sl, BLOCK, device)
         if not full_grid:
             _, pts = grid.voxel_index_points(centres, shape, ref)
-            phi = evaluate(cls, obj.params, obj.pose.to_object(pts))
+            local = self.frame_pose(obj).to_object(self.world(pts, shape))
+            phi = evaluate(cls, obj.params, local)
             step = [r / n for r, n in zip(ref, shape, strict=True)]
             radius = 0.5 * (BLOCK - 1) * sum(x * x for x in step) ** 0.5
-            starts = starts[phi - obj.pose.lipschitz * radius <= self.reach(obj)]
-        return grid.block_voxels(starts, BLOCK, shape, ref)
+            z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (BLOCK - 1) * max(step)
+            lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
+            starts = starts[phi - lip * radius <= reach]
+        idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
+        return idx, self.world(pts, shape)
 
     def render(
         self,

@@ -7,6 +7,7 @@ at another shape samples the same continuous scene, so a preset is resolution-in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -100,3 +101,40 @@ def block_voxels(
 
 def _prod(axes: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
+
+
+def lattice_minimum(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    bound: float | Callable[[torch.Tensor, torch.Tensor, list[float]], torch.Tensor],
+    axes: list[torch.Tensor],
+    block: int = 8,
+) -> float:
+    """Minimum of ``fn`` over the lattice ``axes[0] x axes[1] x axes[2]`` (evenly spaced).
+
+    Exact, not sampled: the field at one lattice point per block of ``block``^3 points
+    bounds the whole block from below; blocks whose bound could beat the best value found
+    are split into blocks of 2^3 and bounded again, and only the survivors are evaluated
+    point by point. ``bound``: a Lipschitz constant, or a function (block points, their
+    values, per-axis block half-widths) -> lower bounds per block.
+    """
+    n = torch.tensor([len(ax) for ax in axes])
+    steps = [float(ax[1] - ax[0]) if len(ax) > 1 else 0.0 for ax in axes]
+    starts = _prod([torch.arange(0, len(ax), block) for ax in axes])
+    best, size = math.inf, block
+    while len(starts):
+        rep = torch.minimum(starts + size // 2, n - 1)
+        vals = fn(torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1))
+        best = min(best, float(vals.min()))
+        if size == 1:
+            break
+        half = [size // 2 * st for st in steps]
+        if callable(bound):
+            lower = bound(torch.stack([axes[a][rep[:, a]] for a in range(3)], 1), vals, half)
+        else:
+            lower = vals - bound * math.sqrt(sum(h * h for h in half))
+        nxt = 2 if size > 2 else 1
+        offsets = _prod([torch.arange(0, size, nxt)] * 3)
+        starts = (starts[lower < best][:, None, :] + offsets[None]).reshape(-1, 3)
+        starts = starts[(starts < n).all(dim=1)]
+        size = nxt
+    return best

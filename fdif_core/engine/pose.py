@@ -1,4 +1,4 @@
-"""Object pose: x' = (T R S)^-1 x with R = Rz Ry Rx and a symmetric shear S (METHOD.md §2)."""
+"""Object pose: x' = (T R S)^-1 x, R = Rz Ry Rx, symmetric shear S (docs/method.md, Pose)."""
 
 from __future__ import annotations
 

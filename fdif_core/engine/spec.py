@@ -15,6 +15,8 @@ from .textures.mappers import Mapper
 from .types import Range, Shape3
 
 LabelMode = Literal["augmentation", "classes", "multitask"]
+Geometry = Literal["authors", "exact"]
+GridFrame = Literal["centred", "authors"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,8 @@ class EngineSpec:
     label_mode: LabelMode = "augmentation"
     combine: tuple[str, ...] = ("mapper",)
     classification: ClassificationSpec = field(default_factory=ClassificationSpec)
+    geometry: dict[str, Geometry] = field(default_factory=dict)
+    """Per class: ``authors`` (the released generator's fields) or ``exact`` (the default)."""
+    grid: GridFrame = "centred"
+    """Voxel coordinates: ``centred`` (voxel centres at +-(G-1)/2) or ``authors`` (-G/2 ..
+    G/2 - 1 with x the last array axis, displacement coordinates divided by G/2 - 1)."""

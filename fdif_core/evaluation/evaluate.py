@@ -175,13 +175,13 @@ def save_label(path: Path, label: np.ndarray, affine: np.ndarray) -> None:
 
 
 def load_reference(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
-    """A reference label map as stored: array, affine and voxel spacing."""
+    """A reference label map as stored (its dtype kept): array, affine and voxel spacing."""
     from monai.transforms import LoadImage
 
     with tracking_meta():
         ref = LoadImage(image_only=True)(path)
     spacing = np.sqrt((np.asarray(ref.affine)[:3, :3] ** 2).sum(0))
-    return np.asarray(ref).astype(np.int64), np.asarray(ref.affine), tuple(spacing.tolist())
+    return np.asarray(ref), np.asarray(ref.affine), tuple(spacing.tolist())
 
 
 def evaluate_cases(
@@ -200,18 +200,26 @@ def evaluate_cases(
         The metrics document also written to ``out_dir/metrics.json``.
     """
     from ..errors import UserError
+    from ..real.checks import check_label_array
 
     labels = predictor.plan.labels
     per_case: dict[str, dict[str, dict[str, float | None]]] = {}
     for k, item in enumerate(items):
         case = str(item["case"])
+        if "label" in item:  # checked before anything is predicted or written
+            try:
+                ref, ref_affine, spacing = load_reference(item["label"])
+            except Exception as err:  # nibabel, ITK, gzip... raise many kinds
+                msg = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+                raise UserError(f"case {case}: cannot read label {item['label']} ({msg})") from None
+            ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
+            check_label_array(ref, case, item["label"], labels)
+            ref = ref.astype(np.int64)
         pred, affine = predictor.predict(item)
         save_label(out_dir / "predictions" / f"{case}.nii.gz", pred, affine)
         if "label" not in item:
             log(f"[{k + 1}/{len(items)}] {case}: predicted (no reference label)")
             continue
-        ref, ref_affine, spacing = load_reference(item["label"])
-        ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
         if ref.shape != pred.shape or not np.allclose(ref_affine, affine, atol=1e-3):
             raise UserError(
                 f"case {case}: prediction geometry {pred.shape} does not match the label "
@@ -247,8 +255,8 @@ def metrics_csv(per_case: dict[str, dict[str, dict[str, float | None]]]) -> str:
 def load_finetuned(path: str | Path, device: torch.device | str = "cpu"):
     """Network, plan and checkpoint of a fine-tuning run's ``last.pt`` / ``best.pt``."""
     from ..errors import UserError
-    from ..training.checkpoints import load_checkpoint
-    from ..training.networks import build_network
+    from ..io.checkpoints import load_checkpoint
+    from ..networks import build_network
 
     state = load_checkpoint(path)
     if state.get("task") != "finetune" or "plan" not in state:

@@ -21,9 +21,9 @@ from ..io.preview import label_colors
 
 def load_pretrained_run(run: Path, which: str = "best.pt"):
     """(model in eval mode, preset, checkpoint) of a pre-training run folder."""
+    from ..io.checkpoints import load_checkpoint
+    from ..networks import build_network
     from ..presets import parse_preset
-    from ..training.checkpoints import load_checkpoint
-    from ..training.networks import build_network
 
     path = run / which
     if not path.is_file():

@@ -39,7 +39,7 @@ def montage(
         idx = img.shape[axis] // 2
         gray = np.take(img, idx, axis=axis)
         lbl = np.take(lab, idx, axis=axis)
-        g = ((gray - lo) / (hi - lo) * 255.0).clip(0, 255).astype(np.uint8)
+        g = ((gray - lo) / max(hi - lo, 1e-6) * 255.0).clip(0, 255).astype(np.uint8)
         rgb = np.repeat(g[..., None], 3, axis=-1)
         over = rgb.copy()
         m = lbl > 0

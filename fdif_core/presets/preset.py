@@ -30,9 +30,10 @@ from ..engine.sdf.library import FDIF_CLASSES, PRIMITIVES
 from ..engine.textures import displacements as D
 from ..engine.textures import mappers as M
 from ..engine.textures.instances import Instance as TextureInstance
-from ..errors import UserError
-from .base import Strict
+from .base import Strict, type_problem
 from .finetune import FinetuneConfig
+from .limits import LimitsConfig, check_sizes
+from .loader import PresetError, read_preset_file
 from .pretrain import PretrainConfig
 
 if TYPE_CHECKING:
@@ -40,10 +41,7 @@ if TYPE_CHECKING:
     from ..engine.spec import EngineSpec
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "presets"
-
-
-class PresetError(UserError, ValueError):
-    """A preset that cannot be used; the message is one line for the user."""
+SEED_MAX = 2**32 - 1  # the engine seeds with the low 32 bits: larger seeds would repeat
 
 
 def _ordered(r: tuple[float, float]) -> tuple[float, float]:
@@ -55,9 +53,22 @@ def _ordered(r: tuple[float, float]) -> tuple[float, float]:
 Range = Annotated[tuple[float, float], AfterValidator(_ordered)]
 
 
+def _within(low: float, high: float, what: str = "") -> AfterValidator:
+    """Every number of a value (a range, a triple) within ``[low, high]``."""
+
+    def check(v):
+        if any(not low <= x <= high for x in v):
+            raise ValueError(f"must lie within [{low:g}, {high:g}]{what}, got {list(v)}")
+        return v
+
+    return AfterValidator(check)
+
+
 class VolumeConfig(Strict):
     shape: tuple[PositiveInt, PositiveInt, PositiveInt] = (96, 96, 96)
-    spacing: tuple[PositiveFloat, PositiveFloat, PositiveFloat] = (1.0, 1.0, 1.0)
+    spacing: Annotated[
+        tuple[PositiveFloat, PositiveFloat, PositiveFloat], _within(1e-6, 1e6, " mm")
+    ] = (1.0, 1.0, 1.0)
 
 
 class ObjectsConfig(Strict):
@@ -104,10 +115,17 @@ class ClassesConfig(Strict):
             if not hit:
                 raise ValueError(suggest(pat, PRIMITIVES.names, "primitive class pattern"))
             allowed = sorted({k for c in hit for k in c.ranges})
-            for key in params:
+            for key, (low, high) in params.items():
                 if key not in allowed:
                     raise ValueError(
                         f"{pat}: unknown parameter {key!r}; allowed: {', '.join(allowed)}"
+                    )
+                # sizes (whose default ranges are never negative) stay >= 0; all within ±100
+                floor = 0.0 if all(c.ranges[key][0] >= 0 for c in hit if key in c.ranges) else -100
+                if low < floor or high > 100:
+                    raise ValueError(
+                        f"{pat}: {key} [{low:g}, {high:g}] must lie within [{floor:g}, 100] "
+                        "(fractions of the volume)"
                     )
         return v
 
@@ -132,20 +150,61 @@ class ClassesConfig(Strict):
 
 
 class PoseConfig(Strict):
-    translation: Range = (-0.35, 0.35)
-    rotation: Range = (-math.pi, math.pi)
-    shear: Range = (-0.1, 0.1)
+    """Ranges of the sampled pose: translation (fraction of the volume), rotation (radians)
+    and shear."""
+
+    translation: Annotated[Range, _within(-10, 10)] = (-0.35, 0.35)
+    rotation: Annotated[Range, _within(-100, 100)] = (-math.pi, math.pi)
+    shear: Annotated[Range, _within(-10, 10)] = (-0.1, 0.1)
 
 
 class InstanceSpec(Strict):
-    """A custom displacement or mapper instance: a family plus parameters."""
+    """A custom displacement or mapper instance: a family plus parameters (numbers; the
+    ``expression`` family's formula is the text parameter ``expr``)."""
 
     name: str
     family: str
-    params: dict[str, float] = {}
+    params: dict[str, float | str] = {}
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _only_expr_is_text(cls, v: Any) -> Any:
+        for k, x in v.items() if isinstance(v, dict) else ():
+            if isinstance(x, bool) or not isinstance(x, (int, float, str)):
+                raise ValueError(f"params.{k}: {type_problem(float, x) or 'must be a number'}")
+            if isinstance(x, str) and k != "expr":
+                raise ValueError(f"params.{k} = {x!r}: a number is needed (only expr is text)")
+        return v
 
 
 Instance = str | InstanceSpec
+# Texture parameters: (low, high, whole number, low end excluded); others within ±1e6.
+PARAM_DOMAINS: dict[str, tuple[float, float, bool, bool]] = {
+    "axis": (0, 2, True, False),
+    "octaves": (1, 12, True, False),
+    "seed": (0, SEED_MAX, True, False),
+    "modulus": (2, 1000, True, False),
+    "base": (0, 1e6, False, True),
+    "width": (0, 1e6, False, True),
+    "wavelength": (0, 1e6, False, True),
+    "peak": (1, 255, False, False),
+    "value": (0, 255, False, False),
+}
+PARAM_BOUND = 1e6
+
+
+def _param_problem(key: str, value: float | str) -> str | None:
+    if isinstance(value, str):  # a formula (expr): checked by its family
+        return None
+    low, high, whole, open_low = PARAM_DOMAINS.get(key, (-PARAM_BOUND, PARAM_BOUND, False, False))
+    bad_low = value <= low if open_low else value < low
+    if bad_low or value > high or (whole and value != int(value)):
+        kind = "a whole number" if whole else "a number"
+        span = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        return f"{key} must be {kind} in {span}, got {value:g}"
+    return None
+
+
 Inst = TypeVar("Inst", bound=TextureInstance)
 
 
@@ -157,6 +216,10 @@ def _instances(items: list[Instance], kind: type[Inst], registry: Registry[Inst]
             inst = registry.get(it)
         else:
             kind.check_params(it.family, it.params)
+            for key, value in it.params.items():
+                problem = _param_problem(key, value)
+                if problem:
+                    raise ValueError(f"{it.name}: {problem}")
             inst = kind(it.name, it.family, dict(it.params))
         if inst.name in {o.name for o in out}:
             raise ValueError(f"{inst.name!r} listed twice")
@@ -198,8 +261,14 @@ class MappersConfig(Strict):
         return _instances(self.enabled, M.Mapper, M.MAPPERS)
 
 
+def _in_uint8(r: tuple[float, float]) -> tuple[float, float]:
+    if r[0] < 0 or r[1] > 255:
+        raise ValueError(f"must lie within [0, 255] (stored as uint8), got {list(r)}")
+    return r
+
+
 class IntensityConfig(Strict):
-    clip: Range = (0.0, 128.0)
+    clip: Annotated[Range, AfterValidator(_in_uint8)] = (0.0, 128.0)
 
 
 class LabelsConfig(Strict):
@@ -213,7 +282,9 @@ class LabelsConfig(Strict):
 class ClassificationConfig(Strict):
     """Single-object classification variant."""
 
-    size_scale: PositiveFloat = Field(1.3, description="linear scale; 1.3 = about 2.2x the volume")
+    size_scale: PositiveFloat = Field(
+        1.3, le=10.0, description="linear scale; 1.3 = about 2.2x the volume"
+    )
     normalize: Literal["zscore", "none"] = "zscore"
 
 
@@ -222,16 +293,53 @@ class DatasetConfig(Strict):
     num_val: NonNegativeInt = 0
 
 
+Style = Literal["authors", "exact"]
+
+
+class GeometryConfig(Strict):
+    """Which fields the classes have (docs/method.md): ``authors``, the authors' released
+    generator (the paper's data), or ``exact``, true SDFs or distance bounds with closed
+    onion shells, the exact octahedron, mirrored revolutions and sliver rejection."""
+
+    style: Style = "exact"
+    overrides: dict[str, Style] = Field(
+        default_factory=dict, description="class name, family or glob -> style for those classes"
+    )
+    grid: Literal["centred", "authors"] | None = Field(
+        None,
+        description="voxel coordinates: centred, or the authors' -G/2..G/2-1 with displacement "
+        "coordinates divided by G/2-1 (default: authors for the authors' style)",
+    )
+
+    @field_validator("overrides")
+    @classmethod
+    def _known(cls, v: dict[str, Style]) -> dict[str, Style]:
+        for pat in v:
+            _class_names([pat])
+        return v
+
+    def style_of(self, name: str) -> Style:
+        out = self.style
+        for pat, style in self.overrides.items():
+            if name in _class_names([pat]):
+                out = style
+        return out
+
+    def grid_frame(self) -> Literal["centred", "authors"]:
+        return self.grid or ("authors" if self.style == "authors" else "centred")
+
+
 class Preset(Strict):
     """A whole FDIF recipe."""
 
     version: Literal[1] = 1
     name: str = "unnamed"
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="0..2**32-1")
     volume: VolumeConfig = VolumeConfig()
     objects: ObjectsConfig = ObjectsConfig()
     classes: ClassesConfig = ClassesConfig()
+    geometry: GeometryConfig = GeometryConfig()
     pose: PoseConfig = PoseConfig()
     displacements: DisplacementsConfig = DisplacementsConfig()
     mappers: MappersConfig = MappersConfig()
@@ -241,10 +349,23 @@ class Preset(Strict):
     dataset: DatasetConfig = DatasetConfig()
     pretrain: PretrainConfig = PretrainConfig()
     finetune: FinetuneConfig | None = None
+    limits: LimitsConfig = LimitsConfig()
+
+    @model_validator(mode="after")
+    def _within_limits(self) -> Preset:
+        problem = check_sizes(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @field_validator("geometry", mode="before")
+    @classmethod
+    def _style_shorthand(cls, v: Any) -> Any:
+        return {"style": v} if isinstance(v, str) else v
 
     def hash(self) -> str:
-        """Stable digest of the recipe (name and description excluded)."""
-        data = self.model_dump(mode="json", exclude={"name", "description"})
+        """Stable digest of the recipe (name, description and limits excluded)."""
+        data = self.model_dump(mode="json", exclude={"name", "description", "limits"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
@@ -263,10 +384,46 @@ class Preset(Strict):
         return recipe(self)
 
 
+def _model_names() -> set[str]:
+    out: set[str] = set()
+    todo = [Strict]
+    while todo:
+        cls = todo.pop()
+        out.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return out
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    """A pydantic error location as ``a.b.0``, without union-member and validator tags."""
+    skip = _model_names() | {"str", "int", "float", "bool", "none", "list", "dict", "tuple"}
+    keep = [
+        str(p)
+        for p in parts
+        if not (isinstance(p, str) and (p in skip or "[" in p or p.startswith("function-")))
+    ]
+    return ".".join(keep)
+
+
+def _input(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value[:40] + ("..." if len(value) > 40 else ""))
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}"
+    return type(value).__name__
+
+
 def format_error(err: ValidationError, source: str) -> str:
-    """First validation error as one line: ``source: field.path: message``."""
-    e = err.errors()[0]
-    loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-")) or "(top level)"
+    """The most specific validation error as one line: ``source: field.path: message``."""
+    errors = err.errors()
+    e = max(errors, key=lambda x: len(_loc(x["loc"]).split(".")))  # deepest = most specific
+    loc = _loc(e["loc"])
     msg = e["msg"].removeprefix("Value error, ")
     if e["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -275,17 +432,25 @@ def format_error(err: ValidationError, source: str) -> str:
         msg = f"too few values (needs 3: one per axis), got {e['loc'][-1]}"
     elif e["type"] == "literal_error":
         msg = f"{msg} (got {e.get('input')!r})"
-    more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
-    return f"{source}: {loc}: {msg}{more}"
+    elif "input" in e and e["type"] not in ("value_error", "missing"):
+        got = _input(e["input"])
+        msg = f"{msg.rstrip('.')} ({got})" if "got " in msg else f"{msg}, got {got}"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {loc + ': ' if loc else ''}{msg}{more}"
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
     """A preset file, or a shipped preset's name (``quickstart`` -> presets/quickstart.yaml)."""
+    if not str(name_or_path).strip():
+        raise PresetError(
+            "--preset: empty name (an unset shell variable?); give a preset file or a "
+            "shipped name such as quickstart"
+        )
     p = Path(name_or_path)
-    if p.exists():
+    if p.exists() or p.is_symlink():
         return p
     for cand in (PRESET_DIR / f"{name_or_path}.yaml", PRESET_DIR / str(name_or_path)):
-        if cand.exists():
+        if cand.is_file():
             return cand
     shipped = sorted(
         str(q.relative_to(PRESET_DIR).with_suffix("")) for q in PRESET_DIR.rglob("*.yaml")
@@ -295,9 +460,8 @@ def resolve_path(name_or_path: str | Path) -> Path:
 
 def parse_preset(data: Any, source: str = "<preset>") -> Preset:
     if not isinstance(data, dict):
-        raise PresetError(
-            f"{source}: a preset must be a mapping of fields, got {type(data).__name__}"
-        )
+        got = "an empty file" if data is None else type(data).__name__
+        raise PresetError(f"{source}: a preset must be a mapping of fields, got {got}")
     try:
         return Preset.model_validate(data)
     except ValidationError as err:
@@ -305,16 +469,6 @@ def parse_preset(data: Any, source: str = "<preset>") -> Preset:
 
 
 def load_preset(name_or_path: str | Path) -> Preset:
-    """Read and validate a preset (YAML via ``yaml.safe_load``)."""
+    """Read and validate a preset: file checks, strict safe YAML, schema and size limits."""
     path = resolve_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise PresetError(
-            f"{path}:{where} not valid YAML ({getattr(err, 'problem', err)})"
-        ) from None
-    except OSError as err:
-        raise PresetError(f"{path}: cannot read ({err.strerror})") from None
-    return parse_preset(data, str(path))
+    return parse_preset(read_preset_file(path), str(path))

@@ -1,7 +1,7 @@
 """The preset's ``pretrain:`` section: the shared training recipe plus the synthetic stream.
 
 Defaults are the quickstart-safe values (small U-Net, CPU); ``presets/fdif-paper.yaml`` sets
-the paper's recipe (METHOD.md §6).
+the paper's recipe (docs/method.md, Training recipe).
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ def engine_spec(preset: Preset) -> EngineSpec:
         classification=ClassificationSpec(
             preset.classification.size_scale, preset.classification.normalize
         ),
+        geometry={c: preset.geometry.style_of(c) for c in classes},
+        grid=preset.geometry.grid_frame(),
     )
 
 

@@ -71,7 +71,7 @@ class TrainConfig(Strict):
 
     RENAMED: ClassVar[dict[str, str]] = {}
 
-    model: str = Field("unet_small", description="a name in fdif_core.training.networks.NETWORKS")
+    model: str = Field("unet_small", description="a name in fdif_core.networks.NETWORKS")
     model_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="keyword arguments overriding the network's defaults"
     )
@@ -108,7 +108,7 @@ class TrainConfig(Strict):
     @field_validator("model")
     @classmethod
     def _known_model(cls, v: str) -> str:
-        from ..training.networks import NETWORKS
+        from ..networks import NETWORKS
 
         NETWORKS.get(v)  # UnknownNameError (a ValueError) lists the allowed names
         return v
@@ -134,12 +134,12 @@ class TrainConfig(Strict):
 
 def _network_check(value: Any, info: ValidationInfo, what: str, patch: Any, kwargs: Any) -> Any:
     """The network's own check of ``what`` (patch size or options), as a field error."""
-    from ..training.networks import NETWORKS
+    from ..networks import NETWORKS
 
     model = info.data.get("model")
     if model is None or kwargs is None:  # the model (or kwargs) failed on its own already
         return value
     problem = NETWORKS.get(model).problem(patch, kwargs)
-    if problem and problem.startswith(what + ":"):
-        raise ValueError(problem.removeprefix(what + ":").strip())
+    if problem and problem.startswith((what + ":", what + ".")):  # "model_kwargs.width: ..."
+        raise ValueError(problem.removeprefix(what).lstrip(":.").strip())
     return value

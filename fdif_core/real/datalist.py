@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
+from .checks import check_dims
 
 Layout = Literal["nnunet", "msd", "datalist"]
 Split = Literal["train", "val", "test"]
@@ -140,7 +141,7 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
     elif p.is_file() and p.suffix == ".json":
         ds = _read_json_datalist(p, _read_json(p), layout="datalist")
     else:
-        raise UserError(f"--dataset {p}: no such dataset folder or .json datalist")
+        raise ArgumentError("dataset", "no such dataset folder or .json datalist", p)
     if not ds.training:
         raise UserError(f"{ds.root}: no training cases found")
     if check:
@@ -335,6 +336,10 @@ def check_case(case: Case, num_channels: int) -> None:
     headers = [(f, _header(case, f)) for f in files if f.name.endswith(NIFTI_ENDINGS)]
     if not headers:
         return
+    for f, (shape, _) in headers:
+        what = "label" if f == case.label else "image"
+        chans = num_channels if len(case.images) == 1 else 1
+        check_dims(case.id, f, shape, what=what, channels=chans)
     if len(case.images) == 1 and num_channels > 1 and headers[0][0] == case.images[0]:
         nch = headers[0][1][0][3] if len(headers[0][1][0]) > 3 else 1
         if nch != num_channels:

@@ -17,6 +17,7 @@ import torch
 from monai.transforms import Transform
 
 from ..errors import UserError
+from ..io.atomic import write_error
 from .preprocess import preprocess_case
 
 CacheMode = Literal["disk", "memory", "none"]
@@ -71,14 +72,16 @@ def cached_cases(
     items = [{**it, "stamp": _stamp(it)} for it in items]  # a changed file misses the cache
     try:
         if mode == "memory":
-            return CacheDataset(items, guarded, num_workers=0, progress=False)
+            ds = CacheDataset(items, guarded, num_workers=0, progress=False)
+            ds.spatial_shapes = [tuple(ds[i]["image"].shape[1:]) for i in range(len(ds))]
+            return ds
         if mode == "disk":
             if cache_dir is None:
                 raise ValueError("cache_dir is needed for the disk cache")
             cache_dir.mkdir(parents=True, exist_ok=True)
             ds = PersistentDataset(items, guarded, cache_dir=cache_dir)
-            for i in range(len(ds)):  # fill now, in this process, so errors name the case
-                ds[i]
+            # fill now, in this process, so errors name the case
+            ds.spatial_shapes = [tuple(ds[i]["image"].shape[1:]) for i in range(len(ds))]
             return ds
         ds = Dataset(items, guarded)
         return ds
@@ -86,7 +89,25 @@ def cached_cases(
         user = unwrap_user_error(err)
         if user is not None:
             raise UserError(str(user)) from None
+        if isinstance(err, OSError) and cache_dir is not None:  # the cache disk is full...
+            raise write_error(cache_dir, err) from None
         raise
+
+
+def padding_note(cases: Any, patch_size: tuple[int, int, int]) -> str | None:
+    """One line when preprocessed cases are smaller than the patch (they are zero-padded).
+
+    Uses the shapes :func:`cached_cases` recorded (none for ``cache: none``).
+    """
+    shapes = getattr(cases, "spatial_shapes", None) or []
+    small = [s for s in shapes if any(a < p for a, p in zip(s, patch_size, strict=True))]
+    if not small:
+        return None
+    least = tuple(min(s[a] for s in small) for a in range(3))
+    return (
+        f"note: {len(small)} of {len(shapes)} preprocessed case(s) are smaller than the patch "
+        f"{tuple(patch_size)} (down to {least}); they are zero-padded to it"
+    )
 
 
 def _stamp(item: dict[str, Any]) -> str:

@@ -94,11 +94,13 @@ def median_spacing(cases: list[Case]) -> tuple[float, float, float]:
     return (float(med[0]), float(med[1]), float(med[2]))
 
 
-def foreground_intensities(cases: list[Case], seed: int = 1234) -> np.ndarray:
+def foreground_intensities(
+    cases: list[Case], seed: int = 1234, labels: list[str] | None = None
+) -> np.ndarray:
     """Intensities under the label (> 0), up to 10k sampled voxels per case (nnU-Net)."""
-    from monai.transforms import LoadImaged
+    from .checks import LoadChecked
 
-    load = LoadImaged(["image", "label"], ensure_channel_first=True)
+    load = LoadChecked(["image", "label"], labels=labels)
     rng = np.random.default_rng(seed)
     out = []
     for c in cases:
@@ -158,7 +160,7 @@ def make_plan(
     if normalization == "window":
         plan.clip = (float(ct_window[0]), float(ct_window[1]))
     elif normalization == "ct":
-        fg = foreground_intensities(cases)
+        fg = foreground_intensities(cases, labels=list(ds.labels))
         lo, hi = np.percentile(fg, [0.5, 99.5])
         fg = np.clip(fg, lo, hi)
         plan.clip = (float(lo), float(hi))
@@ -190,8 +192,10 @@ def preprocess_transforms(plan: Plan, *, label: bool = True):
 
     keys = ["image", "label"] if label else ["image"]
     modes = ["bilinear", "nearest"] if label else ["bilinear"]
+    from .checks import LoadChecked
+
     steps: list[Any] = [
-        T.LoadImaged(keys, ensure_channel_first=True, image_only=True),
+        LoadChecked(keys, len(plan.channels) or None, plan.labels or None, image_only=True),
         T.EnsureTyped(keys, dtype=np.float32, track_meta=True),
         T.Orientationd(keys, axcodes="RAS", labels=None),
         T.Spacingd(keys, pixdim=plan.spacing, mode=modes),
@@ -287,6 +291,11 @@ def _guarded(transform, item: dict[str, Any], case_id: str):
     except UserError:
         raise
     except Exception as err:
+        inner: BaseException | None = err
+        while inner is not None:  # MONAI wraps what a transform raised
+            if isinstance(inner, UserError):
+                raise UserError(str(inner)) from None
+            inner = inner.__cause__ or inner.__context__
         root: BaseException = err
         while root.__cause__ is not None:
             root = root.__cause__

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 from ..io.atomic import write_text
 from .datalist import Dataset
 
@@ -87,8 +87,8 @@ def fold_cases(
     """
     if fold == "dataset":
         if ds.validation is None:
-            raise UserError(
-                f"--fold dataset: {ds.root} has no validation list; use a fold 0..{n_splits - 1}"
+            raise ArgumentError(
+                "fold", f"{ds.root} has no validation list; use a fold 0..{n_splits - 1}", fold
             )
         return [c.id for c in ds.training], [c.id for c in ds.validation]
     if fold == "all":
@@ -96,7 +96,7 @@ def fold_cases(
     try:
         k = int(fold)
     except ValueError:
-        raise UserError(f"--fold {fold}: allowed: 0..{n_splits - 1}, dataset, all") from None
+        raise ArgumentError("fold", f"allowed: 0..{n_splits - 1}, dataset, all", fold) from None
     ids = sorted(ds.cases)
     own = ds.root / SPLITS_FILE
     recorded = run_dir / SPLITS_FILE if run_dir is not None else None
@@ -107,7 +107,7 @@ def fold_cases(
     else:
         splits = kfold_splits(ids, n_splits)
     if not 0 <= k < len(splits):
-        raise UserError(f"--fold {k}: allowed: 0..{len(splits) - 1}, dataset, all")
+        raise ArgumentError("fold", f"allowed: 0..{len(splits) - 1}, dataset, all", k)
     if recorded is not None and not recorded.is_file():
         write_text(recorded, json.dumps(splits, indent=2))
     train, val = splits[k]["train"], splits[k]["val"]

@@ -60,7 +60,7 @@ def _run_settings(state: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, int
 
 def nnunet_architecture(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The nnU-Net v2 plans ``architecture`` block that builds network ``name`` (U-Nets)."""
-    from .networks import NETWORKS
+    from ..networks import NETWORKS
 
     kw = {**NETWORKS.get(name).defaults, **kwargs}
     feats = [int(f) for f in kw["features_per_stage"]]
@@ -119,7 +119,7 @@ def fresh_tensors(
     ``meta`` device): PyTorch's default ``reset_parameters``, norm layers at weight 1 and
     bias 0.
     """
-    from .networks import build_network
+    from ..networks import build_network
 
     with torch.device("meta"):
         net = build_network(name, classes, patch, kwargs, in_channels)
@@ -163,7 +163,7 @@ def export_nnunet(
     Returns:
         A summary: architecture, tensors written, re-initialised, files.
     """
-    from .checkpoints import load_checkpoint
+    from ..io.checkpoints import load_checkpoint
     from .transfer import head_keys
 
     state = load_checkpoint(checkpoint)

@@ -21,17 +21,17 @@ from typing import Any
 import torch
 
 from ..errors import ArgumentError, UserError
+from ..io.checkpoints import load_checkpoint
+from ..networks import NETWORKS, build_network
 from ..presets.finetune import FinetuneConfig
 from ..presets.preset import Preset
 from ..real.datalist import load_dataset
-from ..real.patches import PatchStream, cached_cases
+from ..real.patches import PatchStream, cached_cases, padding_note
 from ..real.preprocess import Plan, augment_transforms, make_plan, preprocess_transforms
 from ..real.splits import fold_cases
 from ..synthetic.stream import quiet_worker
-from .checkpoints import load_checkpoint
 from .distributed import Dist, init_distributed
 from .loop import MicroBatch, RunResult, Task, fit
-from .networks import NETWORKS, build_network
 from .rundir import Run, open_run
 from .transfer import TransferReport, head_keys, transfer_weights
 
@@ -193,6 +193,9 @@ class _Data:
             f"preprocessed and cached {len(self.train_ids) + len(self.val_ids)} cases in "
             f"{time.perf_counter() - t0:.1f} s ({pp.cache} cache)"
         )
+        note = padding_note(self.train_cases, self.cfg.patch_size)
+        if note:
+            say(note)
 
     def batches(self, start: int, workers: int) -> Generator[MicroBatch, None, None]:
         """Micro-batches of this rank from step ``start`` to the end of the schedule."""

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from ..errors import UserError
+from ..io.checkpoints import save_checkpoint, set_rng_state, training_state
 from ..presets.training import TrainConfig
-from .checkpoints import save_checkpoint, set_rng_state, training_state
 from .distributed import Dist, max_over_ranks, wrap_ddp
 from .optim import Amp, make_loss, make_optimizer, make_scheduler
 from .rundir import BEST, LAST, LOG, JsonLog, Run
@@ -108,7 +108,7 @@ class _Monitor:
         from torch.utils.tensorboard import SummaryWriter
 
         start = run.start
-        self.log = JsonLog(run.run_dir / LOG, keep_until=start if run.state else None)
+        self.log = JsonLog(run.run_dir / LOG, keep_until=start)  # a new run: an empty log
         self._hook = threading.excepthook
         threading.excepthook = self._quiet_tb_thread
         self.tb_dir = run.run_dir / "tb"

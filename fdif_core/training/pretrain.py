@@ -18,6 +18,7 @@ import torch
 
 from ..engine.compose import Recipe
 from ..errors import ArgumentError
+from ..networks import NETWORKS, build_classifier, build_network
 from ..presets.preset import Preset
 from ..synthetic.stream import (
     DiskSource,
@@ -29,7 +30,6 @@ from ..synthetic.stream import (
 )
 from .distributed import Dist, init_distributed
 from .loop import MicroBatch, RunResult, Task, TrainingError, TrainingInterrupted, fit
-from .networks import NETWORKS, build_classifier, build_network
 from .optim import Amp
 from .rundir import BEST, LAST, LOG, PRESET, open_run, read_log
 

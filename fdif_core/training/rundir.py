@@ -18,8 +18,8 @@ import yaml
 
 from ..errors import ArgumentError, UserError
 from ..io import atomic
+from ..io.checkpoints import load_checkpoint
 from ..presets.preset import Preset, load_preset, parse_preset
-from .checkpoints import load_checkpoint
 
 LOG, LAST, BEST, PRESET, INFO = "log.jsonl", "last.pt", "best.pt", "preset.yaml", "run.json"
 
@@ -43,9 +43,9 @@ class Run:
         for stale in self.run_dir.glob(".*.tmp*"):
             stale.unlink(missing_ok=True)
         if self.state is None or not (self.run_dir / PRESET).is_file():
-            atomic.write_text(self.run_dir / PRESET, self.preset.to_yaml())
+            write_or_fail(self.run_dir / PRESET, self.preset.to_yaml().encode(), "preset")
         if self.info and (self.state is None or not (self.run_dir / INFO).is_file()):
-            atomic.write_text(self.run_dir / INFO, json.dumps(self.info, indent=2))
+            write_or_fail(self.run_dir / INFO, json.dumps(self.info, indent=2).encode(), "run info")
 
 
 def new_run_dir(out: str | Path) -> Path:
@@ -122,8 +122,8 @@ def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 class JsonLog:
-    """Append-only JSON lines. Reopened at step ``keep_until`` (a resume), the rows after it
-    and any torn line are dropped. A failed write (a full disk) leaves the file as it was."""
+    """Append-only JSON lines. Opened at step ``keep_until`` (0: a new run), the rows after
+    it and any torn line are dropped. A failed write (a full disk) leaves the file as it was."""
 
     def __init__(self, path: Path, keep_until: int | None) -> None:
         self.path = path

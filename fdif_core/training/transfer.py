@@ -54,7 +54,7 @@ def head_keys(
     The two probes are built on the ``meta`` device (no memory, no init) when the
     architecture allows it, else on the CPU without touching the global RNG.
     """
-    from .networks import build_network
+    from ..networks import build_network
 
     def shapes(n: int, device: str) -> dict[str, tuple[int, ...]]:
         with torch.device(device):

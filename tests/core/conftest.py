@@ -150,8 +150,8 @@ def preset_file(tmp_path):
 def fake_pretrained():
     """``fake_pretrained(path, name="unet_small", classes=110) -> state dict``: a checkpoint
     shaped like a pre-training run's (seeded weights, 16^3 patch)."""
-    from fdif_core.training.checkpoints import save_checkpoint
-    from fdif_core.training.networks import build_network
+    from fdif_core.io.checkpoints import save_checkpoint
+    from fdif_core.networks import build_network
 
     def write(path: Path, name: str = "unet_small", classes: int = 110) -> dict:
         torch.manual_seed(11)

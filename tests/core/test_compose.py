@@ -29,7 +29,7 @@ def test_sample_is_a_pure_function_of_preset_and_index() -> None:
     assert not torch.equal(other.image, b[1].image)
 
 
-@pytest.mark.parametrize("preset", ["fdif-paper", "primgeoseg"])
+@pytest.mark.parametrize("preset", ["fdif-paper", "fdif-exact", "primgeoseg"])
 def test_culled_render_equals_full_grid(preset: str) -> None:
     r = Recipe(load_preset(preset))
     for i in range(2):

@@ -32,7 +32,7 @@ INVALID = [
     ({"volume": {"shape": [96, -1, 96]}}, "volume.shape.1", "greater than 0"),
     ({"volume": {"spacing": [1, 1]}}, "volume.spacing", "too few values (needs 3"),
     ({"objects": {"per_volume": 0}}, "objects.per_volume", "greater than 0"),
-    ({"objects": {"per_volume": "many"}}, "objects.per_volume", "valid integer"),
+    ({"objects": {"per_volume": "many"}}, "objects.per_volume", "must be a number"),
     ({"pose": {"shear": [0.2, 0.1]}}, "pose.shear", "low 0.2 is above high 0.1"),
     ({"classes": {"ranges": {"sphere": {"radius": [0.4, 0.1]}}}}, "classes.ranges", "above high"),
     (
@@ -54,13 +54,30 @@ def test_shipped_presets_validate(name: str) -> None:
     assert len(Recipe(preset).label_names) > 1
 
 
+def test_geometry_switch_shorthand_overrides_and_grid() -> None:
+    spec = parse_preset({"geometry": "authors"}).engine_spec()
+    assert set(spec.geometry.values()) == {"authors"} and spec.grid == "authors"
+    over = {"style": "exact", "overrides": {"*_onion": "authors", "octahedron": "authors"}}
+    spec = parse_preset({"geometry": over}).engine_spec()
+    assert spec.geometry["polygon_3_prism_onion"] == "authors" and spec.grid == "centred"
+    assert spec.geometry["octahedron"] == "authors" and spec.geometry["sphere"] == "exact"
+    with pytest.raises(PresetError, match="geometry"):
+        parse_preset({"geometry": "rough"}, "bad.yaml")
+    with pytest.raises(PresetError, match=r"geometry\.overrides"):
+        parse_preset({"geometry": {"overrides": {"spere": "exact"}}}, "bad.yaml")
+
+
 def test_paper_preset_is_the_paper_configuration() -> None:
     p = load_preset("fdif-paper")
     r = Recipe(p)
     assert p.volume.shape == (96, 96, 96) and p.objects.per_volume == 20
     assert len(r.classes) == 109 and len(r.label_names) == 110
     assert len(r.mappers) == 10 and len(r.displacements) == 9 and p.displacements.include_none
-    assert p.dataset.num_samples == 5000 and p.displacements.space == "object"
+    assert p.dataset.num_samples == 5000 and p.displacements.space == "world"
+    assert set(r.spec.geometry.values()) == {"authors"} and r.spec.grid == "authors"
+    exact = Recipe(load_preset("fdif-exact"))
+    assert exact.classes == r.classes and set(exact.spec.geometry.values()) == {"exact"}
+    assert exact.spec.grid == "centred" and exact.spec.displacement_space == "object"
     prim = Recipe(load_preset("primgeoseg"))
     assert len(prim.classes) == 32 and [m.name for m in prim.mappers] == ["flat_128"]
     assert prim.displacements == [] and prim.spec.pose.rotation == (0.0, 0.0)

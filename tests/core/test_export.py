@@ -264,7 +264,7 @@ def test_resume_after_crash_is_identical(
     assert not json.loads((out / MANIFEST).read_text())["complete"]
     assert not (out / "dataset.json").exists()
     assert len((out / JOURNAL).read_text().splitlines()) == 3
-    assert any(p.name.startswith(".case_00003") for p in out.rglob(".*"))
+    assert not any(p.name.startswith(".case_00003") for p in out.rglob(".*"))  # cleaned up
     monkeypatch.setattr("fdif_core.synthetic.export.jobs.write", real_write)
 
     with pytest.raises(Exception, match="--resume"):
@@ -274,6 +274,40 @@ def test_resume_after_crash_is_identical(
     assert tree(out) == tree(ref)
     again = generate(preset, tmp_path / "ds", resume=True, **kw)
     assert again.written == 0 and tree(out) == tree(ref)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_resume_redoes_files_that_fail_their_checksums(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], complete: bool
+) -> None:
+    ref = generate(load_preset(tiny), tmp_path / "ref", progress=False).root
+    out = tmp_path / "ds"
+    assert run_cli("--preset", str(tiny), "--out", str(out)) == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    if not complete:  # an interrupted job: checksums in the journal only
+        records = [
+            {"index": c["index"], "sha256": {r: f["sha256"] for r, f in c["files"].items()}}
+            for c in manifest["cases"]
+        ]
+        (out / JOURNAL).write_text("".join(json.dumps(r) + "\n" for r in records))
+        manifest["complete"] = False
+        for c in manifest["cases"]:
+            for f in c["files"].values():
+                f["sha256"] = None
+        (out / MANIFEST).write_text(json.dumps(manifest))
+        (out / "dataset.json").unlink()
+    image = out / "imagesTr" / "case_00001.nii.gz"
+    image.write_bytes(image.read_bytes()[:100])  # truncated
+    label = out / "labelsTr" / "case_00002.nii.gz"
+    label.write_bytes(label.read_bytes()[:-1] + b"x")  # one byte changed, same size
+    (out / "imagesVal" / "case_00004.nii.gz").unlink()  # missing
+    capsys.readouterr()
+    assert run_cli("--preset", str(tiny), "--out", str(out), "--resume") == 0
+    printed = capsys.readouterr().out
+    assert "3 written now" in printed and "3 finished case(s) did not match" in printed
+    assert tree(out) == tree(ref)
+    assert run_cli("--preset", str(tiny), "--out", str(out), "--resume") == 0
+    assert "did not match" not in capsys.readouterr().out
 
 
 def test_kill_9_then_resume_is_identical(tmp_path: Path) -> None:
@@ -359,11 +393,11 @@ def test_refuses_folder_from_another_preset_and_keeps_it(
 
 
 BAD_INPUTS = [
-    (["--num-samples", "0"], "--num-samples: must be at least 1, got 0"),
-    (["--num-samples", "-3"], "--num-samples: must be at least 1, got -3"),
-    (["--num-val", "-1"], "--num-val: must be 0 or more"),
-    (["--workers", "0"], "--workers: must be at least 1"),
-    (["--format", "nnunet", "--dataset-id", "1000"], "--dataset-id: must be 1..999"),
+    (["--num-samples", "0"], "--num-samples: 0: allowed 1 or more"),
+    (["--num-samples", "-3"], "--num-samples: -3: allowed 1 or more"),
+    (["--num-val", "-1"], "--num-val: -1: allowed 0 or more"),
+    (["--workers", "0"], "--workers: 0: allowed 1.."),
+    (["--format", "nnunet", "--dataset-id", "1000"], "--dataset-id: 1000: allowed 1..999"),
     (["--format", "nnunet", "--task", "classification"], "nnU-Net trains segmentation only"),
 ]
 

@@ -10,8 +10,8 @@ import torch
 import yaml
 
 from fdif_core.cli.main import main
-from fdif_core.training.checkpoints import save_checkpoint
-from fdif_core.training.networks import build_network
+from fdif_core.io.checkpoints import save_checkpoint
+from fdif_core.networks import build_network
 
 nnunet_load = pytest.importorskip("nnunetv2.run.load_pretrained_weights")
 

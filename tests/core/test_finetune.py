@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from fdif_core.cli.main import main
-from fdif_core.training.checkpoints import load_checkpoint
+from fdif_core.io.checkpoints import load_checkpoint
 from fdif_core.training.finetune import finetune
 
 

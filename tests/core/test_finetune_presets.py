@@ -6,8 +6,8 @@ import pytest
 
 from fdif_core.cli.commands.finetune import load_finetune_preset
 from fdif_core.errors import UserError
+from fdif_core.networks import NETWORKS
 from fdif_core.presets.preset import PRESET_DIR
-from fdif_core.training.networks import NETWORKS
 
 NAMES = sorted(p.stem for p in (PRESET_DIR / "finetune").glob("*.yaml"))
 

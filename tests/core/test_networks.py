@@ -7,7 +7,7 @@ import torch
 
 from fdif_core.engine.compose import Recipe
 from fdif_core.errors import UserError
-from fdif_core.training.networks import NETWORKS, attach_classifier
+from fdif_core.networks import NETWORKS, attach_classifier
 from fdif_core.training.pretrain import make_model
 
 # name, smallest input the network takes in training, model_kwargs: the architecture kept,

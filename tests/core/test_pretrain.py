@@ -12,8 +12,8 @@ import torch
 
 from fdif_core.engine.compose import Recipe
 from fdif_core.errors import UserError
+from fdif_core.io.checkpoints import load_checkpoint
 from fdif_core.training import pretrain as P
-from fdif_core.training.checkpoints import load_checkpoint
 
 
 def test_finished_run_leaves_preview_and_best(tmp_path, tiny):

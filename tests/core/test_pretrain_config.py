@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from fdif_core.engine.compose import Recipe
+from fdif_core.networks import NETWORKS
 from fdif_core.presets import load_preset
-from fdif_core.training.networks import NETWORKS
 
 
 def test_paper_recipe():

@@ -11,11 +11,11 @@ import yaml
 from PIL import Image
 
 from fdif_core.cli.main import main
-from fdif_core.evaluation.stats import mean_ci, paired_test
-from fdif_core.evaluation.study import run_study
 from fdif_core.presets import PresetError
 from fdif_core.presets.study import StudySpec, load_study
 from fdif_core.real.toy import write_toy_dataset
+from fdif_core.studies.stats import mean_ci, paired_test
+from fdif_core.studies.study import run_study
 
 
 def spec_dict(ds: str, finetune: str, **over) -> dict:

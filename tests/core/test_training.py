@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from fdif_core.errors import UserError
+from fdif_core.io.checkpoints import load_checkpoint
 from fdif_core.training import loop
-from fdif_core.training.checkpoints import load_checkpoint
 from fdif_core.training.rundir import LAST, read_log
 
 ROOT = Path(__file__).resolve().parents[2]

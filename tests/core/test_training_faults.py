@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from fdif_core.cli.main import main
-from fdif_core.training.checkpoints import load_checkpoint
+from fdif_core.io.checkpoints import load_checkpoint
 from fdif_core.training.rundir import LAST, LOG, read_log
 
 ROOT = Path(__file__).resolve().parents[2]

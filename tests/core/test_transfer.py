@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fdif_core.errors import UserError
-from fdif_core.training.networks import build_network
+from fdif_core.networks import build_network
 from fdif_core.training.transfer import head_keys, transfer_weights
 
 # (network, patch, kwargs): small settings where the network allows them
@@ -72,7 +72,7 @@ def test_other_input_channels_skip_the_stem_only():
 
 
 def test_classification_pretraining_fills_the_encoder():
-    from fdif_core.training.networks import NETWORKS, build_classifier
+    from fdif_core.networks import NETWORKS, build_classifier
 
     source = build_classifier("unet_small", 109, (32, 32, 32)).state_dict()
     target = _filled("unet_small", 4, (32, 32, 32), None, 0.0)

@@ -21,7 +21,7 @@ from fdif_studio.model import (
     families,
     knobs_for,
 )
-from fdif_studio.render import frame, isosurface, render_volumes
+from fdif_studio.model.render import frame, isosurface, render_volumes
 
 ONE_PER_FAMILY = [members[-1] for members in families().values()]
 
@@ -241,3 +241,22 @@ def test_instance_names_are_checked() -> None:
         d.add_instance("mapper", spec)
     with pytest.raises(ValueError, match="instance name"):
         d.add_instance("mapper", spec.model_copy(update={"name": " "}))
+
+
+def test_the_studio_imports_nothing_from_training() -> None:
+    """No studio module names fdif_core.training (the preset layer's own validators still
+    reach its network registry when a preset with a pretrain: section is validated)."""
+    import ast
+    from pathlib import Path
+
+    import fdif_studio
+
+    root = Path(fdif_studio.__file__).parent
+    found = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and "training" in (node.module or ""):
+                found.append(f"{path.name}: {node.module}")
+            elif isinstance(node, ast.Import):
+                found += [f"{path.name}: {a.name}" for a in node.names if "training" in a.name]
+    assert len(list(root.rglob("*.py"))) > 20 and found == []

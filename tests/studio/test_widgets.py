@@ -20,14 +20,16 @@ if not (
 ):
     pytest.skip("needs a display: run under xvfb-run", allow_module_level=True)
 
+import fdif_studio
 from fdif_core import Recipe, load_preset
 from fdif_core.engine.compose import ObjectSpec
 from fdif_core.engine.pose import Pose
 from fdif_core.presets.preset import parse_preset
-from fdif_studio import _widgets as W
+from fdif_studio import panels as W
+from fdif_studio.panels.common import DESIGN_LAYERS, LatestRunner, session_for
 
 pytestmark = [pytest.mark.gui, pytest.mark.xdist_group("napari")]
-MANIFEST = Path(W.__file__).with_name("napari.yaml")
+MANIFEST = Path(fdif_studio.__file__).with_name("napari.yaml")
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +87,7 @@ def test_runner_runs_off_the_ui_thread_and_drops_stale_requests(qtbot):
         time.sleep(0.1)
         yield request
 
-    runner = W.LatestRunner(work, seen.append)
+    runner = LatestRunner(work, seen.append)
     for i in range(5):  # a drag: five values while the first one renders
         runner.submit(i)
     qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
@@ -96,26 +98,28 @@ def test_runner_runs_off_the_ui_thread_and_drops_stale_requests(qtbot):
 def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     d = small_designer(viewer, qtbot)
-    assert set(W.DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
+    assert set(DESIGN_LAYERS[:2]) <= {layer.name for layer in viewer.layers}
     first = viewer.layers["design label"].data.copy()
 
-    # shape parameter: compare with the engine driven directly (no studio code)
+    # shape parameter: compare with the engine driven directly (no studio code); the design
+    # lives in the edited preset's frame (quickstart: 48³ voxels of 1 mm), like the Scene
+    assert d.state.shape == (48, 48, 48)
     d.shape_widgets["radius"].value = 0.33
     wait(qtbot, d)
     preset = parse_preset(
         {
-            "volume": {"shape": [96, 96, 96]},
+            "volume": {"shape": [48, 48, 48]},
             "classes": {"include": ["sphere"]},
             "displacements": {"enabled": []},
             "mappers": {"enabled": [{"name": "m", "family": "linear", "params": {"slope": 10}}]},
         }
     )
     direct = Recipe(preset).render(
-        [ObjectSpec("sphere", {"radius": 0.33 * 96}, Pose.identity(), 0, -1)], (48, 48, 48)
+        [ObjectSpec("sphere", {"radius": 0.33 * 48}, Pose.identity(), 0, -1)], (48, 48, 48)
     )
     assert_layers_match_engine(viewer, direct)
     assert direct.label.sum() > first.sum()
-    assert viewer.layers["design image"].scale[0] == pytest.approx(2.0)  # 96 / 48
+    assert viewer.layers["design image"].scale[0] == pytest.approx(1.0)  # 48 mm / 48
 
     # displacement family and parameter
     d._disp_family.value = "sharp_max"
@@ -138,21 +142,23 @@ def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer
     d._family.value = "star_prism"
     wait(qtbot, d)
     assert d.state.primitive == "star_5_prism"
-    assert set(d.shape_widgets) == {"vertex_count", "radius", "half_height", "star_ratio"}
-    d.shape_widgets["star_ratio"].value = 0.3
+    assert set(d.shape_widgets) == {"vertex_count", "radius", "half_height", "star_w"}
+    d.shape_widgets["star_w"].value = 0.3
     wait(qtbot, d)
     d.shape_widgets["vertex_count"].value = 8  # the vertex count picks the sibling class
     wait(qtbot, d)
     assert d.state.primitive == "star_8_prism" and d._primitive.value == "star_8_prism"
-    assert d.state.knobs["star_ratio"] == pytest.approx(0.3)
+    assert d.state.knobs["star_w"] == pytest.approx(0.3)
     assert_layers_match_engine(viewer, engine_render(d))
 
 
 def test_isosurface_screenshot_shows_and_follows_the_shape(make_napari_viewer, qtbot):
     viewer = make_napari_viewer(show=True)
     d = small_designer(viewer, qtbot)
+    assert DESIGN_LAYERS[2] not in viewer.layers  # 2D: no isosurface extracted
     viewer.dims.ndisplay = 3
-    assert [viewer.layers[n].visible for n in W.DESIGN_LAYERS] == [False, False, True]
+    wait(qtbot, d)
+    assert [viewer.layers[n].visible for n in DESIGN_LAYERS] == [False, False, True]
     viewer.reset_view()
     viewer.camera.zoom *= 0.5  # room for the shape to grow
 
@@ -196,9 +202,10 @@ def test_scene_renders_the_preset_sample_with_class_names(make_napari_viewer, qt
     viewer.dims.set_point(0, world[0])  # show the slice through that voxel, then hover it
     status = label.get_status(tuple(world), world=True, dims_displayed=[1, 2])
     assert recipe.label_names[value] in str(status)
-    assert label.translate[-1] > image.translate[-1] + 32  # side by side
-    scene._layout.value = "overlay"
-    assert tuple(label.translate) == tuple(image.translate)
+    assert tuple(label.translate) == tuple(image.translate)  # outlines over the image
+    assert label.contour == 1 and image.colormap.name == "gray"
+    scene._layout.value = "side by side"
+    assert label.translate[-1] > image.translate[-1] + 32
 
     # editing the preset re-renders the shown sample (auto-render on)
     scene._auto.value = True
@@ -237,7 +244,7 @@ def test_preset_round_trip_through_the_widgets(make_napari_viewer, qtbot, tmp_pa
 
     viewer = make_napari_viewer()
     editor = W.PresetEditor(viewer)
-    design = W.session_for(viewer).design
+    design = session_for(viewer).design
     editor._shipped.value = "fdif-paper"
     _click(editor._load_shipped)
     assert len(editor.checked_classes()) == 109
@@ -343,7 +350,9 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     scene.render()
     wait(qtbot, scene)
     paths = W.Export(viewer).export(tmp_path, "s0")
-    assert [p.name for p in paths] == ["s0_image.nii.gz", "s0_label.nii.gz", "s0_montage.png"]
+    assert [p.name for p in paths] == [
+        "s0_image.nii.gz", "s0_label.nii.gz", "s0_montage.png", "s0_design.yaml"
+    ]  # fmt: skip
     img = np.asarray(nib.load(paths[0]).dataobj)
     np.testing.assert_array_equal(img, viewer.layers["scene image"].data)
     edge = load_preset("quickstart").volume.shape[0]
@@ -378,15 +387,11 @@ def test_plugin_opens_from_napari_with_all_panels(make_napari_viewer, qtbot):
     # what `napari -w fdif-studio` and the Plugins menu do: the first widget, FDIF Studio
     _, studio = viewer.window.add_plugin_dock_widget("fdif-studio")
     assert isinstance(studio, W.Studio)
-    assert [studio.tabText(i) for i in range(studio.count())] == [
-        "Designer",
-        "Scene",
-        "Preset",
-        "Export",
-    ]
+    tabs = [studio.tabText(i) for i in range(studio.count())]
+    assert tabs == ["Designer", "Gallery", "Scene", "Preset", "View", "Scan", "Export"]
     wait(qtbot, studio.designer, timeout=60_000)
-    assert W.session_for(viewer) is studio.designer.session is studio.preset_editor.session
-    assert set(W.DESIGN_LAYERS) <= {layer.name for layer in viewer.layers}
+    assert session_for(viewer) is studio.designer.session is studio.preset_editor.session
+    assert set(DESIGN_LAYERS[:2]) <= {layer.name for layer in viewer.layers}
     _, designer = viewer.window.add_plugin_dock_widget("fdif-studio", "Designer")
     assert designer.state is studio.designer.state  # one design per viewer
     wait(qtbot, designer, timeout=60_000)

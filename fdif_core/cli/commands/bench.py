@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device, add_preset, add_shape, shape3
+from ._common import add_device, add_max_memory, add_preset, add_shape, int_in, shape3
 
 NAME = "bench"
 ORDER = 90
@@ -15,26 +15,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_preset(p)
     add_device(p)
     p.add_argument(
-        "--samples", type=int, default=12, help="volumes timed per engine row (default 12)"
+        "--samples",
+        type=int_in(1, 1000),
+        default=12,
+        help="volumes timed per engine row, 1..1000 (default 12)",
     )
-    p.add_argument("--naive-samples", type=int, default=3, help="volumes timed for the baseline")
+    p.add_argument(
+        "--naive-samples",
+        type=int_in(1, 100),
+        default=3,
+        help="volumes timed for the baseline, 1..100 (default 3)",
+    )
     add_shape(p)
+    add_max_memory(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from ...errors import UserError
     from ...presets import load_preset, resolve_path
+    from ...presets.limits import check_memory, check_shape
     from ...synthetic import bench
     from ._common import device
 
-    if args.samples < 1 or args.naive_samples < 1:
-        raise UserError("--samples and --naive-samples must be at least 1")
     dev = device(args.device)
     path = str(resolve_path(args.preset))
     preset = load_preset(path)
+    if args.shape:
+        check_shape(preset, shape3(args.shape))  # type: ignore[arg-type]
+    check_memory(preset, "bench", shape=shape3(args.shape), max_memory_gib=args.max_memory)
     rows = bench.run(
         path,
         dev.type if dev.index is None else str(dev),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device
+from ._common import add_device, path
 
 NAME = "compare"
 ORDER = 58
+FLAGS = {"fold": "--folds"}  # library argument -> flag, where the names differ
 HELP = "fine-tune from scratch and from each pre-training with the same budget; print Dice"
 DESCRIPTION = (
     "Fine-tune the preset's network on a dataset from scratch and from every checkpoint "
@@ -18,8 +19,12 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, metavar="D", help="dataset folder or datalist")
-    p.add_argument("--preset", metavar="P", help="preset with a finetune: section (default quick)")
+    p.add_argument(
+        "--dataset", required=True, metavar="D", type=path, help="dataset folder or datalist"
+    )
+    p.add_argument(
+        "--preset", metavar="P", type=path, help="preset with a finetune: section (default quick)"
+    )
     p.add_argument(
         "--weights",
         nargs="*",
@@ -30,13 +35,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--folds", nargs="+", default=["0"], metavar="K", help="folds to run (default 0)"
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="comparison folder")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        type=path,
+        help="comparison folder: new, empty, or an earlier comparison to continue",
+    )
     add_device(p)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ...errors import UserError
-    from ...evaluation.compare import compare, format_compare, parse_sources
+    from ...studies.compare import compare, format_compare, parse_sources
     from ._common import device
     from .finetune import load_finetune_preset
 
@@ -48,10 +61,12 @@ def run(args: argparse.Namespace) -> int:
             folds.append(f)
         else:
             raise UserError(f"--folds {f}: allowed: 0..4, dataset, all")
+    sources = parse_sources(args.weights)
+    _check_out(Path(args.out), sources)
     table = compare(
         args.dataset,
         load_finetune_preset(args.preset),
-        parse_sources(args.weights),
+        sources,
         args.out,
         folds=folds,
         device=str(device(args.device)),
@@ -59,3 +74,25 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(format_compare(table))
     return 0
+
+
+def _check_out(out, sources: dict) -> None:
+    """``out`` is new, empty, or holds only what a comparison writes (it continues one)."""
+    from ...errors import UserError
+    from ...io.targets import visible_entries
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    if not out.is_dir():
+        return
+    ours = {"cache", "compare.json", "compare.md", *sources}
+    other = [
+        n
+        for n in visible_entries(out)
+        if n not in ours and not any((out / n).glob("fold_*"))  # another source's runs
+    ]
+    if other:
+        raise UserError(
+            f"--out {out}: holds files a comparison does not write ({', '.join(other[:3])}); "
+            "choose a new folder, or the folder of an earlier comparison to continue it"
+        )

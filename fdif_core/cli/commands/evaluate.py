@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device
+from ._common import add_device, add_overwrite, float_in, path
 
 NAME = "evaluate"
 ORDER = 55
@@ -18,33 +18,46 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", required=True, metavar="CKPT", help="best.pt of a finetune run")
     p.add_argument(
-        "--dataset", metavar="D", help="dataset (default: the one the run was trained on)"
+        "--weights", required=True, metavar="CKPT", type=path, help="best.pt of a finetune run"
+    )
+    p.add_argument(
+        "--dataset",
+        metavar="D",
+        type=path,
+        help="dataset (default: the one the run was trained on)",
     )
     p.add_argument("--split", choices=("val", "test"), default="val", help="default: val")
-    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/eval_<split>)")
-    p.add_argument("--overlap", type=float, metavar="F", help="sliding-window overlap (0..1)")
+    p.add_argument(
+        "--out", metavar="DIR", type=path, help="output folder (default RUN/eval_<split>)"
+    )
+    p.add_argument(
+        "--overlap",
+        type=float_in(0.0, 1.0, high_open=True),
+        metavar="F",
+        help="sliding-window overlap in [0, 1)",
+    )
     p.add_argument(
         "--tolerances",
-        type=float,
+        type=float_in(0.0, low_open=True),
         nargs="+",
         default=[1.0, 2.0],
         metavar="MM",
         help="surface Dice tolerances in mm (default 1 2)",
     )
     add_device(p)
+    add_overwrite(p, "the predictions and metrics of an earlier evaluation in --out")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...errors import UserError
+    from pathlib import Path
+
     from ...evaluation.evaluate import evaluate_checkpoint, format_table
+    from ...io.targets import check_out_folder
     from ._common import device
 
-    if args.overlap is not None and not 0.0 <= args.overlap < 1.0:
-        raise UserError(f"--overlap: must be in [0, 1), got {args.overlap}")
-    if any(t <= 0 for t in args.tolerances):
-        raise UserError("--tolerances: must be positive (mm)")
+    out = Path(args.out) if args.out else Path(args.weights).parent / f"eval_{args.split}"
+    check_out_folder(out, "--out", args.overwrite, ["predictions", "metrics.json", "metrics.csv"])
     doc = evaluate_checkpoint(
         args.weights,
         args.dataset,

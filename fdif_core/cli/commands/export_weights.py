@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_overwrite, int_in, path
+
 NAME = "export-weights"
+MAX_CLASSES = 65536
 ORDER = 60
 HELP = "export a pre-training as nnUNetv2_train -pretrained_weights FILE (ResEnc-L, Primus-M)"
 DESCRIPTION = (
@@ -16,29 +19,40 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", metavar="RUN", help="run folder (its last.pt) or a checkpoint file")
+    p.add_argument(
+        "run", metavar="RUN", type=path, help="run folder (its last.pt) or a checkpoint file"
+    )
     p.add_argument("--format", choices=("nnunet",), default="nnunet", help="default: nnunet")
-    p.add_argument("--out", metavar="FILE", help="output .pth (default RUN/nnunet_weights.pth)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        type=path,
+        help="output .pth, a new file (default RUN/nnunet_weights.pth); never a run's own file",
+    )
     p.add_argument(
         "--num-classes",
-        type=int,
+        type=int_in(2, MAX_CLASSES),
         metavar="N",
         help="target dataset labels incl. background (needed for Primus-M)",
     )
+    add_overwrite(p, "an existing --out file (and its .plans.json)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ...errors import UserError
+    from ...io.targets import check_new_file
     from ...training.export_weights import export_nnunet
 
     src = Path(args.run)
     ckpt = src / "last.pt" if src.is_dir() else src
-    if args.num_classes is not None and args.num_classes < 2:
-        raise UserError("--num-classes: at least 2 (background and one class)")
     folder = src if src.is_dir() else src.parent
     out = Path(args.out) if args.out else folder / "nnunet_weights.pth"
+    if out.resolve() == ckpt.resolve():
+        raise UserError(f"--out {out}: is the checkpoint being exported; choose another file")
+    check_new_file(out, "--out", args.overwrite)
+    check_new_file(out.with_name(out.name + ".plans.json"), "--out", args.overwrite)
     info = export_nnunet(ckpt, out, num_classes=args.num_classes)
     print(f"wrote {info['file']} ({info['model']}, {info['tensors']} tensors)")
     if "plans" in info:

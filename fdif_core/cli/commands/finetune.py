@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device
+from ._common import add_device, add_max_memory, int_in, path, workers_max
 
 NAME = "finetune"
 ORDER = 50
@@ -13,22 +13,27 @@ DESCRIPTION = (
     "Fine-tune the network of the preset's finetune: section on a labelled dataset, from "
     "pre-trained weights (--weights CKPT: every tensor whose name and shape match is loaded, "
     "the output head is re-initialised) or from scratch (--scratch). Writes RUN/last.pt, "
-    "best.pt, log.jsonl, tb/, splits_final.json and the preprocessing cache. Multi-GPU: "
+    "best.pt, log.jsonl, tb/, splits_final.json and the preprocessing cache. Ctrl-C or "
+    "SIGTERM saves last.pt at the current step and prints the command that resumes (exit "
+    "130). Multi-GPU: "
     "torchrun --nproc_per_node N -m fdif_core finetune ... --device cuda"
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", metavar="D", help="dataset folder or MONAI JSON datalist")
+    p.add_argument(
+        "--dataset", metavar="D", type=path, help="dataset folder or MONAI JSON datalist"
+    )
     p.add_argument(
         "--preset",
         metavar="P",
+        type=path,
         default=None,
         help="preset with a finetune: section: a file or a shipped name "
         "(quick, spine, btcv, amos, acdc, kits; default quick)",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--weights", metavar="CKPT", help="pre-trained checkpoint (.pt)")
+    src.add_argument("--weights", metavar="CKPT", type=path, help="pre-trained checkpoint (.pt)")
     src.add_argument("--scratch", action="store_true", help="random initialisation")
     p.add_argument(
         "--fold",
@@ -37,13 +42,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="0..4 (nnU-Net 5-fold splits_final.json), dataset (its own validation list), "
         "or all (default 0)",
     )
-    p.add_argument("--out", metavar="RUN", help="new run folder")
-    p.add_argument("--resume", metavar="RUN", help="continue the run in RUN from last.pt")
-    p.add_argument("--cache", metavar="DIR", help="preprocessing cache (default RUN/cache)")
-    p.add_argument("--workers", type=int, metavar="N", help="DataLoader workers")
-    p.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps in this call")
+    p.add_argument("--out", metavar="RUN", type=path, help="new (or empty) run folder")
+    p.add_argument(
+        "--resume", metavar="RUN", type=path, help="continue the run in RUN from last.pt"
+    )
+    p.add_argument(
+        "--cache", metavar="DIR", type=path, help="preprocessing cache (default RUN/cache)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int_in(0, workers_max),
+        metavar="N",
+        help="DataLoader workers, 0..4 x CPUs",
+    )
+    p.add_argument(
+        "--max-steps", type=int_in(1), metavar="N", help="stop after N steps in this call"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device(p)
+    add_max_memory(p)
 
 
 def load_finetune_preset(name: str | None):
@@ -71,7 +88,7 @@ FLAGS = {"cache_dir": "--cache"}  # library argument -> flag, where the names di
 def run(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...training.finetune import finetune
-    from ._common import check_counts, run_training, training_kwargs
+    from ._common import check_counts, check_training_memory, run_training, training_kwargs
 
     if args.resume and (args.out or args.dataset or args.weights or args.scratch):
         raise UserError("--resume: give only the run folder (dataset, fold, weights are kept)")
@@ -84,7 +101,15 @@ def run(args: argparse.Namespace) -> int:
     fold: int | str = int(args.fold) if args.fold.isdigit() else args.fold
     if not isinstance(fold, int) and fold not in ("dataset", "all"):
         raise UserError(f"--fold {args.fold}: allowed: 0..4, dataset, all")
+    if args.out:
+        from pathlib import Path
+
+        from ...io.targets import check_run_out
+
+        check_run_out(Path(args.out))
     preset = load_finetune_preset(args.preset) if (args.preset or not args.resume) else None
+    if preset is not None:
+        check_training_memory(NAME, preset, args.workers, args)
     kwargs = training_kwargs(args)
     return run_training(
         NAME,

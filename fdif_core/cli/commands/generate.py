@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device, add_preset, device
+from ._common import add_device, add_max_memory, add_preset, device, int_in, path, workers_max
 
 NAME = "generate"
 ORDER = 30
@@ -22,13 +22,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out",
         required=True,
         metavar="DIR",
+        type=path,
         help="dataset folder (decathlon) or nnU-Net raw folder that gets DatasetXXX_Name/",
     )
     p.add_argument(
-        "--num-samples", type=int, metavar="N", help="training cases (default: the preset's)"
+        "--num-samples",
+        type=int_in(1),
+        metavar="N",
+        help="training cases (default: the preset's; at most its limits.max_cases in all)",
     )
     p.add_argument(
-        "--num-val", type=int, metavar="N", help="validation cases (default: the preset's)"
+        "--num-val", type=int_in(0), metavar="N", help="validation cases (default: the preset's)"
     )
     p.add_argument(
         "--format",
@@ -44,23 +48,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=int_in(1, workers_max),
         default=1,
         metavar="N",
-        help="parallel processes (cpu) or writer threads (cuda); same files as 1 (default 1)",
+        help="parallel processes (cpu) or writer threads (cuda), 1..4 x CPUs; same files as 1 "
+        "(default 1)",
     )
     add_device(p)
+    add_max_memory(p)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
-        "--resume", action="store_true", help="finish an interrupted job in DIR (same settings)"
+        "--resume",
+        action="store_true",
+        help="finish an interrupted job in DIR (same settings); finished files are checked "
+        "against the manifest's checksums and redone if they differ",
     )
     mode.add_argument(
         "--overwrite",
         action="store_true",
-        help="write into DIR even if it holds a dataset made with other settings",
+        help="write into DIR even if it is not empty or holds a dataset made with other settings",
     )
     p.add_argument(
-        "--dataset-id", type=int, default=501, metavar="ID", help="nnU-Net dataset id (501)"
+        "--dataset-id",
+        type=int_in(1, 999),
+        default=501,
+        metavar="ID",
+        help="nnU-Net dataset id, 1..999 (501)",
     )
     p.add_argument(
         "--dataset-name", metavar="NAME", help="nnU-Net dataset name (default: preset name)"
@@ -68,10 +81,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
+    import signal
+
     from ...presets import load_preset
     from ...synthetic.export import generate
 
+    before = signal.signal(signal.SIGTERM, _stop)  # like Ctrl-C: stop the workers, exit 130
+    try:
+        return _generate(args, load_preset, generate)
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def _generate(args: argparse.Namespace, load_preset, generate) -> int:
     dev = device(args.device)
     preset = load_preset(args.preset)
     res = generate(
@@ -88,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         dataset_id=args.dataset_id,
         dataset_name=args.dataset_name,
         progress=not args.quiet,
+        max_memory_gib=args.max_memory,
     )
     rate = res.written / res.seconds if res.seconds > 0 else 0.0
     print(
@@ -95,4 +123,9 @@ def run(args: argparse.Namespace) -> int:
         f"{res.bytes / max(res.cases, 1) / 1024:.0f} KiB per case; dataset.json, "
         "fdif_manifest.json"
     )
+    if res.redone:
+        print(
+            f"{res.redone} finished case(s) did not match the manifest's checksums "
+            "(missing, truncated or changed) and were written again"
+        )
     return 0

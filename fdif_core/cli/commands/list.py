@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from ...engine.textures import mappers as M
 
     if args.what == "networks":
-        from ...training.networks import NETWORKS
+        from ...networks import NETWORKS
 
         for name, spec in NETWORKS.items():
             print(f"{name}\t{spec.doc}")

@@ -37,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ...evaluation.study import run_study
     from ...presets.study import load_study
+    from ...studies.study import run_study
     from ._common import device
 
     spec = load_study(args.spec)

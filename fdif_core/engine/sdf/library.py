@@ -2,7 +2,8 @@
 
 A class is data (section, vertex count, construction, profile, onion) named by one grammar,
 ``<section>[_<n>]_<construction>[_<profile>][_onion]``; the basic solids keep their own names.
-``sample_params`` draws concrete parameters, ``evaluate`` turns them into a field.
+``sample_params`` draws concrete parameters, ``evaluate`` (in ``geometry``) turns them into a
+field. Constructions, ranges and their sources in the authors' code: docs/method.md.
 """
 
 from __future__ import annotations
@@ -13,27 +14,47 @@ from functools import partial
 
 import torch
 
+from ..grid import lattice_minimum
+from ..pose import Pose
 from ..registry import Registry
-from ..types import Field, Params, Points, Range
+from ..types import Params, Range
 from . import ops, sections
+from .geometry import (
+    GEOMETRIES,
+    authors_section,
+    depth,
+    evaluate,
+    evaluate_solid,
+    field_lipschitz,
+    field_slack,
+    half_extents,
+    reach_extents,
+    section_extent,
+    section_fn,
+)
 
 PROFILES = ("none", "convex", "concave", "cone")
 
-# Default sampling ranges. Lengths are fractions of the grid edge G; the rest are ratios.
+# Sampling ranges of the authors' released generator (docs/method.md gives each source line).
+# Lengths are fractions of the grid edge G; the rest are ratios. ``half_height``: the authors
+# draw the full height in 0.10-0.50 G and halve it. ``star_w``: the classic star's w (not
+# its inner radius, see sections.star_inner_ratio). ``neck``: a fraction of the full height.
 PRISM_RANGES: dict[str, Range] = {
     "radius": (0.15, 0.40),
-    "half_height": (0.10, 0.50),
-    "star_ratio": (0.2, 0.7),
+    "half_height": (0.05, 0.25),
+    "star_w": (0.2, 0.7),
 }
 PROFILE_RANGES: dict[str, dict[str, Range]] = {
     "none": {},
-    "convex": {"peak_scale": (2.0, 4.0), "neck": (-0.5, 0.5), "radius": (0.05, 0.20)},
-    "concave": {"neck_scale": (0.2, 0.5), "neck": (-0.5, 0.5)},
+    "convex": {"peak_scale": (2.0, 4.0), "neck": (-0.7, 0.7), "radius": (0.05, 0.20)},
+    "concave": {"neck_scale": (0.2, 0.5), "neck": (-0.7, 0.7)},
     "cone": {"end_scale": (0.0, 1.6)},
 }
 ONION_RANGES: dict[str, Range] = {"onion_ratio": (0.2, 0.5)}
-MIN_AREA_RATIO = 0.3
-MIN_SHELL = 0.75  # voxels: the thinnest onion half-thickness, so that a shell stays visible
+TUBE_RANGES: dict[str, Range] = {"major_radius": (0.15, 0.40), "minor_ratio": (0.4, 0.8)}
+TUBE_VERTEX_MIN = 0.03  # polygon tori: vertex radii from 0.03 G up to the minor radius
+MIN_AREA_RATIO = 0.3  # exact geometry: sliver rejection (see _polygon_vertices)
+MIN_SHELL = 0.75  # voxels: the thinnest closed onion half-thickness, so that a shell stays visible
 
 
 @dataclass(frozen=True)
@@ -98,7 +119,7 @@ def _build_table() -> None:
             "star_revolution",
             "star",
             "revolution",
-            {"radius": (0.15, 0.35), "star_ratio": (0.1, 0.7), "offset_ratio": (0.0, 1.0)},
+            {"radius": (0.15, 0.40), "star_w": (0.1, 0.7), "offset_ratio": (0.0, 0.5)},
             n=n,
         )
     # prisms: polygon 3..9 and star 5..8, four profiles, solid then onion (7*4*2 + 4*4*2 = 88)
@@ -120,18 +141,15 @@ def _build_table() -> None:
                         onion=onion,
                     )
     # tori with polygon (4..9) and star (5..8) tubes: 10
-    torus_ranges: dict[str, Range] = {"major_radius": (0.15, 0.40), "minor_ratio": (0.3, 0.7)}
     for n in range(4, 10):
-        _add(
-            f"polygon_{n}_torus", "polygon_torus", "polygon", "revolution", dict(torus_ranges), n=n
-        )
+        _add(f"polygon_{n}_torus", "polygon_torus", "polygon", "revolution", dict(TUBE_RANGES), n=n)
     for n in range(5, 9):
         _add(
             f"star_{n}_torus",
             "star_torus",
             "star",
             "revolution",
-            {**torus_ranges, "star_ratio": (0.2, 0.7)},
+            {**TUBE_RANGES, "star_w": (0.1, 0.7)},
             n=n,
         )
     # PrimGeoSeg's ellipse pillars (not part of FDIF's 109)
@@ -161,13 +179,16 @@ def _u(gen: torch.Generator, rng: Range) -> float:
     return lo + (hi - lo) * float(torch.rand((), generator=gen, dtype=torch.float64))
 
 
-def _polygon_vertices(gen: torch.Generator, n: int, r: Range) -> list[list[float]]:
+def _polygon_vertices(
+    gen: torch.Generator, n: int, r: Range, reject_slivers: bool
+) -> list[list[float]]:
     """Irregular n-gon: one vertex per angular sector, radius uniform in ``r``.
 
-    Draws whose area is under ``MIN_AREA_RATIO`` of the regular n-gon of the same mean
-    radius (slivers that would be invisible once hollowed) are drawn again, up to 16 times.
+    ``reject_slivers`` (exact geometry): draws whose area is under ``MIN_AREA_RATIO`` of the
+    regular n-gon of the same mean radius (slivers that would vanish once hollowed) are
+    drawn again, up to 16 times. The authors keep every draw.
     """
-    for _ in range(16):
+    for _ in range(16 if reject_slivers else 1):
         verts = []
         for i in range(n):
             a = 2.0 * math.pi * (i + _u(gen, (0.0, 1.0))) / n
@@ -191,11 +212,25 @@ def _area(verts: list[list[float]]) -> float:
 
 
 def sample_params(
-    cls: PrimitiveClass, gen: torch.Generator, grid: float, ranges: dict[str, Range] | None = None
+    cls: PrimitiveClass,
+    gen: torch.Generator,
+    grid: float,
+    ranges: dict[str, Range] | None = None,
+    geometry: str = "exact",
+    pose: Pose | None = None,
+    lattice: list[torch.Tensor] | None = None,
 ) -> Params:
-    """Draw concrete parameters (lengths in voxels of a grid of edge ``grid``) for ``cls``."""
+    """Draw concrete parameters (lengths in voxels of a grid of edge ``grid``) for ``cls``.
+
+    ``geometry`` (``authors`` or ``exact``) is stored in the parameters and decides how
+    they are evaluated. An authors' onion's thickness depends on the object's ``pose`` and
+    on the reference grid (``lattice``; default: the identity and the authors' grid of edge
+    ``grid``), see :func:`authors_thickness`.
+    """
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"geometry {geometry!r}; allowed: {', '.join(GEOMETRIES)}")
     rg = {**cls.ranges, **(ranges or {})}
-    p: Params = {}
+    p: Params = {"geometry": geometry}
     if cls.section == "octahedron":
         p["size"] = _u(gen, rg["size"]) * grid
     elif cls.name == "sphere":
@@ -207,21 +242,24 @@ def sample_params(
         big = _u(gen, rg["major_radius"]) * grid
         small = _u(gen, rg["minor_ratio"]) * big
         p["offset"] = big
-        _section_params(cls, gen, p, rg, small)
+        _section_params(cls, gen, p, rg, small, (TUBE_VERTEX_MIN * grid, small))
     elif cls.construction == "revolution":  # star revolution
         r = _u(gen, rg["radius"]) * grid
         _section_params(cls, gen, p, rg, r)
         p["offset"] = _u(gen, rg["offset_ratio"]) * r
-    else:  # prisms
-        r_hi = _u(gen, rg["radius"])  # fraction of G; vertices spread from the range's low end
+    else:  # prisms: polygon vertex radii between two independent draws
         p["half_height"] = _u(gen, rg["half_height"]) * grid
-        _section_params(
-            cls, gen, p, rg, r_hi * grid, polygon_range=(rg["radius"][0] * grid, r_hi * grid)
-        )
+        r1, r2 = _u(gen, rg["radius"]) * grid, _u(gen, rg["radius"]) * grid
+        _section_params(cls, gen, p, rg, r1, (min(r1, r2), max(r1, r2)))
         _profile_params(cls, gen, p, rg)
     if cls.onion:
         p["onion_ratio"] = _u(gen, rg["onion_ratio"])
-        p["thickness"] = max(p["onion_ratio"] * depth(cls, p), MIN_SHELL)
+        if geometry == "authors":
+            p["thickness"] = authors_thickness(
+                cls, p, pose, lattice or authors_lattice(round(grid))
+            )
+        else:
+            p["thickness"] = max(p["onion_ratio"] * depth(cls, p), MIN_SHELL)  # type: ignore[operator]
     return p
 
 
@@ -234,10 +272,12 @@ def _section_params(
     polygon_range: Range | None = None,
 ) -> None:
     if cls.section == "polygon":
-        p["vertices"] = _polygon_vertices(gen, cls.n, polygon_range or (0.5 * r, r))
+        exact = p["geometry"] == "exact"
+        p["vertices"] = _polygon_vertices(gen, cls.n, polygon_range or (0.5 * r, r), exact)
     elif cls.section == "star":
         p["radius"] = r
-        p["star_ratio"] = _u(gen, rg["star_ratio"])
+        p["star_w"] = _u(gen, rg["star_w"])
+        p["star_ratio"] = sections.star_inner_ratio(cls.n, p["star_w"])
     elif cls.section == "ellipse":
         p["radii"] = [r, r * _u(gen, rg["aspect"])]
     else:  # circle
@@ -250,94 +290,94 @@ def _profile_params(
     h = float(p["half_height"])  # type: ignore[arg-type]
     if cls.profile == "none":
         return
-    if cls.profile == "cone":
+    if cls.profile == "cone":  # linear from 1 at -h to the end scale at +h
         end = _u(gen, rg["end_scale"])
         p["knots"], p["neck"] = [1.0, 0.5 * (1.0 + end), end], 0.0
-    else:
+    else:  # 1 at both ends, the peak or neck scale at the neck, 2h U(-0.7, 0.7)
         key = "peak_scale" if cls.profile == "convex" else "neck_scale"
         p["knots"] = [1.0, _u(gen, rg[key]), 1.0]
-        p["neck"] = _u(gen, rg["neck"]) * h
+        p["neck"] = _u(gen, rg["neck"]) * 2.0 * h
     p["lipschitz"] = ops.profile_lipschitz(
         tuple(p["knots"]), float(p["neck"]), h, section_extent(cls, p)
     )  # type: ignore[arg-type]
 
 
-# --------------------------------------------------------------------------- evaluation
-def section_extent(cls: PrimitiveClass, p: Params) -> float:
-    """Largest distance of the (unscaled) section boundary from its centre."""
-    if cls.section == "polygon":
-        return max(math.hypot(x, y) for x, y in p["vertices"])  # type: ignore[union-attr]
-    if cls.section == "ellipse":
-        return max(p["radii"])  # type: ignore[arg-type]
-    if cls.section == "triangle":
-        return math.hypot(float(p["radius"]), 0.5 * float(p["height"]))  # type: ignore[arg-type]
-    return float(p["radius"])  # type: ignore[arg-type]
+def authors_thickness(
+    cls: PrimitiveClass, p: Params, pose: Pose | None, lattice: list[torch.Tensor]
+) -> float:
+    """The authors' onion thickness: ratio x |min of the section field over the whole grid|.
+
+    The section field (scaled by the unclamped profile) is taken at every voxel of the
+    reference grid (world coordinates per axis: ``lattice``), mapped into object space by
+    ``pose`` (identity: None). The minimum is exact (``grid.lattice_minimum``), with
+    per-block bounds from the profile's slope and scale over the block's axial range.
+    """
+    pose = pose or Pose.identity()
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return authors_section(cls, p, pose.to_object(x))
+
+    bound = partial(_profiled_bound, cls, p, pose) if "knots" in p else pose.lipschitz
+    low = lattice_minimum(fn, bound, lattice)
+    return float(p["onion_ratio"]) * abs(low)  # type: ignore[arg-type]
 
 
-def _section_fn(cls: PrimitiveClass, p: Params):  # -> ops.Section
-    if cls.section == "polygon":
-        return partial(sections.polygon, vertices=p["vertices"])
-    if cls.section == "star":
-        return partial(
-            sections.star, n=cls.n, radius=float(p["radius"]), ratio=float(p["star_ratio"])
-        )  # type: ignore[arg-type]
-    if cls.section == "ellipse":
-        return partial(sections.ellipse, radii=tuple(p["radii"]))  # type: ignore[arg-type]
-    if cls.section == "triangle":
-        r, hh = float(p["radius"]), 0.5 * float(p["height"])  # type: ignore[arg-type]
-        return partial(sections.polygon, vertices=[[-r, -hh], [r, -hh], [0.0, hh]])
-    return partial(sections.circle, radius=float(p["radius"]))  # type: ignore[arg-type]
+def _profiled_bound(
+    cls: PrimitiveClass,
+    p: Params,
+    pose: Pose,
+    pts: torch.Tensor,
+    vals: torch.Tensor,
+    half: list[float],
+) -> torch.Tensor:
+    """Lower bounds of s(z) d(q / s(z)) over blocks (centres ``pts``, per-axis half-widths).
 
-
-def evaluate_solid(cls: PrimitiveClass, p: Params, pts: Points) -> Field:
-    """The class's field before the onion shell."""
-    if cls.section == "octahedron":
-        return ops.octahedron(pts, float(p["size"]))  # type: ignore[arg-type]
-    section = _section_fn(cls, p)
-    if cls.construction == "revolution":
-        return ops.revolve(section, pts, float(p.get("offset", 0.0)))  # type: ignore[arg-type]
+    Two bounds, the larger wins: the value at the centre minus the Lipschitz constant of
+    the profile pieces that meet the block's axial range times the block radius; and
+    -max s x (depth of the section), since d >= -depth.
+    """
+    knots, neck = tuple(p["knots"]), float(p["neck"])  # type: ignore[arg-type]
     h = float(p["half_height"])  # type: ignore[arg-type]
-    if cls.profile == "none":
-        return ops.extrude(section(pts[:, :2]), pts[:, 2], h)
-    return ops.profiled_extrude(
-        section, pts, h, tuple(p["knots"]), float(p["neck"]), float(p["lipschitz"])
-    )  # type: ignore[arg-type]
+    zc = pose.to_object(pts)[:, 2]
+    zr = sum(abs(pose.inverse[2][i]) * half[i] for i in range(3))
+    lo, hi = zc - zr, zc + zr
+    low, up = ops.piece_slopes(knots, neck, h)  # type: ignore[arg-type]
+    slope = torch.where(lo < neck, low, 0.0).maximum(torch.where(hi >= neck, up, 0.0))
+    lip = torch.sqrt(1.0 + (slope * section_extent(cls, p)) ** 2) * pose.lipschitz
+    by_slope = vals - lip * math.sqrt(sum(x * x for x in half))
+    zs = torch.stack([lo, hi, torch.clamp(torch.full_like(lo, neck), lo, hi)])
+    smax = ops.profile_scale(zs, knots, neck, h, clamp=False).amax(0).clamp_min(1e-6)  # type: ignore[arg-type]
+    return torch.maximum(by_slope, -smax * section_depth_bound(cls, p))
 
 
-def evaluate(cls: PrimitiveClass, p: Params, pts: Points) -> Field:
-    """Signed distance (exact or a conservative bound) of ``cls`` with params ``p`` at ``pts``."""
-    d = evaluate_solid(cls, p, pts)
-    return ops.onion(d, float(p["thickness"])) if cls.onion else d  # type: ignore[arg-type]
+def section_depth_bound(cls: PrimitiveClass, p: Params, n: int = 64) -> float:
+    """An upper bound of the section's depth -min d: the minimum on an n x n lattice over
+    the section's box, plus the farthest any point lies from that lattice (d is 1-Lipschitz)."""
+    r = section_extent(cls, p)
+    ax = torch.linspace(-r, r, n)
+    q = torch.stack(torch.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)
+    low = float(section_fn(cls, p)(q).min())
+    return max(0.0, -low) + (2.0 * r / (n - 1)) / math.sqrt(2.0)
 
 
-def half_extents(cls: PrimitiveClass, p: Params) -> tuple[float, float, float]:
-    """Object-space box (centred) that contains the object."""
-    if cls.section == "octahedron":
-        s = float(p["size"])  # type: ignore[arg-type]
-        ext = (s, s, s)
-    elif cls.construction == "revolution":
-        r = section_extent(cls, p)
-        off = float(p.get("offset", 0.0))  # type: ignore[arg-type]
-        ext = (off + r, off + r, r)
-    else:
-        scale = max(p.get("knots", [1.0]))  # type: ignore[arg-type]
-        r = section_extent(cls, p) * scale
-        ext = (r, r, float(p["half_height"]))  # type: ignore[arg-type]
-    t = float(p.get("thickness", 0.0))  # type: ignore[arg-type]
-    return (ext[0] + t, ext[1] + t, ext[2] + t)
+def authors_lattice(grid: int) -> list[torch.Tensor]:
+    """The authors' grid coordinates, -G/2 .. G/2 - 1, on each axis of a cube of edge G."""
+    return [torch.arange(grid, dtype=torch.float32) - grid / 2.0 for _ in range(3)]
 
 
-def field_slack(cls: PrimitiveClass, p: Params) -> float:
-    """How much farther than its value a bound field's level sets can lie (1 = exact SDF)."""
-    slack = float(p.get("lipschitz", 1.0))  # type: ignore[arg-type]
-    if cls.section == "ellipse":
-        slack *= max(p["radii"]) / min(p["radii"])  # type: ignore[arg-type]
-    return slack
-
-
-def depth(cls: PrimitiveClass, p: Params) -> float:
-    """Depth of the deepest interior point, |min d| (estimated on a 32^3 object-space grid)."""
-    ext = half_extents(cls, {k: v for k, v in p.items() if k != "thickness"})
-    axes = [torch.linspace(-e, e, 32) for e in ext]
-    pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
-    return float(-evaluate_solid(cls, p, pts).min().clamp(max=0.0))
+__all__ = [
+    "FDIF_CLASSES",
+    "GEOMETRIES",
+    "PRIMITIVES",
+    "PrimitiveClass",
+    "authors_thickness",
+    "depth",
+    "evaluate",
+    "evaluate_solid",
+    "field_lipschitz",
+    "field_slack",
+    "half_extents",
+    "reach_extents",
+    "sample_params",
+    "section_extent",
+]

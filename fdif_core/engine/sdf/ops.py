@@ -5,6 +5,7 @@ Object space: the axis is z, the section plane is (x, y).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -23,25 +24,85 @@ def extrude(d2: Field, z: torch.Tensor, half_height: float) -> Field:
 
 
 def profile_scale(
-    z: torch.Tensor, knots: tuple[float, float, float], neck: float, half_height: float
+    z: torch.Tensor,
+    knots: tuple[float, float, float],
+    neck: float,
+    half_height: float,
+    clamp: bool = True,
 ) -> torch.Tensor:
-    """Piecewise-linear section scale s(z) through (-h, s0), (neck, s1), (h, s2), clamped beyond."""
+    """Piecewise-linear section scale s(z) through (-h, s0), (neck, s1), (h, s2).
+
+    ``clamp``: constant beyond the ends (the exact geometry). Unclamped (the authors'
+    geometry), each piece extends as a line, the lower one for z < neck, the upper one
+    beyond; the neck may lie outside [-h, h] (docs/method.md, "Axial profiles").
+    """
     s0, s1, s2 = knots
     h = half_height
-    zc = z.clamp(-h, h)
-    lower = s0 + (s1 - s0) * (zc + h) / max(neck + h, 1e-6)
-    upper = s1 + (s2 - s1) * (zc - neck) / max(h - neck, 1e-6)
-    return torch.where(zc <= neck, lower, upper)
+    zc = z.clamp(-h, h) if clamp else z
+    lower = s0 + (s1 - s0) * (zc + h) / _nonzero(neck + h)
+    upper = s1 + (s2 - s1) * (zc - neck) / _nonzero(h - neck)
+    return torch.where(zc < neck, lower, upper)
+
+
+def _nonzero(x: float) -> float:
+    return x if abs(x) > 1e-9 else math.copysign(1e-9, x)
+
+
+def piece_slopes(
+    knots: tuple[float, float, float], neck: float, half_height: float
+) -> tuple[float, float]:
+    """|s'| of the lower (z < neck) and upper pieces of :func:`profile_scale`."""
+    s0, s1, s2 = knots
+    h = half_height
+    return abs(s1 - s0) / abs(_nonzero(neck + h)), abs(s2 - s1) / abs(_nonzero(h - neck))
+
+
+def profile_slope(
+    knots: tuple[float, float, float], neck: float, half_height: float, clamp: bool = True
+) -> float:
+    """Largest |s'(z)| of :func:`profile_scale` (clamped: of the pieces used inside [-h, h])."""
+    low, up = piece_slopes(knots, neck, half_height)
+    if clamp and neck <= -half_height:
+        return up
+    if clamp and neck >= half_height:
+        return low
+    return max(low, up)
 
 
 def profile_lipschitz(
     knots: tuple[float, float, float], neck: float, half_height: float, extent: float
 ) -> float:
-    """Lipschitz bound of ``s(z) * d2(q / s(z))``: sqrt(1 + (max|s'| * R)^2), R = section extent."""
-    s0, s1, s2 = knots
-    h = half_height
-    slope = max(abs(s1 - s0) / max(neck + h, 1e-6), abs(s2 - s1) / max(h - neck, 1e-6))
+    """Lipschitz bound of ``s(z) * d2(q / s(z))``: sqrt(1 + (max|s'| * R)^2), R = section extent.
+
+    d/dz of s d2(q/s) is s' (d2(u) - grad d2(u) . u), u = q / s, and |d2(u) - grad d2 . u|
+    is |n . b| <= |b| <= R for b the boundary point nearest u.
+    """
+    slope = profile_slope(knots, neck, half_height)
     return float((1.0 + (slope * extent) ** 2) ** 0.5)
+
+
+def extrusion_lipschitz(section_slope: float) -> float:
+    """Lipschitz bound of :func:`extrude` over a section field whose gradient is at most 1
+    across the axis and ``section_slope`` along it: the largest singular value of the
+    Jacobian rows (grad_q d2, d2_z) and (0, 0, 1), sqrt((T + sqrt(T^2 - 4)) / 2), T = 2 + S^2."""
+    t = 2.0 + section_slope**2
+    return float(((t + (t * t - 4.0) ** 0.5) / 2.0) ** 0.5)
+
+
+def scaled_section(
+    section: Section,
+    p: Points,
+    half_height: float,
+    knots: tuple[float, float, float],
+    neck: float,
+) -> Field:
+    """The authors' profiled section: ``s * d2(q / s)``, s unclamped and floored at 1e-6.
+
+    Not divided by its Lipschitz constant, so its values inside are those of the scaled
+    section (the mappers read them); see :func:`profile_lipschitz` for its slope.
+    """
+    s = profile_scale(p[:, 2], knots, neck, half_height, clamp=False).clamp_min(1e-6)
+    return s * section(p[:, :2] / s[:, None])
 
 
 def profiled_extrude(
@@ -63,16 +124,17 @@ def profiled_extrude(
     return torch.maximum(d2, z.abs() - half_height)
 
 
-def revolve(section: Section, p: Points, offset: float) -> Field:
+def revolve(section: Section, p: Points, offset: float, mirror: bool = True) -> Field:
     """Revolve a section about z at ``offset`` from the axis: ``d2(sqrt(x^2 + y^2) - offset, z)``.
 
-    The section is united with its mirror image across the axis, so a section that
-    reaches the axis still gives an exact field outside (a bound inside).
+    ``mirror``: the section is united with its mirror image across the axis, so a section
+    that reaches the axis still gives an exact field outside (a bound inside). Without it
+    (the authors' geometry), the part of the section beyond the axis is cut off.
     """
     rho = torch.hypot(p[:, 0], p[:, 1])
     z = p[:, 2]
     near = section(torch.stack([rho - offset, z], dim=-1))
-    if offset == 0.0:
+    if offset == 0.0 or not mirror:
         return near
     far = section(torch.stack([-rho - offset, z], dim=-1))
     return torch.minimum(near, far)
@@ -81,6 +143,12 @@ def revolve(section: Section, p: Points, offset: float) -> Field:
 def onion(d: Field, thickness: float) -> Field:
     """Hollow shell of half-thickness t around the surface: ``|d| - t``."""
     return d.abs() - thickness
+
+
+def octahedron_bound(p: Points, size: float, scale: float) -> Field:
+    """``scale * (|x| + |y| + |z| - size)``: exact inside/outside, a multiple of the plane
+    distance (the exact face distance for scale = 1/sqrt(3)); Lipschitz ``scale * sqrt(3)``."""
+    return scale * (p.abs().sum(-1) - size)
 
 
 def octahedron(p: Points, size: float) -> Field:

@@ -58,6 +58,24 @@ def polygon(q: Points2D, vertices: torch.Tensor | list[list[float]]) -> Field:
     return torch.where(flips, -dist, dist)
 
 
+def star_inner_ratio(n: int, w: float) -> float:
+    """Inner / outer radius of the classic n-point star ``sdStar(p, r, n, w)``.
+
+    Its edges leave each tip towards the vertices of an m-gon, m = n + w (2 - n) (w = 0:
+    spikes of zero width; w = 1: the regular n-gon), so the inner vertex lies at
+    r sin(pi/m - pi/n) / sin(pi/m). See docs/method.md, "Stars".
+
+    >>> star_inner_ratio(5, 0.0)
+    0.0
+    >>> round(star_inner_ratio(5, 1.0), 6) == round(math.cos(math.pi / 5), 6)
+    True
+    >>> round(star_inner_ratio(5, 0.5), 4)
+    0.3403
+    """
+    m = n + w * (2.0 - n)
+    return math.sin(math.pi / m - math.pi / n) / math.sin(math.pi / m)
+
+
 def star(q: Points2D, n: int, radius: float, ratio: float) -> Field:
     """Exact SDF of a regular n-point star with outer radius ``radius``, inner ``ratio * radius``.
 

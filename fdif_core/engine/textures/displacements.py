@@ -1,4 +1,4 @@
-"""Displacement Δ (geometric texture), METHOD.md §3: φ̃ = φ(x') + Δ.
+"""Displacement Δ (geometric texture), docs/method.md: φ̃ = φ(x') + Δ.
 
 Families are functions of x̂ = coordinate / (G/2) returning Δ in units of the half-grid;
 the engine multiplies by G/2 to get voxels. Instances (``DISPLACEMENTS``) are a family plus
@@ -16,6 +16,7 @@ import torch
 
 from ..registry import Registry
 from ..types import Field, Points
+from . import expression
 from .instances import Instance
 
 
@@ -29,6 +30,8 @@ class DisplacementFamily:
     low: float  # min Δ / A  (negative: the surface moves outwards)
     high: float  # max Δ / A
     doc: str
+    bounds: Callable[..., tuple[float, float]] | None = None  # (min Δ, max Δ) from params
+    check: Callable[[dict], None] | None = None  # validates params (formula families)
 
 
 FAMILIES: Registry[DisplacementFamily] = Registry("displacement family")
@@ -166,13 +169,31 @@ class Displacement(Instance):
 
     def outward(self) -> float:
         """How far (half-grid units) Δ can move the surface outwards: max(0, -min Δ)."""
+        if self.spec.bounds is not None:
+            return max(0.0, -self.spec.bounds(**self.resolved())[0])
         return max(0.0, -self.spec.low * abs(self.resolved()["amplitude"]))
 
     def inward(self) -> float:
         """How far (half-grid units) Δ can move the surface inwards: max(0, max Δ)."""
+        if self.spec.bounds is not None:
+            return max(0.0, self.spec.bounds(**self.resolved())[1])
         return max(0.0, self.spec.high * abs(self.resolved()["amplitude"]))
 
 
+FAMILIES.add(
+    "expression",
+    DisplacementFamily(
+        "expression",
+        expression.displacement_field,
+        {},
+        -math.inf,
+        math.inf,
+        "A typed formula of x̂, ŷ, ẑ (``x, y, z``) and named parameters "
+        "(fdif_core.engine.textures.expression); bounds by interval arithmetic.",
+        bounds=expression.displacement_bounds,
+        check=expression.check_displacement,
+    ),
+)
 check_params = Displacement.check_params
 
 DISPLACEMENTS: Registry[Displacement] = Registry("displacement")

@@ -36,6 +36,9 @@ class Instance:
     def check_params(cls, family: str, params: dict[str, float]) -> None:
         """Raise ValueError naming a parameter the family does not take (or the family)."""
         fam = cls.families.get(family)
+        if getattr(fam, "check", None) is not None:  # a family of typed formulas
+            fam.check(params)
+            return
         bad = sorted(set(params) - set(fam.defaults))
         if bad:
             raise ValueError(

@@ -1,4 +1,4 @@
-"""Mappers g (intensity texture), METHOD.md §4: I = g(φ̃), d = φ̃ in voxels.
+"""Mappers g (intensity texture), docs/method.md: I = g(φ̃), d = φ̃ in voxels.
 
 All are 0 outside the surface (d > 0) except ``inverse_cube``, whose halo is cut where it
 falls below ``HALO_CUTOFF`` so that objects can be evaluated inside a bounded box.
@@ -15,6 +15,7 @@ import torch
 
 from ..registry import Registry
 from ..types import Field
+from . import expression
 from .instances import Instance
 
 HALO_CUTOFF = 0.1
@@ -28,6 +29,7 @@ class MapperFamily:
     defaults: dict[str, float]
     halo: Callable[..., float]  # voxels outside the surface where g can exceed HALO_CUTOFF
     doc: str
+    check: Callable[[dict], None] | None = None  # validates params (formula families)
 
 
 FAMILIES: Registry[MapperFamily] = Registry("mapper family")
@@ -107,9 +109,23 @@ class Mapper(Instance):
 
     def halo(self) -> float:
         """Voxels outside the surface where the mapper can still exceed HALO_CUTOFF."""
+        if self.spec.check is not None:  # a formula: its halo depends on all its params
+            return float(self.spec.halo(**self.resolved()))
         return float(self.spec.halo(**{k: v for k, v in self.resolved().items() if k == "peak"}))
 
 
+FAMILIES.add(
+    "expression",
+    MapperFamily(
+        "expression",
+        expression.mapper_field,
+        {},
+        expression.mapper_halo,
+        "A typed formula of the signed distance ``d`` (voxels) and named parameters "
+        "(fdif_core.engine.textures.expression); zero outside unless outside: 1.",
+        check=expression.check_mapper,
+    ),
+)
 check_params = Mapper.check_params
 
 MAPPERS: Registry[Mapper] = Registry("mapper")

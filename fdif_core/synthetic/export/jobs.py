@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import multiprocessing as mp
@@ -34,6 +35,7 @@ import torch
 from ...engine.compose import Recipe
 from ...errors import UserError
 from ...io.atomic import write_text
+from ...presets.limits import check_memory, check_workers
 from ...presets.preset import Preset
 from . import manifest as mf
 from .layouts import Case, Plan, check_plan, dataset_json, sanitize_name
@@ -53,6 +55,7 @@ class Result:
     written: int  # cases written by this call
     bytes: int  # bytes of all case files on disk
     seconds: float
+    redone: int = 0  # finished cases whose files failed the manifest checksums (resume)
 
 
 def generate(
@@ -71,6 +74,7 @@ def generate(
     dataset_name: str | None = None,
     strategy: str | None = None,
     progress: bool = True,
+    max_memory_gib: float | None = None,
 ) -> Result:
     """Write samples ``0..N+V-1`` of ``preset`` under ``out`` in the layout ``format``.
 
@@ -87,10 +91,11 @@ def generate(
         dataset_id, dataset_name: nnU-Net ``DatasetXXX_Name`` (name default: preset name).
         strategy: ``processes`` or ``inline`` (default: processes on CPU with workers > 1).
         progress: show a tqdm progress bar (rate and ETA) on stderr.
+        max_memory_gib: refuse to start above this estimated memory (default: the
+            preset's ``limits.max_memory_gib``, else 80% of the machine's memory).
     """
     t0 = time.perf_counter()
-    if workers < 1:
-        raise UserError(f"--workers: must be at least 1, got {workers}")
+    check_workers(workers)
     if resume and overwrite:
         raise UserError("--resume and --overwrite exclude each other; pick one")
     dev = torch.device(device)
@@ -112,6 +117,7 @@ def generate(
         device=dev.type,
     )
     check_plan(plan)
+    _check_size(preset, plan, workers, max_memory_gib)
     classes = {"class": recipe.label_names[1:]} if task == "classification" else tasks
 
     out = Path(out)
@@ -119,39 +125,65 @@ def generate(
     _prepare_folder(out, root, plan)
     with _exclusive(root):  # one job per folder at a time
         cases = plan.cases()
-        records = _claim(root, preset, plan, cases, classes, resume, overwrite)
+        records, redone = _claim(root, preset, plan, cases, classes, resume, overwrite)
         todo = [c for c in cases if c.index not in records]
 
         job = Job(preset, root, task, str(dev))
         executor = _process_pool if strategy == "processes" else _thread_pool
-        journal = mf.Journal(root)
-        bar = None
-        try:
-            # workers start before the progress bar starts its monitor thread (fork-safe)
-            with executor(recipe, job, workers) if todo else contextlib.nullcontext() as submit:
-                bar = _progress(len(cases), len(cases) - len(todo), root.name, progress)
-                for rec in _bounded(submit, todo, 2 * workers):
-                    journal.add([rec])
-                    records[rec["index"]] = rec
-                    bar.update(1)
-        except BrokenProcessPool:
-            raise UserError(
-                f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
-                "perhaps with fewer --workers"
-            ) from None
-        except OSError as err:
-            raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
-        except KeyboardInterrupt:
-            print(f"interrupted: rerun with --resume to finish {root}", file=sys.stderr)
-            raise
-        finally:
-            journal.close()
-            if bar is not None:
-                bar.close()
-
+        _write_cases(recipe, job, executor, workers, plan, cases, todo, records, progress)
         _finish(root, preset, plan, cases, classes, records)
         size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
-        return Result(root, len(cases), len(todo), size, time.perf_counter() - t0)
+        return Result(root, len(cases), len(todo), size, time.perf_counter() - t0, redone)
+
+
+def _check_size(preset: Preset, plan: Plan, workers: int, max_memory_gib: float | None) -> None:
+    """Refuse more cases than the preset's limit, or a job above the memory limit."""
+    cases_n = plan.num_samples + plan.num_val
+    if cases_n > preset.limits.max_cases:
+        raise UserError(
+            f"--num-samples + --num-val: {cases_n:,} cases; at most "
+            f"{preset.limits.max_cases:,} (the preset's limits.max_cases)"
+        )
+    check_memory(preset, "generate", workers=workers, cases=cases_n, max_memory_gib=max_memory_gib)
+
+
+def _write_cases(
+    recipe: Recipe,
+    job: Job,
+    executor: Any,
+    workers: int,
+    plan: Plan,
+    cases: list[Case],
+    todo: list[Case],
+    records: dict[int, dict[str, Any]],
+    progress: bool,
+) -> None:
+    """Render and write the ``todo`` cases, journalling each finished one into ``records``."""
+    root = job.root
+    journal = mf.Journal(root)
+    bar = None
+    try:
+        # workers start before the progress bar starts its monitor thread (fork-safe)
+        with executor(recipe, job, workers) if todo else contextlib.nullcontext() as submit:
+            bar = _progress(len(cases), len(cases) - len(todo), root.name, progress)
+            for rec in _bounded(submit, todo, 2 * workers):
+                journal.add([rec])
+                records[rec["index"]] = rec
+                bar.update(1)
+    except BrokenProcessPool:
+        raise UserError(
+            f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
+            "perhaps with fewer --workers"
+        ) from None
+    except OSError as err:
+        raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"rerun with --resume to finish {root}") from None
+    finally:
+        journal.close()
+        if bar is not None:
+            bar.close()
+        _remove_temporaries(root, plan)  # of writes cut short (workers are stopped now)
 
 
 @contextlib.contextmanager
@@ -208,8 +240,9 @@ def _claim(
     classes: dict[str, list[str]],
     resume: bool,
     overwrite: bool,
-) -> dict[int, dict[str, Any]]:
-    """Check ``root`` against this job; returns the records of cases already done."""
+) -> tuple[dict[int, dict[str, Any]], int]:
+    """Check ``root`` against this job; returns the records of cases already done (their
+    files verified against the recorded checksums) and how many failed that check."""
     old = mf.read(root)
     new_id = mf.identity(preset, plan)
     hint = "use another --out, or --overwrite to replace it"
@@ -238,19 +271,33 @@ def _claim(
     _remove_temporaries(root, plan)
     if resume and old is not None:
         done = mf.done_records(root, old)
-        return {
-            c.index: done[c.index]
-            for c in cases
-            if c.index in done
-            and set(done[c.index]["sha256"]) == set(c.files)
-            and all((root / p).is_file() for p in c.files.values())
-        }
+        claimed = [c for c in cases if c.index in done]
+        good = {c.index: done[c.index] for c in claimed if _intact(root, c, done[c.index])}
+        return good, len(claimed) - len(good)
     if old is not None:
         _remove_stale(root, old, cases)
     (root / mf.JOURNAL).unlink(missing_ok=True)
     write_text(root / mf.PRESET_FILE, preset.to_yaml())
     mf.write(root, mf.build(preset, plan, cases, classes))
-    return {}
+    return {}, 0
+
+
+def _intact(root: Path, case: Case, record: dict[str, Any]) -> bool:
+    """Every file of ``case`` is on disk with the checksum its record holds."""
+    sha = record.get("sha256") or {}
+    if set(sha) != set(case.files):
+        return False
+    for role, rel in case.files.items():
+        digest = hashlib.sha256()
+        try:
+            with open(root / rel, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+        except OSError:
+            return False
+        if digest.hexdigest() != sha[role]:
+            return False
+    return True
 
 
 def _remove_temporaries(root: Path, plan: Plan) -> None:

@@ -8,6 +8,7 @@ finished case; ``--resume`` reads it back and the job removes it when done.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from typing import Any
 from ... import __version__
 from ...engine.compose import sample_seed
 from ...errors import UserError
-from ...io.atomic import write_text
+from ...io.atomic import write_error, write_text
 from ...presets.preset import Preset
 from .layouts import Case, Plan
 
@@ -28,7 +29,7 @@ MANIFEST_VERSION = 1
 COMPRESSION = 6  # gzip level of every .nii.gz (part of a job's identity: it fixes the bytes)
 
 # Preset fields that do not change the rendered volumes.
-_NOT_DATA = {"name", "description", "dataset", "pretrain", "finetune"}
+_NOT_DATA = {"name", "description", "dataset", "pretrain", "finetune", "limits"}
 
 
 def data_hash(preset: Preset) -> str:
@@ -159,12 +160,22 @@ class Journal:
 
     def __init__(self, root: Path) -> None:
         self.path = root / JOURNAL
-        self._fh = open(self.path, "a")  # noqa: SIM115 (closed in close())
+        try:
+            torn = self.path.exists() and not self.path.read_bytes().endswith(b"\n")
+            self._fh = open(self.path, "a")  # noqa: SIM115 (closed in close())
+            if torn and self.path.stat().st_size:  # a line cut by a crash or a full disk
+                self._fh.write("\n")
+        except OSError as err:
+            raise write_error(self.path, err) from None
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
-        for rec in records:
-            self._fh.write(json.dumps(rec, sort_keys=True) + "\n")
-        self._fh.flush()
+        try:
+            for rec in records:
+                self._fh.write(json.dumps(rec, sort_keys=True) + "\n")
+            self._fh.flush()
+        except OSError as err:
+            raise write_error(self.path, err) from None
 
     def close(self) -> None:
-        self._fh.close()
+        with contextlib.suppress(OSError):  # what add() could not write is redone on resume
+            self._fh.close()

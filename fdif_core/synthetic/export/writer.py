@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,14 @@ _STATE: dict[str, Any] = {}
 
 
 def init_worker(job: Job, parent: int) -> None:
-    """Pool initializer: one torch thread per process (same bytes as one worker)."""
+    """Pool initializer: one torch thread per process (same bytes as one worker).
+
+    Ctrl-C reaches the whole process group; only the parent handles it (it stops the
+    workers), so a worker ignores it instead of printing a traceback; SIGTERM (how the
+    parent stops them) ends a worker at once, whatever handler the parent installed.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops workers with SIGTERM
     torch.set_num_threads(1)
     _STATE.update(job=job, recipe=job.preset.recipe(), parent=parent)
 

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.registry import Registry
-from ..errors import UserError
+from .engine.registry import Registry
+from .errors import UserError
 
 Shape3 = tuple[int, int, int]
 
@@ -40,6 +40,10 @@ class NetworkSpec:
     encode: Callable[[Any, Any], Any]
     defaults: dict[str, Any] = field(default_factory=dict)
     min_factor: int = 2  # smallest edge = min_factor x divisor (instance norm needs > 1 voxel)
+    structure: Callable[[dict[str, Any]], str | None] = lambda kw: None  # lengths agree...
+    # bytes of layer outputs per input voxel and sample (measured with forward hooks on the
+    # meta device at the default options), scaled by the options that widen the network
+    voxel_bytes: Callable[[dict[str, Any]], float] = lambda kw: 1000.0
 
     def problem(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> str | None:
         """Why the network cannot take ``patch_size`` inputs with ``kwargs``; None if it can."""
@@ -49,7 +53,15 @@ class NetworkSpec:
                 f"model_kwargs: unknown option {unknown[0]!r} for {self.name}; "
                 f"allowed: {', '.join(sorted(self.defaults))}"
             )
-        k = self.divisor({**self.defaults, **(kwargs or {})})
+        for key, value in (kwargs or {}).items():
+            msg = kwarg_problem(value, self.defaults[key])
+            if msg:
+                return f"model_kwargs.{key}: {msg}"
+        kw = {**self.defaults, **(kwargs or {})}
+        msg = self.structure(kw)
+        if msg:
+            return f"model_kwargs.{msg}"
+        k = self.divisor(kw)
         low = k * self.min_factor
         if any(p % k or p < low for p in patch_size):
             return (
@@ -69,6 +81,41 @@ class NetworkSpec:
 
 
 NETWORKS: Registry[NetworkSpec] = Registry("network")
+MAX_WIDTH = 2048  # channels of a stage (ResEnc-L tops at 320); also caps blocks and heads
+MAX_STAGES = 8
+
+
+def _show(v: Any) -> str:
+    return str(v).lower() if isinstance(v, bool) else repr(v)
+
+
+def kwarg_problem(value: Any, default: Any) -> str | None:
+    """Why ``value`` cannot replace a network option whose default is ``default``."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else f"must be true or false, got {_show(value)}"
+    if isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WIDTH
+        return None if ok else f"must be an integer 1..{MAX_WIDTH}, got {_show(value)}"
+    if isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
+        return None if ok else f"must be a number in [0, 1), got {_show(value)}"
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or not value:
+            return f"must be a list of integers, got {_show(value)}"
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_WIDTH:
+                return f"item {i} must be an integer 1..{MAX_WIDTH}, got {_show(v)}"
+    return None
+
+
+def _lengths(kw: dict[str, Any], stages: tuple[str, int] | None, **need: int) -> str | None:
+    """Entries per option agree (``need``); ``stages``: (option, stages) within 2..8."""
+    if stages is not None and not 2 <= stages[1] <= MAX_STAGES:
+        return f"{stages[0]}: {stages[1]} stage(s); allowed 2..{MAX_STAGES}"
+    for key, n in need.items():
+        if len(kw[key]) != n:
+            return f"{key}: needs {n} entries, got {len(kw[key])}"
+    return None
 
 
 def _register(spec: NetworkSpec) -> NetworkSpec:
@@ -103,6 +150,17 @@ def _build_swinunetr(in_channels: int, out_channels: int, patch_size: Shape3, **
     return SwinUNETR(in_channels=in_channels, out_channels=out_channels, spatial_dims=3, **kw)
 
 
+def _swin_structure(kw: dict[str, Any]) -> str | None:
+    f = int(kw["feature_size"])
+    if f % 12:
+        return f"feature_size: must be a multiple of 12, got {f}"
+    msg = _lengths(kw, None, depths=4, num_heads=4)
+    bad = [i for i, h in enumerate(kw["num_heads"]) if (f << i) % int(h)]
+    if not msg and bad:
+        msg = f"num_heads: stage {bad[0]} has {f << bad[0]} channels, not divisible by heads"
+    return msg
+
+
 def _encode_swinunetr(net: Any, x: Any) -> Any:
     return net.swinViT(x, True)[-1]
 
@@ -116,6 +174,8 @@ _register(
         ("swinViT",),
         _encode_swinunetr,
         _SWIN_DEFAULTS,
+        structure=_swin_structure,
+        voxel_bytes=lambda kw: 8600.0 * int(kw["feature_size"]) / 48,
     )
 )
 
@@ -181,6 +241,14 @@ _register(
         ("encoder",),
         _encode_dna_unet,
         _RESENC_L_DEFAULTS,
+        structure=lambda kw: _lengths(
+            kw,
+            ("n_stages", int(kw["n_stages"])),
+            features_per_stage=int(kw["n_stages"]),
+            n_blocks_per_stage=int(kw["n_stages"]),
+            n_conv_per_stage_decoder=int(kw["n_stages"]) - 1,
+        ),
+        voxel_bytes=lambda kw: 2800.0 * int(kw["features_per_stage"][0]) / 32,
     )
 )
 
@@ -224,6 +292,8 @@ _register(
         _encode_primus,
         _PRIMUS_DEFAULTS,
         min_factor=1,
+        structure=lambda kw: _lengths(kw, None, patch_embed_size=3),
+        voxel_bytes=lambda kw: 3050.0,
     )
 )
 
@@ -262,8 +332,22 @@ _register(
         ("encoder",),
         _encode_dna_unet,
         _UNET_SMALL_DEFAULTS,
+        structure=lambda kw: _lengths(kw, ("features_per_stage", len(kw["features_per_stage"]))),
+        voxel_bytes=lambda kw: 874.0 * int(kw["features_per_stage"][0]) / 16,
     )
 )
+
+
+def training_bytes(
+    name: str, patch: Shape3, kwargs: dict[str, Any] | None, samples: int, amp: str = "off"
+) -> int:
+    """Rough memory of one training step: the layer outputs kept for the backward pass and
+    their gradients, for ``samples`` patches (half with bf16/fp16 autocast)."""
+    import math
+
+    spec = NETWORKS.get(name)
+    per_voxel = spec.voxel_bytes({**spec.defaults, **(kwargs or {})})
+    return int(2 * per_voxel * math.prod(patch) * samples * (0.5 if amp != "off" else 1.0))
 
 
 # --------------------------------------------------------------------------- public builders

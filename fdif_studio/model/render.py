@@ -3,7 +3,8 @@
 Every preview is computed by ``fdif_core``: ``Recipe.field`` gives φ̃ inside the object's
 box (the same box and chunks as ``Recipe.render``), the recipe's mapper gives the
 intensity, and ``skimage.measure.marching_cubes`` extracts the zero level set. Layers
-use reference-voxel world coordinates, so previews at any resolution overlay exactly.
+use millimetres (reference voxels times the preset's spacing), so previews at any
+resolution, scenes and real scans overlay exactly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from fdif_core.engine.compose import CHUNK, Recipe, Sample
 from fdif_core.io.preview import label_colors
 
-from .model import DesignRequest
+from .design import DesignRequest
 
 Shape3 = tuple[int, int, int]
 
@@ -27,10 +28,13 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def frame(ref: Shape3, shape: Shape3) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Layer ``scale`` and ``translate`` mapping voxel indices of ``shape`` to reference voxels
-    (world 0..ref, voxel centres at (i + 0.5) * ref / n)."""
-    scale = tuple(r / n for r, n in zip(ref, shape, strict=True))
+def frame(
+    ref: Shape3, shape: Shape3, spacing: tuple[float, ...] = (1.0, 1.0, 1.0)
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Layer ``scale`` and ``translate`` mapping voxel indices of ``shape`` to millimetres
+    (world 0..ref·spacing, voxel centres at (i + 0.5) · spacing · ref / n): every preview
+    of a preset, at any resolution, fills the same physical box."""
+    scale = tuple(sp * r / n for sp, r, n in zip(spacing, ref, shape, strict=True))
     return scale, tuple(0.5 * s for s in scale)
 
 
@@ -45,11 +49,12 @@ class Volumes:
     translate: tuple[float, ...]
     version: int = 0
     seconds: float = 0.0
+    request: DesignRequest | None = None  # what was rendered
 
 
 @dataclass
 class Surface:
-    """Triangle mesh of the zero level set in reference voxels (world frame of the layers)."""
+    """Triangle mesh of the zero level set in millimetres (the world frame of the layers)."""
 
     vertices: np.ndarray
     faces: np.ndarray
@@ -86,7 +91,7 @@ def render_volumes(req: DesignRequest) -> Volumes:
     image_u8 = image.clamp_(lo, hi).to(torch.uint8)
     value = recipe.label_of(obj)["shape"]
     label = (phi <= 0.0).to(torch.uint8) * value
-    scale, translate = frame(recipe.shape, shape)
+    scale, translate = frame(recipe.shape, shape, req.spacing)
     return Volumes(
         image_u8.cpu().numpy(),
         label.cpu().numpy(),
@@ -95,15 +100,21 @@ def render_volumes(req: DesignRequest) -> Volumes:
         translate,
         req.version,
         time.perf_counter() - t0,
+        req,
     )
 
 
-def isosurface(phi: torch.Tensor, ref: Shape3, version: int = 0) -> Surface:
-    """Zero level set of ``phi`` by marching cubes, closed at the volume's border."""
+def isosurface(
+    phi: torch.Tensor,
+    ref: Shape3,
+    version: int = 0,
+    spacing: tuple[float, ...] = (1.0, 1.0, 1.0),
+) -> Surface:
+    """Zero level set of ``phi`` by marching cubes, closed at the volume's border (mm)."""
     t0 = time.perf_counter()
     arr = phi.detach().to("cpu", torch.float32).numpy()
     shape = arr.shape
-    scale, _ = frame(ref, shape)  # type: ignore[arg-type]
+    scale, _ = frame(ref, shape, spacing)  # type: ignore[arg-type]
     if arr.size == 0 or arr.min() > 0.0:
         return Surface(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64), version)
     from skimage.measure import marching_cubes

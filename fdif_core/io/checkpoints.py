@@ -8,7 +8,9 @@ A checkpoint holds ``model``, ``optimizer``, ``scheduler``, ``scaler`` state dic
 from __future__ import annotations
 
 import io
+import pickle
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..io.atomic import write_bytes
+from .atomic import write_bytes
 
 REQUIRED = ("model", "optimizer", "scheduler", "step", "preset_hash")
 
@@ -89,12 +91,43 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint there")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle, zip and torch errors all mean "unreadable"
-        msg = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise UserError(
-            f"{path}: not a readable checkpoint ({type(err).__name__}: {msg[:60]})"
-        ) from None
+        raise UserError(f"{path}: not a readable checkpoint ({_unreadable(path, err)})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         raise UserError(f"{path}: not an fdif-core pre-training checkpoint (missing fields)")
+    check_state(path, state)
     return state
+
+
+def _unreadable(path: Path, err: Exception) -> str:
+    """Why ``torch.load`` failed, in words."""
+    if path.stat().st_size == 0:
+        return "an empty file"
+    if isinstance(err, pickle.UnpicklingError):
+        return "not a tensors-only PyTorch file: weights_only loading refuses it"
+    if isinstance(err, EOFError):
+        return "truncated"
+    return f"corrupt or truncated: {type(err).__name__}"
+
+
+def check_state(path: Path, state: dict[str, Any]) -> None:
+    """The fields every use of a checkpoint relies on have the right types; weights finite."""
+    model, step = state["model"], state["step"]
+    if not isinstance(model, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
+    ):
+        raise UserError(f"{path}: model: not a state dict of named tensors")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"{path}: step: {step!r} is not a step count (0 or more)")
+    for key in ("preset", "preset_hash", "model_name"):
+        if key in state and not isinstance(state[key], str):
+            raise UserError(f"{path}: {key}: expected text, got {type(state[key]).__name__}")
+    for name, t in model.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise UserError(
+                f"{path}: weights {name} hold NaN or inf (the run diverged?); "
+                "use an earlier checkpoint"
+            )

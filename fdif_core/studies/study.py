@@ -202,8 +202,8 @@ def finetune_unit(
     log: Log,
 ) -> dict[str, Any]:
     """Fine-tune (or resume), evaluate the last checkpoint, write the unit's result file."""
+    from ..evaluation.evaluate import evaluate_checkpoint
     from ..training.finetune import finetune
-    from .evaluate import evaluate_checkpoint
 
     regime, arm, fold, seed = unit["regime"], unit["arm"], unit["fold"], unit["seed"]
     res = result_path(out, regime, arm, fold, seed)

@@ -39,7 +39,7 @@ def parse_sources(specs: list[str]) -> dict[str, str | None]:
 
 
 def _finished(run: Path, iterations: int) -> bool:
-    from ..training.checkpoints import load_checkpoint
+    from ..io.checkpoints import load_checkpoint
 
     last = run / "last.pt"
     return last.is_file() and int(load_checkpoint(last)["step"]) >= iterations
@@ -65,8 +65,8 @@ def compare(
         out: folder: ``<source>/fold_<k>/`` runs, ``cache/``, ``compare.json``, ``compare.md``.
         folds: which folds (default ``[0]``).
     """
+    from ..evaluation.evaluate import evaluate_checkpoint
     from ..training.finetune import finetune, finetune_config
-    from .evaluate import evaluate_checkpoint
 
     cfg = finetune_config(preset)
     out = Path(out)

@@ -1,0 +1,1 @@
+"""Experiments over the training layer: comparisons of pre-trained sources (and studies)."""

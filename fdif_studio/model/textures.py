@@ -1,0 +1,102 @@
+"""Displacement and mapper parameters as the studio edits them: bounds and checks."""
+
+from __future__ import annotations
+
+import math
+
+from fdif_core.engine.registry import suggest
+from fdif_core.engine.textures import displacements as D
+from fdif_core.engine.textures import mappers as M
+
+NONE = "none"
+"""Displacement family name meaning "no displacement"."""
+FORMULA = "expression"
+"""The family whose formula the user types (``fdif_core.engine.textures.expression``)."""
+FORMULA_DEFAULTS = {
+    "displacement": {"expr": "0.02 * sin(40 * x) * cos(40 * y) + 0.01 * abs(sin(25 * z))"},
+    "mapper": {"expr": "clip(128 + 12 * d, 0, 128) * (0.75 + 0.25 * cos(2 * pi * d / 3))"},
+}
+
+PARAM_BOUNDS: dict[str, tuple[float, float, float]] = {
+    # name: (low, high, step) for the widgets; the model checks the same bounds
+    "amplitude": (-0.5, 0.5, 0.005),
+    "frequency": (0.0, 200.0, 1.0),
+    "octaves": (1, 8, 1),
+    "persistence": (0.0, 1.0, 0.05),
+    "seed": (0, 9999, 1),
+    "axis": (0, 2, 1),
+    "base": (1.0001, 10.0, 0.1),
+    "slope": (0.0, 200.0, 1.0),
+    "width": (0.05, 20.0, 0.05),
+    "step": (0.0, 128.0, 1.0),
+    "peak": (0.0, 255.0, 1.0),
+    "modulus": (2, 64, 1),
+    "wavelength": (0.1, 50.0, 0.1),
+    "value": (0.0, 255.0, 1.0),
+}
+INTEGER_PARAMS = {"octaves", "seed", "axis", "modulus"}
+
+
+def check_texture_params(kind: str, family: str, params: dict[str, float]) -> dict[str, float]:
+    """Validate ``params`` of a displacement or mapper family; return them as floats.
+
+    Raises:
+        ValueError: a name the family does not take, or a value that is not finite or lies
+            outside ``PARAM_BOUNDS``; the message names the parameter and what is allowed.
+    """
+    families = D.FAMILIES if kind == "displacement" else M.FAMILIES
+    if family not in families:
+        raise ValueError(suggest(family, families.names, f"{kind} family"))
+    if family == FORMULA:  # the engine checks the formula (one line naming the token)
+        params = {k: v if k == "expr" else _number(kind, family, k, v) for k, v in params.items()}
+        (D.check_params if kind == "displacement" else M.check_params)(family, params)
+        return params
+    (D.check_params if kind == "displacement" else M.check_params)(family, params)
+    out = {}
+    for name, value in params.items():
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{kind} {family}: {name} must be a number, got {value!r}") from None
+        lo, hi, _ = PARAM_BOUNDS.get(name, (-math.inf, math.inf, 0.0))
+        if not math.isfinite(x) or not lo <= x <= hi:
+            raise ValueError(f"{kind} {family}: {name} = {value!r} is outside [{lo}, {hi}]")
+        out[name] = float(round(x)) if name in INTEGER_PARAMS else x
+    return out
+
+
+def _number(kind: str, family: str, name: str, value: object) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{kind} {family}: {name} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{kind} {family}: {name} = {value!r} must be finite")
+    return x
+
+
+def parse_formula_params(text: str) -> dict[str, float]:
+    """``"a=0.02, f=40"`` -> {"a": 0.02, "f": 40.0} (the named numbers of a formula)."""
+    out: dict[str, float] = {}
+    for part in (t.strip() for t in str(text).replace(";", ",").split(",")):
+        if not part:
+            continue
+        name, eq, value = part.partition("=")
+        name = name.strip()
+        if not eq or not name.isidentifier():
+            raise ValueError(f"formula parameters: {part!r}; write name=number, name=number")
+        out[name] = _number("formula", "parameters", name, value.strip())
+    return out
+
+
+def format_formula_params(params: dict[str, object]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in params.items() if k not in ("expr", "outside")
+                     and isinstance(v, (int, float)))  # fmt: skip
+
+
+def check_instance_name(name: str) -> str:
+    """A usable instance name: non-empty, one line, no surrounding spaces."""
+    name = str(name).strip()
+    if not name or any(c in name for c in "\n\r\t:#,[]{}"):
+        raise ValueError(f"instance name {name!r}: use letters, digits, '_', '.', '-'")
+    return name
