@@ -39,15 +39,20 @@ def load_pretrained_run(run: Path, which: str = "best.pt"):
 
 
 @torch.no_grad()
-def predict_validation(model, preset, device: str = "cpu") -> list[dict[str, Any]]:
-    """Image, label and prediction of each fixed validation volume of the preset."""
+def predict_validation(
+    model, preset, device: str = "cpu", volumes: int | None = None
+) -> list[dict[str, Any]]:
+    """Image, label and prediction of the preset's fixed validation volumes (``volumes``:
+    how many, default the run's ``val_volumes``; more continue the same sequence)."""
     from monai.inferers import sliding_window_inference
 
     from ..synthetic.stream import scale_image, val_indices
 
     recipe = preset.recipe()
+    first = val_indices(preset)[:1] or [preset.dataset.num_samples]
+    n = preset.pretrain.val_volumes if volumes is None else volumes
     out = []
-    for i in val_indices(preset):
+    for i in range(first[0], first[0] + n):
         s = recipe.sample(i)
         image = scale_image(s.image, preset)
         logits = sliding_window_inference(
@@ -112,12 +117,17 @@ def draw_report(item: dict[str, Any], labels: list[str], dice: dict[str, float |
     return path
 
 
-def report_run(run: str | Path, out: str | Path | None = None, device: str = "cpu") -> dict:
+def report_run(
+    run: str | Path, out: str | Path | None = None, device: str = "cpu",
+    volumes: int | None = None,
+) -> dict:  # fmt: skip
     """Per-class validation Dice of a pre-training run and its labelled preview figure."""
     run = Path(run)
     model, preset, ckpt = load_pretrained_run(run)
     labels = list(ckpt["label_names"])
-    items = predict_validation(model, preset, device)
+    if volumes is not None and volumes < 1:
+        raise UserError(f"report --volumes {volumes}: must be at least 1")
+    items = predict_validation(model, preset, device, volumes)
     if not items:
         raise UserError(f"report: {run}'s preset has pretrain.val_volumes 0; nothing to show")
     dice = class_dice(items, labels)

@@ -21,6 +21,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="pre-training run folder (fdif-core pretrain --out)")
     p.add_argument("--out", metavar="PNG", help="figure path (default RUN/report.png)")
     p.add_argument(
+        "--volumes",
+        type=int,
+        metavar="N",
+        help="validation volumes to score (default: the run's val_volumes; more continue the "
+        "same fixed sequence)",
+    )
+    p.add_argument(
         "--finetune-data",
         metavar="D",
         default="data/spine",
@@ -36,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ...evaluation.run_report import report_run
     from ._common import device
 
-    rep = report_run(args.run, args.out, str(device(args.device)))
+    rep = report_run(args.run, args.out, str(device(args.device)), args.volumes)
     width = max(len(n) for n in [*rep["dice"], "mean over classes"])
     print(f"validation: {rep['volumes']} synthetic volumes, checkpoint step {rep['step']}")
     print(f"  {'class'.ljust(width)}  Dice")
