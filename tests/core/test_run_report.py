@@ -46,6 +46,13 @@ def test_report_prints_classes_checkpoint_and_next_command(run_dir, capsys, tmp_
         assert im.size[0] >= 1200 and im.size[1] >= 800  # readable without zooming
 
 
+def test_more_volumes_continue_the_validation_sequence(run_dir):
+    two = report_run(run_dir, run_dir / "two.png")
+    three = report_run(run_dir, run_dir / "three.png", volumes=3)
+    assert two["volumes"] == 2 and three["volumes"] == 3
+    assert main(["report", str(run_dir), "--volumes", "0"]) == 2
+
+
 def test_report_refuses_a_folder_without_checkpoint(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
