@@ -110,7 +110,8 @@ def draw_report(item: dict[str, Any], labels: list[str], dice: dict[str, float |
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=13,
                frameon=False)  # fmt: skip
     fig.suptitle(title, fontsize=15)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.95), h_pad=2.5)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    fig.subplots_adjust(hspace=0.18)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
