@@ -189,11 +189,12 @@ class Recipe:
         ``authors`` grid: shifted by half a voxel (-G/2 .. G/2 - 1), as the authors'
         generator lays its grid out; their (x, y, z) is the reversed array axis order, which
         :meth:`frame_pose` and the displacement take care of (no copy of the points).
+        ``pts`` is shifted in place (callers pass freshly built points).
         """
         if self.spec.grid != "authors":
             return pts
         step = pts.new_tensor([r / n for r, n in zip(self.shape, shape, strict=True)])
-        return pts - 0.5 * step
+        return pts.sub_(0.5 * step)
 
     def frame_pose(self, obj: ObjectSpec) -> Pose:
         """The object's pose acting on array-order points (its own, or with x = last axis)."""

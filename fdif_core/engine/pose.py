@@ -70,8 +70,8 @@ class Pose:
         Written as elementwise multiply-adds (not a matmul) so every point's result is
         bit-identical however the points are batched.
         """
-        d = x - x.new_tensor(self.translation)
-        cols = [d[:, 0] * r[0] + d[:, 1] * r[1] + d[:, 2] * r[2] for r in self.inverse]
+        d = [x[:, k] - t for k, t in enumerate(self.translation)]  # contiguous columns
+        cols = [(d[0] * r[0]).add_(d[1] * r[1]).add_(d[2] * r[2]) for r in self.inverse]
         return torch.stack(cols, dim=1)
 
     @cached_property

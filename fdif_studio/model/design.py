@@ -14,6 +14,7 @@ from typing import Any
 from fdif_core.engine.compose import ObjectSpec, Recipe
 from fdif_core.engine.pose import Pose
 from fdif_core.engine.registry import suggest
+from fdif_core.engine.sdf.geometry import GEOMETRIES
 from fdif_core.engine.sdf.library import PRIMITIVES, PrimitiveClass
 from fdif_core.engine.spec import EngineSpec
 from fdif_core.engine.textures import displacements as D
@@ -39,17 +40,19 @@ class DesignRequest:
 
 @dataclass
 class DesignState:
-    """One primitive being designed: class, knobs, pose, displacement and mapper.
+    """One primitive being designed: class, knobs, geometry, pose, displacement and mapper.
 
     Lengths of knobs and translation are fractions of the reference grid edge ``grid``
     (the shortest edge of ``shape``); angles are degrees. ``shape`` and ``spacing`` are the
     frame (reference voxels, mm per voxel), normally the edited preset's volume, so design
     and scene share one physical frame. ``version`` counts changes (the widgets drop stale
-    renders).
+    renders). ``geometry`` is the class's field style, as a preset's ``geometry.style``:
+    ``exact`` or ``authors`` (the released generator's fields; docs/method.md).
     """
 
     primitive: str = "sphere"
     knobs: dict[str, float] = field(default_factory=dict)
+    geometry: str = "exact"
     translation: tuple[float, float, float] = (0.0, 0.0, 0.0)
     angles_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
     shear: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -142,6 +145,13 @@ class DesignState:
         self.knobs[name] = float(round(x)) if knob.integer else x
         self.version += 1
 
+    def set_geometry(self, style: str) -> None:
+        """Field style of the class: ``exact`` or ``authors``."""
+        if style not in GEOMETRIES:
+            raise ValueError(f"geometry {style!r}; allowed: {', '.join(GEOMETRIES)}")
+        self.geometry = style
+        self.version += 1
+
     def set_pose(
         self,
         translation: tuple[float, float, float] | None = None,
@@ -224,6 +234,7 @@ class DesignState:
             "intensity": {"clip": list(self.clip)},
             "objects": {"per_volume": 1},
             "classes": {"include": [self.primitive]},
+            "geometry": {"style": self.geometry, "grid": "centred"},
             "displacements": {
                 "space": self.space,
                 "include_none": True,
@@ -246,6 +257,7 @@ class DesignState:
             include_none=True,
             displacement_space=self.space,  # type: ignore[arg-type]
             clip=self.clip,
+            geometry={self.primitive: self.geometry},  # type: ignore[dict-item]
         )  # fmt: skip
 
     def pose(self) -> Pose:
@@ -254,7 +266,7 @@ class DesignState:
         return Pose.build(t, a, self.shear)  # type: ignore[arg-type]
 
     def object_spec(self) -> ObjectSpec:
-        params = build_params(self.cls, self.knobs, float(self.grid))
+        params = build_params(self.cls, self.knobs, float(self.grid), self.geometry)
         disp = -1 if self.displacement == NONE else 0
         return ObjectSpec(self.primitive, params, self.pose(), 0, disp)
 
@@ -274,6 +286,7 @@ class DesignState:
         return {
             "primitive": self.primitive,
             "knobs": dict(self.knobs),
+            "geometry": self.geometry,
             "translation": list(self.translation),
             "angles_deg": list(self.angles_deg),
             "shear": list(self.shear),
@@ -302,6 +315,7 @@ class DesignState:
         trial.set_primitive(s["primitive"])
         for name, value in dict(s["knobs"]).items():
             trial.set_knob(name, value)
+        trial.set_geometry(s["geometry"])
         trial.set_pose(s["translation"], s["angles_deg"], s["shear"])
         trial.set_displacement(s["displacement"], dict(s["displacement_params"]), s["space"])
         trial.set_mapper(s["mapper"], dict(s["mapper_params"]))

@@ -29,6 +29,7 @@ from magicgui.widgets import (
 from napari.utils.notifications import show_info
 from qtpy.QtCore import QTimer
 
+from fdif_core.engine.sdf.geometry import GEOMETRIES
 from fdif_core.engine.textures import displacements as D
 from fdif_core.engine.textures import mappers as M
 from fdif_core.errors import UserError
@@ -97,6 +98,14 @@ class Designer(Container):
         self._primitive = ComboBox(
             choices=fams["basic"], value=self.state.primitive, label="class", name="primitive"
         )
+        self._geometry = ComboBox(
+            choices=list(GEOMETRIES),
+            value=self.state.geometry,
+            label="geometry",
+            name="geometry",
+            tooltip="exact: true SDFs, closed onion shells; authors: the released generator's "
+            "fields (open onion tubes), as a preset's geometry.style (docs/method.md)",
+        )
         self._shape = Container(labels=True, name="shape")
         self._pose = Container(labels=True, name="pose")
         self.pose_widgets: dict[str, FloatSlider] = {}
@@ -153,7 +162,7 @@ class Designer(Container):
             [
                 Container(widgets=[self._undo, self._redo], layout="horizontal", labels=False),
                 Label(value="<b>Shape</b>"),
-                Container(widgets=[self._family, self._primitive], labels=True),
+                Container(widgets=[self._family, self._primitive, self._geometry], labels=True),
                 self._shape,
                 Label(value="<b>Pose</b>"),
                 self._pose,
@@ -173,6 +182,7 @@ class Designer(Container):
     def _connect(self) -> None:
         self._family.changed.connect(self._on_family)
         self._primitive.changed.connect(self._on_primitive)
+        self._geometry.changed.connect(self._on_geometry)
         self._disp_from.changed.connect(self._on_disp_from)
         self._disp_family.changed.connect(self._on_disp_family)
         self._space.changed.connect(self._on_space)
@@ -286,6 +296,7 @@ class Designer(Container):
             self._family.value = self.state.cls.family
             self._primitive.choices = families()[self.state.cls.family]
             self._primitive.value = self.state.primitive
+            self._geometry.value = self.state.geometry
             self._build_shape()
             for group in ("translation", "angles_deg", "shear"):
                 for i, v in enumerate(getattr(self.state, group)):
@@ -312,6 +323,13 @@ class Designer(Container):
             return
         self.state.set_primitive(name)
         self._build_shape()
+        self.request_render()
+
+    @guarded
+    def _on_geometry(self, style: str) -> None:
+        if self._updating or style == self.state.geometry:
+            return
+        self.state.set_geometry(style)
         self.request_render()
 
     @guarded

@@ -106,6 +106,11 @@ class PresetEditor(QWidget):
                   self.displacements, head("Mappers g (intensity texture)"), self.mappers,
                   head("From the Designer"), add.native, head("Save"), bottom.native):  # fmt: skip
             lay.addWidget(w)
+        self._connect()
+        self.sync()
+
+    def _connect(self) -> None:
+        """Widgets -> model: every control's signal to its handler."""
         self._load_shipped.changed.connect(self._on_load_shipped)
         self._load_file.changed.connect(self._on_load_file)
         self._classes_apply.changed.connect(self._on_classes_text)
@@ -119,7 +124,6 @@ class PresetEditor(QWidget):
         self.classes.itemChanged.connect(self._on_class_item)
         self.displacements.itemChanged.connect(lambda it: self._on_texture_item("displacement", it))
         self.mappers.itemChanged.connect(lambda it: self._on_texture_item("mapper", it))
-        self.sync()
 
     # ---- model -> widgets
     def sync(self) -> None:

@@ -20,7 +20,13 @@ from fdif_studio import panels as W
 from fdif_studio.panels.common import DESIGN_LAYERS, session_for
 from fdif_studio.panels.layers import CAMERA_3D
 
-from .test_widgets import _one_thread, engine_render, small_designer, wait  # noqa: F401
+from .test_widgets import (  # noqa: F401
+    _one_thread,
+    assert_layers_match_engine,
+    engine_render,
+    small_designer,
+    wait,
+)
 from .test_widgets import errors as errors
 
 pytestmark = [pytest.mark.gui, pytest.mark.xdist_group("napari")]
@@ -254,3 +260,38 @@ def test_real_scan_region_statistics_and_match(make_napari_viewer, qtbot, tmp_pa
     assert labels == ["region", "before", "after"]
     px = shot(viewer, qtbot)
     assert (px.sum(-1) > 30).mean() > 0.05  # the scan is drawn
+
+
+def test_geometry_switch_opens_the_onion_tube_as_one_undo_step(make_napari_viewer, qtbot) -> None:
+    from fdif_core.engine.sdf.library import PRIMITIVES
+
+    viewer = make_napari_viewer()
+    d = small_designer(viewer, qtbot)
+    name = "polygon_5_prism_onion"
+    d._family.value = PRIMITIVES.get(name).family
+    d._primitive.value = name
+    wait(qtbot, d)
+    d.request_render(full=True)
+    wait(qtbot, d)
+    assert d._geometry.value == d.state.geometry == "exact"
+    label = viewer.layers["design label"]
+    closed = label.data.copy()
+    axis = closed.shape[0] // 2  # object z is the last array axis, unrotated
+    assert closed[axis, axis, :].any()  # the exact shell has caps
+    steps = len(d.history._past)
+
+    d._geometry.value = "authors"
+    wait(qtbot, d)
+    assert d.state.geometry == "authors"
+    tube = label.data.copy()
+    assert tube.any() and not tube[axis, axis, :].any()  # open at both ends
+    assert not np.array_equal(tube, closed)
+    assert_layers_match_engine(viewer, engine_render(d))
+    assert d.session.request.obj.params["geometry"] == "authors"
+    assert len(d.history._past) == steps + 1
+    assert d.history._past[-1]["geometry"] == "authors"
+
+    assert d.undo()
+    wait(qtbot, d)
+    assert d.state.geometry == d._geometry.value == "exact"
+    np.testing.assert_array_equal(label.data, closed)

@@ -38,23 +38,31 @@ def polygon(q: Points2D, vertices: torch.Tensor | list[list[float]]) -> Field:
     >>> polygon(torch.tensor([[0.0, 0.0], [3.0, 0.0]]), square).tolist()
     [-1.0, 2.0]
     """
-    px, py = q[:, 0], q[:, 1]
     verts = vertices.tolist() if isinstance(vertices, torch.Tensor) else vertices
-    dist2 = flips = None
+    if q.requires_grad and torch.is_grad_enabled():
+        return _polygon_plain(q, verts)
+    px, py = q[:, 0].contiguous(), q[:, 1].contiguous()
+    below = [py < y for _, y in verts]  # py < y_k per vertex: the ray test's two sides
+    # buffers reused by every edge; each op is the plain formula's, in the same order
+    wx, wy, t, tmp = (torch.empty_like(px) for _ in range(4))
+    dist2 = torch.full_like(px, math.inf)
+    flips = torch.zeros_like(px, dtype=torch.bool)
+    side = torch.empty_like(flips)
     for i, (xi, yi) in enumerate(verts):
         xj, yj = verts[i - 1]
         ex, ey = xj - xi, yj - yi
         inv = 1.0 / max(ex * ex + ey * ey, 1e-12)
-        wx, wy = px - xi, py - yi
-        t = ((wx * ex + wy * ey) * inv).clamp_(0.0, 1.0)
-        bx, by = wx - t * ex, wy - t * ey
-        d = bx * bx + by * by
-        c1, c2, c3 = py >= yi, py < yj, (ex * wy) > (ey * wx)
-        f = (c1 == c2) & (c2 == c3)  # the edge crosses the ray from q
-        dist2 = d if dist2 is None else torch.minimum(dist2, d)
-        flips = f if flips is None else flips ^ f
-    assert dist2 is not None and flips is not None
-    dist = dist2.sqrt()
+        torch.sub(px, xi, out=wx)
+        torch.sub(py, yi, out=wy)
+        # the edge crosses the ray from q: y_i <= py < y_j or y_j <= py < y_i, q left of it
+        torch.gt(torch.mul(wy, ex, out=t), torch.mul(wx, ey, out=tmp), out=side)
+        side.eq_(below[i - 1]).logical_and_(below[i] != below[i - 1])
+        flips.logical_xor_(side)
+        torch.mul(wx, ex, out=t).add_(torch.mul(wy, ey, out=tmp)).mul_(inv).clamp_(0.0, 1.0)
+        wx.sub_(torch.mul(t, ex, out=tmp))
+        wy.sub_(torch.mul(t, ey, out=tmp))
+        torch.minimum(dist2, wx.mul_(wx).add_(wy.mul_(wy)), out=dist2)
+    dist = dist2.sqrt_()
     return torch.where(flips, -dist, dist)
 
 
@@ -82,6 +90,47 @@ def star(q: Points2D, n: int, radius: float, ratio: float) -> Field:
     The plane folds into one wedge of angle pi/n by the star's dihedral symmetry; there
     the boundary is the single segment from the outer tip (r, 0) to the inner vertex.
     """
+    if q.requires_grad and torch.is_grad_enabled():
+        return _star_plain(q, n, radius, ratio)
+    half = math.pi / n
+    ang = torch.atan2(q[:, 1], q[:, 0]).remainder_(2.0 * half)
+    ang = torch.where(ang > half, 2.0 * half - ang, ang)
+    rho = q.norm(dim=-1)
+    ax, ay = radius, 0.0
+    bx, by = ratio * radius * math.cos(half), ratio * radius * math.sin(half)
+    ex, ey = bx - ax, by - ay
+    # in place, each op the plain formula's: w = (rho cos, rho sin) - a, t, w - e t
+    wx, wy = torch.cos(ang).mul_(rho).sub_(ax), torch.sin(ang).mul_(rho).sub_(ay)
+    t = torch.mul(wx, ex).add_(wy * ey).div_(ex * ex + ey * ey).clamp_(0.0, 1.0)
+    outside = (wy * ex).sub_(wx * ey) < 0.0  # right of the tip->inner edge = away from origin
+    wx.sub_(t * ex).mul_(wx)
+    dist = wy.sub_(t.mul_(ey)).mul_(wy).add_(wx).sqrt_()
+    return torch.where(outside, dist, -dist)
+
+
+# The plain formulas: differentiable (tests take gradients of the fields). The functions
+# above compute exactly the same operations in place, bit for bit (tests/core/test_sections.py).
+def _polygon_plain(q: Points2D, verts: list[list[float]]) -> Field:
+    px, py = q[:, 0], q[:, 1]
+    dist2 = flips = None
+    for i, (xi, yi) in enumerate(verts):
+        xj, yj = verts[i - 1]
+        ex, ey = xj - xi, yj - yi
+        inv = 1.0 / max(ex * ex + ey * ey, 1e-12)
+        wx, wy = px - xi, py - yi
+        t = ((wx * ex + wy * ey) * inv).clamp_(0.0, 1.0)
+        bx, by = wx - t * ex, wy - t * ey
+        d = bx * bx + by * by
+        c1, c2, c3 = py >= yi, py < yj, (ex * wy) > (ey * wx)
+        f = (c1 == c2) & (c2 == c3)  # the edge crosses the ray from q
+        dist2 = d if dist2 is None else torch.minimum(dist2, d)
+        flips = f if flips is None else flips ^ f
+    assert dist2 is not None and flips is not None
+    dist = dist2.sqrt()
+    return torch.where(flips, -dist, dist)
+
+
+def _star_plain(q: Points2D, n: int, radius: float, ratio: float) -> Field:
     half = math.pi / n
     ang = torch.atan2(q[:, 1], q[:, 0]).remainder(2.0 * half)
     ang = torch.where(ang > half, 2.0 * half - ang, ang)
