@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh clone:
-#   make demo   - the main job on presets/quickstart.yaml (CPU, minutes)
+#   make demo   - the main job on presets/quickstart.yaml (CPU, minutes), then its report
 #   make test   - the test suite (napari tests under Xvfb)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -21,7 +21,9 @@ sysdeps:
 	bash scripts/install-system-deps.sh
 
 demo: $(STAMP)
-	$(VENV)/bin/fdif-core pretrain --preset $(PRESET) --out runs/quickstart-$$(date +%Y%m%d-%H%M%S)
+	run=runs/quickstart-$$(date +%Y%m%d-%H%M%S); \
+	$(VENV)/bin/fdif-core pretrain --preset $(PRESET) --out $$run && \
+	$(VENV)/bin/fdif-core report $$run
 
 test: $(STAMP) sysdeps
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest -q -n 2 --dist loadgroup

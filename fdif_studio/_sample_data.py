@@ -10,7 +10,7 @@ from .model.render import frame, label_color_dict, label_features
 
 
 def make_sample(preset: str = "quickstart", index: int = 0) -> list[tuple[Any, dict, str]]:
-    """Image and label layers of one sample (48³ quickstart: under a second on a CPU)."""
+    """Image and label layers of one sample (40³ quickstart: under a second on a CPU)."""
     from napari.utils.colormaps import DirectLabelColormap
 
     loaded = load_preset(preset)

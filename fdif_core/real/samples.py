@@ -33,30 +33,42 @@ def cache_root() -> Path:
     return Path(os.environ.get("FDIF_CACHE", Path.home() / ".cache" / "fdif"))
 
 
-def fetch_sdist(cache: Path | None = None, timeout: float = 120.0) -> Path:
-    """The pyradiomics sdist, downloaded once with pip (no build, no dependencies).
+def pip_fetch(
+    requirement: str, filename: str, cache: Path | None = None, *, sdist: bool,
+    timeout: float = 300.0,
+) -> Path:
+    """A package archive (``filename``) downloaded once with ``pip download`` into ``cache``.
+
+    Nothing is built or installed: ``--no-deps``, and for an sdist ``--no-binary :all:``.
 
     Raises:
         UserError: pip could not fetch it (offline, no index).
     """
     cache = cache or cache_root()
-    target = cache / f"{PACKAGE}-{VERSION}.tar.gz"
+    target = cache / filename
     if target.is_file():
         return target
     cache.mkdir(parents=True, exist_ok=True)
+    kind = ["--no-binary", ":all:", "--no-build-isolation"] if sdist else ["--only-binary", ":all:"]
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-        "--no-build-isolation", "--disable-pip-version-check", "-q", "-d", str(cache),
-        f"{PACKAGE}=={VERSION}",
+        sys.executable, "-m", "pip", "download", "--no-deps", *kind,
+        "--disable-pip-version-check", "-q", "-d", str(cache), requirement,
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise UserError(f"pip download {PACKAGE}=={VERSION} failed ({err})") from None
+        raise UserError(f"pip download {requirement} failed ({err})") from None
     if not target.is_file():  # pip may fail after downloading (metadata); the file counts
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserError(f"pip download {PACKAGE}=={VERSION} failed ({last[:160]})")
+        raise UserError(f"pip download {requirement} failed ({last[:160]})")
     return target
+
+
+def fetch_sdist(cache: Path | None = None, timeout: float = 120.0) -> Path:
+    """The pyradiomics sdist, downloaded once with pip (no build, no dependencies)."""
+    return pip_fetch(
+        f"{PACKAGE}=={VERSION}", f"{PACKAGE}-{VERSION}.tar.gz", cache, sdist=True, timeout=timeout
+    )
 
 
 def _extract(sdist: Path, dest: Path) -> Path:

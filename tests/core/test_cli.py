@@ -36,7 +36,7 @@ def test_sample_writes_nifti_and_preview(tmp_path: Path) -> None:
     img = nib.load(out / "image.nii.gz")
     lab = nib.load(out / "label.nii.gz")
     expected = Recipe(load_preset("quickstart")).sample(2)
-    assert img.shape == (48, 48, 48) and img.get_data_dtype() == np.uint8
+    assert img.shape == (40, 40, 40) and img.get_data_dtype() == np.uint8  # the preset's shape
     assert np.array_equal(np.asarray(img.dataobj), expected.image.numpy())
     assert np.array_equal(np.asarray(lab.dataobj), expected.label.numpy())
     assert np.allclose(img.affine, np.diag([1.0, 1.0, 1.0, 1.0]))
@@ -47,12 +47,12 @@ def test_sample_writes_nifti_and_preview(tmp_path: Path) -> None:
 def test_sample_shape_changes_spacing_not_scene(tmp_path: Path) -> None:
     out = tmp_path / "half"
     assert (
-        main(["sample", "--preset", "quickstart", "--out", str(out), "--shape", "24", "24", "24"])
+        main(["sample", "--preset", "quickstart", "--out", str(out), "--shape", "20", "20", "20"])
         == 0
     )
     img = nib.load(out / "image.nii.gz")
-    assert img.shape == (24, 24, 24)
-    assert np.allclose(np.diag(img.affine)[:3], [2.0, 2.0, 2.0])
+    assert img.shape == (20, 20, 20)
+    assert np.allclose(np.diag(img.affine)[:3], [2.0, 2.0, 2.0])  # 40^3 at 1 mm -> 20^3
 
 
 def test_count_writes_k_samples(tmp_path: Path) -> None:

@@ -355,7 +355,8 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     ]  # fmt: skip
     img = np.asarray(nib.load(paths[0]).dataobj)
     np.testing.assert_array_equal(img, viewer.layers["scene image"].data)
-    assert nib.load(paths[0]).header.get_zooms() == (1.5, 1.5, 1.5)  # 48³ preset at 32³
+    edge = load_preset("quickstart").volume.shape[0]
+    assert nib.load(paths[0]).header.get_zooms() == (edge / 32,) * 3  # the preset's 1 mm at 32³
     lab = np.asarray(nib.load(paths[1]).dataobj)
     np.testing.assert_array_equal(lab, viewer.layers["scene label"].data)
 
@@ -373,7 +374,7 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     assert ids == {c.id for c in manifest.contributions.commands}
     viewer.open_sample("fdif-studio", "fdif_sample")
     assert {"FDIF image", "FDIF label"} <= {layer.name for layer in viewer.layers}
-    assert viewer.layers["FDIF image"].data.shape == (48, 48, 48)
+    assert viewer.layers["FDIF image"].data.shape == tuple(load_preset("quickstart").volume.shape)
 
 
 def test_plugin_opens_from_napari_with_all_panels(make_napari_viewer, qtbot):

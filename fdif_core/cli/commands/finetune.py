@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=path,
         default=None,
         help="preset with a finetune: section: a file or a shipped name "
-        "(quick, btcv, amos, acdc, kits; default quick)",
+        "(quick, spine, btcv, amos, acdc, kits; default quick)",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--weights", metavar="CKPT", type=path, help="pre-trained checkpoint (.pt)")

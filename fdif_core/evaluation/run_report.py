@@ -1,0 +1,143 @@
+"""``fdif-core report RUN``: what a pre-training run learned, for a newcomer.
+
+Loads the run's checkpoint, predicts its fixed synthetic validation volumes (the ones the
+run validated on), prints the Dice of every class, and draws one figure: image, ground
+truth and prediction side by side, with a legend of class names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ..errors import UserError
+from ..io.atomic import atomic_path
+from ..io.preview import label_colors
+
+
+def load_pretrained_run(run: Path, which: str = "best.pt"):
+    """(model in eval mode, preset, checkpoint) of a pre-training run folder."""
+    from ..io.checkpoints import load_checkpoint
+    from ..networks import build_network
+    from ..presets import parse_preset
+
+    path = run / which
+    if not path.is_file():
+        raise UserError(f"report: {run} holds no {which} (is it a pre-training run folder?)")
+    ckpt = load_checkpoint(path)
+    if "preset" not in ckpt or ckpt.get("task", "segmentation") != "segmentation":
+        raise UserError(f"report: {path} is not a segmentation pre-training checkpoint")
+    preset = parse_preset(yaml.safe_load(ckpt["preset"]), str(path))
+    cfg = preset.pretrain
+    model = build_network(cfg.model, len(ckpt["label_names"]), cfg.patch_size, cfg.model_kwargs)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), preset, ckpt
+
+
+@torch.no_grad()
+def predict_validation(
+    model, preset, device: str = "cpu", volumes: int | None = None
+) -> list[dict[str, Any]]:
+    """Image, label and prediction of the preset's fixed validation volumes (``volumes``:
+    how many, default the run's ``val_volumes``; more continue the same sequence)."""
+    from monai.inferers import sliding_window_inference
+
+    from ..synthetic.stream import scale_image, val_indices
+
+    recipe = preset.recipe()
+    first = val_indices(preset)[:1] or [preset.dataset.num_samples]
+    n = preset.pretrain.val_volumes if volumes is None else volumes
+    out = []
+    for i in range(first[0], first[0] + n):
+        s = recipe.sample(i)
+        image = scale_image(s.image, preset)
+        logits = sliding_window_inference(
+            image[None, None].to(device), preset.pretrain.patch_size, 4, model.to(device),
+            overlap=0.25,
+        )  # fmt: skip
+        pred = logits.argmax(1)[0].cpu().numpy()
+        out.append({"index": i, "image": image.numpy(), "label": s.label.numpy(), "pred": pred})
+    return out
+
+
+def class_dice(items: list[dict[str, Any]], labels: list[str]) -> dict[str, float | None]:
+    """Mean Dice of each foreground class over the volumes that contain it."""
+    from .evaluate import case_metrics, mean_over
+
+    per = [case_metrics(it["pred"], it["label"], labels, (1, 1, 1), ()) for it in items]
+    return {name: mean_over([p[name]["dice"] for p in per]) for name in labels[1:]}
+
+
+def _best_slice(label: np.ndarray, axis: int) -> int:
+    """The slice along ``axis`` that shows the most classes, then the most labelled voxels."""
+    moved = np.moveaxis(label, axis, 0)
+    score = [(len(np.unique(s[s > 0])), int((s > 0).sum())) for s in moved]
+    return int(max(range(len(score)), key=lambda k: score[k]))
+
+
+def draw_report(item: dict[str, Any], labels: list[str], dice: dict[str, float | None],
+                path: Path, title: str) -> Path:  # fmt: skip
+    """PNG: rows = two orthogonal slices; columns = image, ground truth, prediction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    colors = label_colors(len(labels)).astype(float) / 255.0
+    cmap = ListedColormap(np.c_[colors, np.r_[0.0, np.full(len(labels) - 1, 0.6)]])
+    fig, axes = plt.subplots(2, 3, figsize=(13, 9.8))
+    for row, axis in enumerate((0, 2)):
+        k = _best_slice(item["label"], axis)
+        img = np.take(item["image"], k, axis)
+        for col, (name, lab) in enumerate(
+            (("image", None), ("ground truth", item["label"]), ("prediction", item["pred"]))
+        ):
+            ax = axes[row, col]
+            ax.imshow(img.T, cmap="gray", origin="lower", interpolation="nearest")
+            if lab is not None:
+                ax.imshow(np.take(lab, k, axis).T, cmap=cmap, vmin=0, vmax=len(labels) - 1,
+                          origin="lower", interpolation="nearest")  # fmt: skip
+            ax.set_title(f"{name}  ({'DHW'[axis]} = {k})", fontsize=13)
+            ax.axis("off")
+    handles = [Patch(color=colors[i], label=f"{n}  (Dice {dice[n]:.2f})" if dice[n] is not None
+                     else n) for i, n in enumerate(labels) if i > 0]  # fmt: skip
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=13,
+               frameon=False)  # fmt: skip
+    fig.suptitle(title, fontsize=15)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    fig.subplots_adjust(hspace=0.18)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def report_run(
+    run: str | Path, out: str | Path | None = None, device: str = "cpu",
+    volumes: int | None = None,
+) -> dict:  # fmt: skip
+    """Per-class validation Dice of a pre-training run and its labelled preview figure."""
+    run = Path(run)
+    model, preset, ckpt = load_pretrained_run(run)
+    labels = list(ckpt["label_names"])
+    if volumes is not None and volumes < 1:
+        raise UserError(f"report --volumes {volumes}: must be at least 1")
+    items = predict_validation(model, preset, device, volumes)
+    if not items:
+        raise UserError(f"report: {run}'s preset has pretrain.val_volumes 0; nothing to show")
+    dice = class_dice(items, labels)
+    vals = [v for v in dice.values() if v is not None]
+    mean = float(np.mean(vals)) if vals else None
+    best = max(items, key=lambda it: len(np.unique(it["label"])))
+    path = Path(out) if out else run / "report.png"
+    title = (f"{preset.name}: synthetic validation volume {best['index']}, checkpoint step "
+             f"{ckpt['step']}; class Dice over {len(items)} volumes {mean:.2f}")  # fmt: skip
+    draw_report(best, labels, dice, path, title)
+    return {"dice": dice, "mean": mean, "figure": path, "checkpoint": run / "best.pt",
+            "step": int(ckpt["step"]), "volumes": len(items)}  # fmt: skip

@@ -1,0 +1,311 @@
+"""``fdif-core study``: pre-train every arm on one budget, fine-tune on folds x seeds x regimes.
+
+Units of work, each finished by writing one small JSON file atomically (a unit whose file
+exists is skipped, an interrupted training run is resumed from its ``last.pt``):
+
+- ``OUT/pretrain/<arm>/done.json``: the arm's pre-training (steps, batch, wall time);
+- ``OUT/results/<regime>/<arm>/fold<k>_seed<s>.json``: one fine-tuning run of the arm on
+  fold ``k`` with seed ``s`` (all arms see the same cases, steps and seed), evaluated on the
+  fold's validation cases with the *last* checkpoint (no selection on the validation set),
+  and its validation Dice curve.
+
+:mod:`.study_report` then writes the table (means, 95 % intervals, paired tests against
+``scratch``) and the learning-curve figure.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UserError
+from ..io.atomic import write_text
+from ..presets import Preset, load_preset, parse_preset
+from ..presets.study import SCRATCH, StudyArm, StudySpec
+
+Log = Callable[[str], None]
+DONE = "done.json"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a run's ``log.jsonl`` (missing file: none)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _resolve(name: str, base: Path | None) -> str:
+    """A preset path relative to the spec's folder, else the name as given (shipped)."""
+    if base is not None and (base / name).is_file():
+        return str(base / name)
+    return name
+
+
+# --------------------------------------------------------------------------- dataset
+def study_dataset(spec: StudySpec, out: Path, base: Path | None) -> Path:
+    """The base dataset: converted from its package, or the given nnU-Net folder."""
+    if spec.dataset.source == "tptbox-spine":
+        from ..real.spine import spine_dataset
+
+        return spine_dataset(out / "data" / "base")
+    if spec.dataset.source == "pyradiomics":
+        from ..real.samples import pyradiomics_dataset
+
+        return pyradiomics_dataset(out / "data" / "base")
+    assert spec.dataset.path is not None
+    path = Path(_resolve(spec.dataset.path, base))
+    if not (path / "dataset.json").is_file() or not (path / "imagesTr").is_dir():
+        raise UserError(f"study dataset.path {path}: not an nnU-Net v2 raw folder")
+    return path
+
+
+def regime_dataset(spec: StudySpec, base_ds: Path, regime: str, out: Path) -> Path:
+    """A view of the base dataset whose ``splits_final.json`` holds the regime's folds."""
+    from ..real.datalist import load_dataset
+
+    cases = set(load_dataset(base_ds).cases)
+    n = spec.regimes[regime]
+    splits = []
+    for k, fold in enumerate(spec.folds):
+        unknown = sorted(set(fold.val + fold.train) - cases)
+        if unknown:
+            raise UserError(f"study fold {k}: unknown case(s) {unknown[:4]} in {base_ds}")
+        splits.append({"train": fold.train[:n], "val": fold.val})
+    root = out / "data" / regime
+    root.mkdir(parents=True, exist_ok=True)
+    for sub in ("imagesTr", "labelsTr"):
+        link = root / sub
+        if not link.exists():
+            link.symlink_to((base_ds / sub).resolve(), target_is_directory=True)
+    shutil.copyfile(base_ds / "dataset.json", root / "dataset.json")
+    if _read_json(root / "splits_final.json") != splits:
+        _write_json(root / "splits_final.json", splits)  # type: ignore[arg-type]
+    return root
+
+
+# --------------------------------------------------------------------------- pre-training
+def arm_preset(spec: StudySpec, arm: StudyArm, base: Path | None) -> Preset:
+    """The arm's preset with the study's shared ``pretrain:`` budget and render shape."""
+    assert arm.preset is not None
+    preset = load_preset(_resolve(arm.preset, base))
+    data = yaml.safe_load(preset.to_yaml())
+    data["pretrain"] = {**(data.get("pretrain") or {}), **spec.pretrain}
+    if spec.pretrain_shape is not None:
+        data["volume"]["shape"] = list(spec.pretrain_shape)
+    return parse_preset(data, f"study arm {arm.name} ({arm.preset})")
+
+
+def available_arms(spec: StudySpec, base: Path | None, log: Log) -> dict[str, Preset | None]:
+    """Arm name -> preset (None for scratch); arms whose preset is missing are skipped."""
+    from ..presets.preset import PresetError
+
+    arms: dict[str, Preset | None] = {}
+    for arm in spec.arms:
+        if arm.preset is None:
+            arms[arm.name] = None
+            continue
+        try:
+            arms[arm.name] = arm_preset(spec, arm, base)
+        except PresetError as err:
+            log(f"arm {arm.name}: skipped, its preset cannot be used ({err})")
+    return arms
+
+
+def pretrain_arm(name: str, preset: Preset, out: Path, device: str, log: Log) -> Path:
+    """Pre-train (or resume, or reuse) one arm; returns its checkpoint."""
+    from ..training.pretrain import pretrain
+
+    run = out / "pretrain" / name
+    done = _read_json(run / DONE)
+    if done is not None:
+        if done.get("preset_hash") not in (None, preset.hash()):
+            log(f"pre-training {name}: kept, though made with another version of its preset "
+                f"(delete {run} to redo it)")  # fmt: skip
+        return Path(done["checkpoint"])
+    cfg = preset.pretrain
+    assert cfg is not None
+    spent = (_read_json(run / "wall.json") or {}).get("wall_s", 0.0)
+    log(f"pre-training {name}: {cfg.iterations} steps x batch {cfg.batch_size} -> {run}")
+    t0 = time.perf_counter()
+    if (run / "last.pt").is_file():
+        pretrain(resume=run, device=device, progress=False)
+    else:
+        pretrain(preset, run, device=device, progress=False)
+    wall = spent + time.perf_counter() - t0
+    rows = read_jsonl(run / "log.jsonl")
+    val = [r["val_dice"] for r in rows if "val_dice" in r]
+    doc = {
+        "arm": name,
+        "preset": preset.name,
+        "preset_hash": preset.hash(),
+        "iterations": cfg.iterations,
+        "batch_size": cfg.batch_size,
+        "crops_per_volume": cfg.augment.crops_per_volume,
+        "patch_size": list(cfg.patch_size),
+        "model": cfg.model,
+        "train_s": round(sum(r.get("step_s", 0.0) for r in rows), 1),
+        "wall_s": round(wall, 1),
+        "synthetic_val_dice": val[-1] if val else None,
+        "checkpoint": str(run / "last.pt"),
+    }
+    _write_json(run / DONE, doc)
+    log(f"pre-training {name}: {wall:.0f} s, synthetic val Dice {doc['synthetic_val_dice']}")
+    return run / "last.pt"
+
+
+# --------------------------------------------------------------------------- fine-tuning
+def finetune_preset(spec: StudySpec, base: Path | None, seed: int, quick: bool) -> Preset:
+    """The shared fine-tuning preset, with the unit's seed and the study's curve interval."""
+    preset = load_preset(_resolve(spec.finetune, base))
+    if preset.finetune is None:
+        raise UserError(f"study finetune: {spec.finetune} has no finetune: section")
+    data = yaml.safe_load(preset.to_yaml())
+    ft = data["finetune"]
+    if quick:
+        ft["iterations"] = spec.quick.finetune_iterations
+        ft["warmup_steps"] = min(int(ft.get("warmup_steps", 0)), ft["iterations"] - 1)
+        ft["freeze_encoder_steps"] = 0
+    ft["val_interval"] = spec.curve_interval
+    ft["checkpoint_interval"] = min(int(ft.get("checkpoint_interval", 100)), ft["iterations"])
+    data["seed"] = seed
+    return parse_preset(data, f"study finetune {spec.finetune} (seed {seed})")
+
+
+def result_path(out: Path, regime: str, arm: str, fold: int, seed: int) -> Path:
+    return out / "results" / regime / arm / f"fold{fold}_seed{seed}.json"
+
+
+def finetune_unit(
+    unit: dict[str, Any],
+    preset: Preset,
+    weights: str | None,
+    dataset: Path,
+    out: Path,
+    device: str,
+    log: Log,
+) -> dict[str, Any]:
+    """Fine-tune (or resume), evaluate the last checkpoint, write the unit's result file."""
+    from ..evaluation.evaluate import evaluate_checkpoint
+    from ..training.finetune import finetune
+
+    regime, arm, fold, seed = unit["regime"], unit["arm"], unit["fold"], unit["seed"]
+    res = result_path(out, regime, arm, fold, seed)
+    done = _read_json(res)
+    if done is not None:
+        return done
+    run = out / "finetune" / regime / arm / f"fold{fold}_seed{seed}"
+    t0 = time.perf_counter()
+    quiet: Log = lambda _m: None  # noqa: E731
+    if (run / "last.pt").is_file():
+        finetune(resume=run, device=device, cache_dir=out / "cache", progress=False, log_fn=quiet)
+    else:
+        finetune(
+            dataset, preset, run, weights=weights, fold=fold, device=device,
+            cache_dir=out / "cache", progress=False, log_fn=quiet,
+        )  # fmt: skip
+    wall = time.perf_counter() - t0
+    doc = evaluate_checkpoint(run / "last.pt", dataset, split="val", device=device, log=quiet)
+    rows = read_jsonl(run / "log.jsonl")
+    result = {
+        **unit,
+        "iterations": preset.finetune.iterations if preset.finetune else None,
+        "val_cases": sorted(doc.get("per_case", {})),
+        "mean": doc["mean"],
+        "per_class": doc["per_class"],
+        "curve": {str(r["step"]): r["val_dice"] for r in rows if "val_dice" in r},
+        "train_s": round(sum(r.get("step_s", 0.0) for r in rows), 1),
+        "wall_s": round(wall, 1),
+    }
+    _write_json(res, result)
+    dice = doc["mean"].get("dice")
+    log(f"{regime} {arm} fold {fold} seed {seed}: Dice {dice:.4f} ({wall:.0f} s)")
+    return result
+
+
+def plan_units(spec: StudySpec, arms: list[str]) -> list[dict[str, Any]]:
+    """Every fine-tuning unit, seed-major then fold then regime then arm: an interrupted
+    study has whole (seed, fold) pairs for every arm, which the paired tests need."""
+    return [
+        {"regime": regime, "arm": arm, "fold": k, "seed": seed}
+        for seed in spec.seeds
+        for k in range(len(spec.folds))
+        for regime in spec.regimes
+        for arm in arms
+    ]
+
+
+def run_study(
+    spec: StudySpec,
+    out: str | Path,
+    *,
+    base: Path | None = None,
+    quick: bool = False,
+    device: str = "cpu",
+    report_only: bool = False,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Run (or continue) a study; returns the summary that :mod:`.study_report` wrote.
+
+    ``report_only``: train nothing; write the table and figure from the units finished so far.
+    """
+    from .study_report import write_report
+
+    out = Path(out)
+    if quick:
+        spec = spec.quick_version()
+    if report_only:
+        return _report_only(spec, out, log)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "study.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
+    base_ds = study_dataset(spec, out, base)
+    arms = available_arms(spec, base, log)
+    weights: dict[str, str | None] = {SCRATCH: None}
+    pretrained: dict[str, dict[str, Any]] = {}
+    for name, preset in arms.items():
+        if preset is not None:
+            weights[name] = str(pretrain_arm(name, preset, out, device, log))
+            pretrained[name] = _read_json(out / "pretrain" / name / DONE) or {}
+    datasets = {r: regime_dataset(spec, base_ds, r, out) for r in spec.regimes}
+    presets = {s: finetune_preset(spec, base, s, quick) for s in spec.seeds}
+    units = plan_units(spec, list(arms))
+    log(f"study {spec.name}: {len(units)} fine-tuning runs ({len(arms)} arms)")
+    results = [
+        finetune_unit(u, presets[u["seed"]], weights[u["arm"]], datasets[u["regime"]], out,
+                      device, log)
+        for u in units
+    ]  # fmt: skip
+    return write_report(spec, results, pretrained, out, skipped=[
+        a.name for a in spec.arms if a.name not in arms
+    ])  # fmt: skip
+
+
+def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
+    from .study_report import write_report
+
+    if not out.is_dir():
+        raise UserError(f"study --report: {out} holds no study")
+    arms = [a.name for a in spec.arms]
+    results = [r for u in plan_units(spec, arms)
+               if (r := _read_json(result_path(out, u["regime"], u["arm"], u["fold"], u["seed"])))]
+    pretrained = {a: d for a in arms if (d := _read_json(out / "pretrain" / a / DONE))}
+    present = {r["arm"] for r in results}
+    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs")
+    missing = [a for a in arms if a not in present]
+    return write_report(spec, results, pretrained, out, skipped=missing)

@@ -1,0 +1,187 @@
+"""The study's table (means, 95 % intervals, paired tests vs scratch) and learning curves."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ..io.atomic import atomic_path, write_text
+from ..presets.study import SCRATCH, StudySpec
+from .stats import mean_ci, paired_test
+
+METRICS = ("dice", "nsd_2mm")
+OVERALL = "mean"
+
+
+def unit_value(result: dict[str, Any], cls: str, metric: str) -> float | None:
+    """One run's value: the foreground mean (``cls="mean"``) or one class's."""
+    src = result["mean"] if cls == OVERALL else result["per_class"].get(cls, {})
+    v = src.get(metric)
+    return None if v is None else float(v)
+
+
+def _cell(values: list[float], kind: str) -> dict[str, Any]:
+    m, lo, hi = mean_ci(values, kind)
+    return {"n": len(values), "mean": m, "lo": lo, "hi": hi}
+
+
+def _curves(units: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    by_step: dict[int, list[float]] = defaultdict(list)
+    for r in units:
+        for step, v in r.get("curve", {}).items():
+            by_step[int(step)].append(float(v))
+    return {str(s): _cell(by_step[s], kind) for s in sorted(by_step)}
+
+
+def summarize_study(spec: StudySpec, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per regime and arm: every class and metric with its interval, the paired test of the
+    overall metrics against scratch (same fold and seed), and the learning curve. Only the
+    (fold, seed) pairs that every arm finished are used (an interrupted study)."""
+    classes = list(results[0]["per_class"]) if results else []
+    arms = list(dict.fromkeys(r["arm"] for r in results))
+    out: dict[str, Any] = {"classes": classes, "arms": arms, "ci": spec.ci, "regimes": {},
+                           "regime_cases": dict(spec.regimes)}
+    for regime in spec.regimes:
+        rows: dict[str, Any] = {}
+        mine = [r for r in results if r["regime"] == regime]
+        keys = set.intersection(*[{(r["fold"], r["seed"]) for r in mine if r["arm"] == a}
+                                  for a in arms]) if mine else set()  # fmt: skip
+        mine = [r for r in mine if (r["fold"], r["seed"]) in keys]  # the same runs for all arms
+        base = {(r["fold"], r["seed"]): r for r in mine if r["arm"] == SCRATCH}
+        for arm in arms:
+            units = [r for r in mine if r["arm"] == arm]
+            if not units:
+                continue
+            row: dict[str, Any] = {"metrics": {}, "vs_scratch": {}, "curve": _curves(units, "t")}
+            for cls in [OVERALL, *classes]:
+                for metric in METRICS:
+                    vals = [v for r in units if (v := unit_value(r, cls, metric)) is not None]
+                    if vals:
+                        row["metrics"][f"{cls}/{metric}"] = _cell(vals, spec.ci)
+            if arm != SCRATCH:
+                for metric in METRICS:
+                    pairs = [(unit_value(r, OVERALL, metric), unit_value(b, OVERALL, metric))
+                             for r in units if (b := base.get((r["fold"], r["seed"])))]  # fmt: skip
+                    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+                    if pairs:
+                        a, b = zip(*pairs, strict=True)
+                        row["vs_scratch"][metric] = paired_test(list(a), list(b))
+            rows[arm] = row
+        out["regimes"][regime] = rows
+    return out
+
+
+def _fmt(c: dict[str, Any] | None) -> str:
+    if c is None:
+        return "n/a"
+    if c["lo"] is None:
+        return f"{c['mean']:.3f}"
+    return f"{c['mean']:.3f} [{c['lo']:.3f}, {c['hi']:.3f}]"
+
+
+def _p(v: float | None) -> str:
+    return "n/a" if v is None else (f"{v:.3f}" if v >= 0.001 else f"{v:.1e}")
+
+
+def format_study(summary: dict[str, Any], spec: StudySpec) -> str:
+    """Markdown: per regime, one table of metrics and one of paired tests vs scratch."""
+    classes = summary["classes"]
+    lines: list[str] = []
+    for regime, rows in summary["regimes"].items():
+        n_train = spec.regimes[regime]
+        lines += [f"**{regime}** ({n_train} training case(s) per fold; mean over folds x "
+                  f"seeds, 95 % {summary['ci']} interval)", ""]  # fmt: skip
+        cols = [f"{c} {m}" for c in ["overall", *classes] for m in ("Dice", "NSD 2 mm")]
+        lines += ["| arm | n | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+        for arm, row in rows.items():
+            cells = [_fmt(row["metrics"].get(f"{c}/{m}")) for c in [OVERALL, *classes]
+                     for m in METRICS]  # fmt: skip
+            n = row["metrics"].get(f"{OVERALL}/dice", {}).get("n", 0)
+            lines.append(f"| {arm} | {n} | " + " | ".join(cells) + " |")
+        lines += ["", "| arm vs scratch | pairs | Δ Dice [95 % CI] | Wilcoxon p | paired t p "
+                  "| Δ NSD 2 mm [95 % CI] | Wilcoxon p |", "|---|---|---|---|---|---|---|"]
+        for arm, row in rows.items():
+            d, s = row["vs_scratch"].get("dice"), row["vs_scratch"].get("nsd_2mm")
+            if d is None:
+                continue
+            dd = {"mean": d["diff"], "lo": d["diff_lo"], "hi": d["diff_hi"]}
+            ss = {"mean": s["diff"], "lo": s["diff_lo"], "hi": s["diff_hi"]} if s else None
+            lines.append(
+                f"| {arm} | {d['n']} | {_fmt(dd)} | {_p(d['wilcoxon_p'])} | {_p(d['ttest_p'])} "
+                f"| {_fmt(ss)} | {_p(s['wilcoxon_p']) if s else 'n/a'} |"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def study_csv(summary: dict[str, Any]) -> str:
+    """Long format: regime, arm, class, metric, n, mean, lo, hi."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["regime", "arm", "class", "metric", "n", "mean", "ci_lo", "ci_hi"])
+    for regime, rows in summary["regimes"].items():
+        for arm, row in rows.items():
+            for key, c in row["metrics"].items():
+                cls, metric = key.split("/")
+                w.writerow([regime, arm, "overall" if cls == OVERALL else cls, metric, c["n"],
+                            f"{c['mean']:.6f}", "" if c["lo"] is None else f"{c['lo']:.6f}",
+                            "" if c["hi"] is None else f"{c['hi']:.6f}"])  # fmt: skip
+    return buf.getvalue()
+
+
+def plot_curves(summary: dict[str, Any], path: Path, title: str = "") -> None:
+    """Validation Dice against fine-tuning steps, one panel per regime, 95 % t bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    regimes = list(summary["regimes"])
+    fig, axes = plt.subplots(1, len(regimes), figsize=(5.5 * len(regimes), 4.2), squeeze=False)
+    for ax, regime in zip(axes[0], regimes, strict=True):
+        for arm, row in summary["regimes"][regime].items():
+            pts = [(int(s), c) for s, c in row["curve"].items()]
+            if not pts:
+                continue
+            x = [s for s, _ in pts]
+            y = [c["mean"] for _, c in pts]
+            (line,) = ax.plot(x, y, marker="o", ms=3, label=arm)
+            if all(c["lo"] is not None for _, c in pts):
+                ax.fill_between(x, [c["lo"] for _, c in pts], [c["hi"] for _, c in pts],
+                                color=line.get_color(), alpha=0.18, lw=0)  # fmt: skip
+        n = summary.get("regime_cases", {}).get(regime)
+        ax.set_title(f"{regime}: {n} training case(s) per fold" if n else regime)
+        ax.set_xlabel("fine-tuning step")
+        ax.set_ylabel("validation Dice (foreground mean)")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def write_report(
+    spec: StudySpec,
+    results: list[dict[str, Any]],
+    pretrained: dict[str, dict[str, Any]],
+    out: Path,
+    skipped: list[str],
+) -> dict[str, Any]:
+    """``study.json``, ``study.md``, ``study.csv`` and ``curves.png`` in ``out``."""
+    summary = summarize_study(spec, results)
+    summary.update(name=spec.name, pretrain=pretrained, skipped_arms=skipped,
+                   folds=len(spec.folds), seeds=list(spec.seeds))  # fmt: skip
+    md = format_study(summary, spec)
+    write_text(out / "study.json", json.dumps(summary, indent=2) + "\n")
+    write_text(out / "study.md", md)
+    write_text(out / "study.csv", study_csv(summary))
+    plot_curves(summary, out / "curves.png", f"{spec.name}: validation Dice while fine-tuning")
+    return summary

@@ -1,0 +1,59 @@
+"""``fdif-core report``: per-class Dice of a pre-training run and its labelled figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fdif_core.cli.main import main
+from fdif_core.evaluation.run_report import class_dice, report_run
+from fdif_core.presets import parse_preset
+from fdif_core.training.pretrain import pretrain
+from tests.core.conftest import preset_data
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("report") / "run"
+    preset = parse_preset(preset_data("pretrain", iterations=2, val_interval=2, val_volumes=2))
+    pretrain(preset, out, progress=False)
+    return out
+
+
+def test_class_dice_known_values():
+    label = np.zeros((4, 4, 4), np.uint8)
+    label[:2] = 1
+    label[2:, :2] = 2
+    pred = label.copy()
+    pred[2:, :2][:, :1] = 0  # half of class 2 missed
+    items = [{"pred": pred, "label": label}]
+    dice = class_dice(items, ["background", "a", "b", "c"])
+    assert dice["a"] == 1.0 and dice["b"] == pytest.approx(2 / 3) and dice["c"] is None
+
+
+def test_report_prints_classes_checkpoint_and_next_command(run_dir, capsys, tmp_path):
+    assert main(["report", str(run_dir), "--finetune-data", str(tmp_path / "none")]) == 0
+    out = capsys.readouterr().out
+    rep = report_run(run_dir)
+    for name, v in rep["dice"].items():
+        assert name in out and (v is None or 0.0 <= v <= 1.0)
+    assert f"checkpoint: {run_dir / 'best.pt'}" in out
+    assert "fdif-core fetch-data tptbox-spine" in out and "fdif-core finetune" in out
+    with Image.open(run_dir / "report.png") as im:
+        assert im.size[0] >= 1200 and im.size[1] >= 800  # readable without zooming
+
+
+def test_more_volumes_continue_the_validation_sequence(run_dir):
+    two = report_run(run_dir, run_dir / "two.png")
+    three = report_run(run_dir, run_dir / "three.png", volumes=3)
+    assert two["volumes"] == 2 and three["volumes"] == 3
+    assert main(["report", str(run_dir), "--volumes", "0"]) == 2
+
+
+def test_report_refuses_a_folder_without_checkpoint(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "best.pt" in err and len(err.strip().splitlines()) == 1
