@@ -68,3 +68,17 @@ def paired_test(
     t = stats.ttest_rel(x, y).pvalue
     out["ttest_p"] = None if math.isnan(t) else float(t)
     return out
+
+
+def adjust_bh(pvalues: Sequence[float | None]) -> list[float | None]:
+    """Benjamini-Hochberg adjusted p-values (scipy's ``false_discovery_control``) over the
+    given comparisons; ``None`` entries (no test) stay ``None`` and do not count."""
+    from scipy import stats
+
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    out: list[float | None] = [None] * len(pvalues)
+    if idx:
+        q = stats.false_discovery_control([float(pvalues[i]) for i in idx], method="bh")
+        for i, v in zip(idx, np.atleast_1d(q), strict=True):
+            out[i] = float(v)
+    return out

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..io.atomic import atomic_path, write_text
 from ..presets.study import SCRATCH, StudySpec
-from .stats import mean_ci, paired_test
+from .stats import adjust_bh, mean_ci, paired_test
 
 METRICS = ("dice", "nsd_2mm")
 OVERALL = "mean"
@@ -22,6 +22,13 @@ def unit_value(result: dict[str, Any], cls: str, metric: str) -> float | None:
     src = result["mean"] if cls == OVERALL else result["per_class"].get(cls, {})
     v = src.get(metric)
     return None if v is None else float(v)
+
+
+def curve_mean(result: dict[str, Any]) -> float | None:
+    """One run's mean validation Dice over its learning curve (the area under the curve per
+    step): higher when a run gets good sooner, the usual benefit of pre-training."""
+    vals = [float(v) for v in result.get("curve", {}).values()]
+    return sum(vals) / len(vals) if vals else None
 
 
 def _cell(values: list[float], kind: str) -> dict[str, Any]:
@@ -62,17 +69,39 @@ def summarize_study(spec: StudySpec, results: list[dict[str, Any]]) -> dict[str,
                     vals = [v for r in units if (v := unit_value(r, cls, metric)) is not None]
                     if vals:
                         row["metrics"][f"{cls}/{metric}"] = _cell(vals, spec.ci)
+            curve = [v for r in units if (v := curve_mean(r)) is not None]
+            if curve:
+                row["metrics"]["curve/dice"] = _cell(curve, spec.ci)
             if arm != SCRATCH:
-                for metric in METRICS:
-                    pairs = [(unit_value(r, OVERALL, metric), unit_value(b, OVERALL, metric))
-                             for r in units if (b := base.get((r["fold"], r["seed"])))]  # fmt: skip
-                    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
-                    if pairs:
-                        a, b = zip(*pairs, strict=True)
-                        row["vs_scratch"][metric] = paired_test(list(a), list(b))
+                row["vs_scratch"] = _vs_scratch(units, base)
             rows[arm] = row
         out["regimes"][regime] = rows
+    _adjust(out["regimes"])
     return out
+
+
+def _vs_scratch(units: list[dict[str, Any]], base: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    """Paired tests against scratch (same fold and seed): final Dice and NSD, curve mean."""
+    tests: dict[str, Any] = {}
+    values = {m: (lambda r, m=m: unit_value(r, OVERALL, m)) for m in METRICS}
+    values["curve"] = curve_mean
+    for key, value in values.items():
+        pairs = [(value(r), value(b)) for r in units if (b := base.get((r["fold"], r["seed"])))]
+        pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+        if pairs:
+            a, b = zip(*pairs, strict=True)
+            tests[key] = paired_test(list(a), list(b))
+    return tests
+
+
+def _adjust(regimes: dict[str, Any]) -> None:
+    """Benjamini-Hochberg q-values of the Wilcoxon tests, over every arm x regime comparison
+    of one measure (final Dice, final NSD, curve mean): the study makes several comparisons."""
+    for key in (*METRICS, "curve"):
+        tests = [t[key] for rows in regimes.values() for row in rows.values()
+                 if (t := row["vs_scratch"]).get(key)]  # fmt: skip
+        for t, q in zip(tests, adjust_bh([t["wilcoxon_p"] for t in tests]), strict=True):
+            t["wilcoxon_q"] = q
 
 
 def _fmt(c: dict[str, Any] | None) -> str:
@@ -96,26 +125,37 @@ def format_study(summary: dict[str, Any], spec: StudySpec) -> str:
         lines += [f"**{regime}** ({n_train} training case(s) per fold; mean over folds x "
                   f"seeds, 95 % {summary['ci']} interval)", ""]  # fmt: skip
         cols = [f"{c} {m}" for c in ["overall", *classes] for m in ("Dice", "NSD 2 mm")]
+        cols.append("curve mean Dice")
         lines += ["| arm | n | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
         for arm, row in rows.items():
             cells = [_fmt(row["metrics"].get(f"{c}/{m}")) for c in [OVERALL, *classes]
                      for m in METRICS]  # fmt: skip
+            cells.append(_fmt(row["metrics"].get("curve/dice")))
             n = row["metrics"].get(f"{OVERALL}/dice", {}).get("n", 0)
             lines.append(f"| {arm} | {n} | " + " | ".join(cells) + " |")
-        lines += ["", "| arm vs scratch | pairs | Δ Dice [95 % CI] | Wilcoxon p | paired t p "
-                  "| Δ NSD 2 mm [95 % CI] | Wilcoxon p |", "|---|---|---|---|---|---|---|"]
+        lines += ["", "| arm vs scratch | pairs | Δ Dice [95 % CI] | Wilcoxon p | q (BH) "
+                  "| paired t p | Δ NSD 2 mm [95 % CI] | Wilcoxon p | Δ curve Dice [95 % CI] "
+                  "| Wilcoxon p |", "|---" * 10 + "|"]  # fmt: skip
         for arm, row in rows.items():
-            d, s = row["vs_scratch"].get("dice"), row["vs_scratch"].get("nsd_2mm")
-            if d is None:
-                continue
-            dd = {"mean": d["diff"], "lo": d["diff_lo"], "hi": d["diff_hi"]}
-            ss = {"mean": s["diff"], "lo": s["diff_lo"], "hi": s["diff_hi"]} if s else None
-            lines.append(
-                f"| {arm} | {d['n']} | {_fmt(dd)} | {_p(d['wilcoxon_p'])} | {_p(d['ttest_p'])} "
-                f"| {_fmt(ss)} | {_p(s['wilcoxon_p']) if s else 'n/a'} |"
-            )
+            if row["vs_scratch"].get("dice") is not None:
+                lines.append(_test_row(arm, row["vs_scratch"]))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _test_row(arm: str, tests: dict[str, Any]) -> str:
+    d = tests["dice"]
+
+    def diff(t: dict[str, Any] | None) -> str:
+        return "n/a" if t is None else _fmt({"mean": t["diff"], "lo": t["diff_lo"],
+                                              "hi": t["diff_hi"]})  # fmt: skip
+
+    def p(t: dict[str, Any] | None, key: str = "wilcoxon_p") -> str:
+        return "n/a" if t is None else _p(t.get(key))
+
+    s, c = tests.get("nsd_2mm"), tests.get("curve")
+    return (f"| {arm} | {d['n']} | {diff(d)} | {p(d)} | {p(d, 'wilcoxon_q')} "
+            f"| {p(d, 'ttest_p')} | {diff(s)} | {p(s)} | {diff(c)} | {p(c)} |")
 
 
 def study_csv(summary: dict[str, Any]) -> str:
@@ -127,6 +167,8 @@ def study_csv(summary: dict[str, Any]) -> str:
         for arm, row in rows.items():
             for key, c in row["metrics"].items():
                 cls, metric = key.split("/")
+                if cls == "curve":  # the mean over the learning curve
+                    cls, metric = OVERALL, "curve_mean_dice"
                 w.writerow([regime, arm, "overall" if cls == OVERALL else cls, metric, c["n"],
                             f"{c['mean']:.6f}", "" if c["lo"] is None else f"{c['lo']:.6f}",
                             "" if c["hi"] is None else f"{c['hi']:.6f}"])  # fmt: skip

@@ -14,8 +14,9 @@ from fdif_core.cli.main import main
 from fdif_core.presets import PresetError
 from fdif_core.presets.study import StudySpec, load_study
 from fdif_core.real.toy import write_toy_dataset
-from fdif_core.studies.stats import mean_ci, paired_test
+from fdif_core.studies.stats import adjust_bh, mean_ci, paired_test
 from fdif_core.studies.study import run_study
+from fdif_core.studies.study_report import curve_mean
 
 
 def spec_dict(ds: str, finetune: str, **over) -> dict:
@@ -71,6 +72,17 @@ def test_paired_test_known_values():
     assert paired_test([0.3], [0.2])["wilcoxon_p"] is None
 
 
+def test_bh_adjustment_and_curve_mean_known_values():
+    # Benjamini-Hochberg: sorted p (0.01, 0.02, 0.04, 0.5) x m / rank, made monotone
+    q = adjust_bh([0.04, None, 0.01, 0.5, 0.02])
+    assert q[1] is None
+    assert q[2] == pytest.approx(0.04) and q[4] == pytest.approx(0.04)
+    assert q[0] == pytest.approx(0.0533333) and q[3] == pytest.approx(0.5)
+    assert adjust_bh([None, None]) == [None, None]
+    assert curve_mean({"curve": {"20": 0.2, "40": 0.4, "60": 0.9}}) == pytest.approx(0.5)
+    assert curve_mean({"curve": {}}) is None
+
+
 @pytest.mark.parametrize(
     ("change", "match"),
     [
@@ -123,10 +135,19 @@ def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     assert low[0]["train"] == ["toy_001"] and full[0]["train"] == ["toy_001", "toy_002", "toy_003"]
     # table, CSV and figure read back by their readers
     rows = list(csv.DictReader((out / "study.csv").open()))
-    assert len(rows) == 2 * 2 * 3 * 2  # regimes x arms x (overall + 2 classes) x 2 metrics
+    # regimes x arms x ((overall + 2 classes) x 2 metrics + the learning curve's mean)
+    assert len(rows) == 2 * 2 * (3 * 2 + 1)
+    assert sum(r["metric"] == "curve_mean_dice" for r in rows) == 4
     assert all(0.0 <= float(r["mean"]) <= 1.0 for r in rows)
     md = (out / "study.md").read_text()
-    assert "| fdif | 4 |" in md and "Wilcoxon" in md
+    assert "| fdif | 4 |" in md and "Wilcoxon" in md and "q (BH)" in md
+    tests = [summary["regimes"][r]["fdif"]["vs_scratch"] for r in ("low", "full")]
+    for t in tests:  # BH over the 2 comparisons: q >= p, and the smaller p is at most doubled
+        assert t["dice"]["wilcoxon_q"] >= t["dice"]["wilcoxon_p"]
+        assert t["curve"]["n"] == 4
+    assert min(t["dice"]["wilcoxon_q"] for t in tests) <= 2 * min(
+        t["dice"]["wilcoxon_p"] for t in tests
+    )
     with Image.open(out / "curves.png") as im:
         assert im.size[0] > 800 and im.size[1] > 300
     # resume: a lost result file is recomputed from its finished run, identically
