@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from fdif_core.presets import load_preset
 from fdif_studio.model import DesignState, Session
 from fdif_studio.model.analysis import (
     displacement_profile,
@@ -80,7 +81,8 @@ def test_export_of_the_design_writes_a_reopenable_design(tmp_path) -> None:
     paths = export_sample(session, tmp_path, "d0", "design")
     assert [p.name for p in paths][-1] == "d0_design.yaml"
     img = nib.load(paths[0])
-    assert img.shape == (48, 48, 48) and np.asarray(img.dataobj).max() > 0
+    assert img.shape == tuple(load_preset("quickstart").volume.shape)  # the edited preset's
+    assert np.asarray(img.dataobj).max() > 0
     assert load_design(paths[3])["knobs"]["radius"] == 0.2
     with pytest.raises(ValueError, match="no scene sample"):
         export_sample(session, tmp_path, "s0", "scene sample")

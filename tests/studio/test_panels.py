@@ -16,6 +16,7 @@ pytest.importorskip("pytestqt")
 if not (os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offscreen"):
     pytest.skip("needs a display: run under xvfb-run", allow_module_level=True)
 
+from fdif_core.presets import load_preset
 from fdif_studio import panels as W
 from fdif_studio.panels.common import DESIGN_LAYERS, session_for
 from fdif_studio.panels.layers import CAMERA_3D
@@ -106,8 +107,9 @@ def test_design_and_scene_share_one_physical_frame(make_napari_viewer, qtbot) ->
         return np.asarray(layer.extent.world) + np.stack([-half, half])
 
     np.testing.assert_allclose(box(design), box(sample))
-    np.testing.assert_allclose(box(design), [[0, 0, 0], [48, 48, 48]])
-    assert d.state.shape == (48, 48, 48)
+    frame = load_preset("quickstart").volume.shape  # the edited preset's voxels of 1 mm
+    np.testing.assert_allclose(box(design), [[0, 0, 0], list(frame)])
+    assert d.state.shape == tuple(frame)
 
 
 def test_plots_follow_the_design(make_napari_viewer, qtbot) -> None:

@@ -102,24 +102,26 @@ def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer
     first = viewer.layers["design label"].data.copy()
 
     # shape parameter: compare with the engine driven directly (no studio code); the design
-    # lives in the edited preset's frame (quickstart: 48³ voxels of 1 mm), like the Scene
-    assert d.state.shape == (48, 48, 48)
+    # lives in the edited preset's frame (quickstart's voxels of 1 mm), like the Scene; it
+    # renders that frame on the Designer's 48³ grid
+    frame = tuple(load_preset("quickstart").volume.shape)
+    assert d.state.shape == frame
     d.shape_widgets["radius"].value = 0.33
     wait(qtbot, d)
     preset = parse_preset(
         {
-            "volume": {"shape": [48, 48, 48]},
+            "volume": {"shape": list(frame)},
             "classes": {"include": ["sphere"]},
             "displacements": {"enabled": []},
             "mappers": {"enabled": [{"name": "m", "family": "linear", "params": {"slope": 10}}]},
         }
     )
     direct = Recipe(preset).render(
-        [ObjectSpec("sphere", {"radius": 0.33 * 48}, Pose.identity(), 0, -1)], (48, 48, 48)
+        [ObjectSpec("sphere", {"radius": 0.33 * frame[0]}, Pose.identity(), 0, -1)], (48, 48, 48)
     )
     assert_layers_match_engine(viewer, direct)
     assert direct.label.sum() > first.sum()
-    assert viewer.layers["design image"].scale[0] == pytest.approx(1.0)  # 48 mm / 48
+    assert viewer.layers["design image"].scale[0] == pytest.approx(frame[0] / 48)  # mm / voxel
 
     # displacement family and parameter
     d._disp_family.value = "sharp_max"
