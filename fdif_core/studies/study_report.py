@@ -116,10 +116,31 @@ def _p(v: float | None) -> str:
     return "n/a" if v is None else (f"{v:.3f}" if v >= 0.001 else f"{v:.1e}")
 
 
+def format_overview(summary: dict[str, Any], spec: StudySpec) -> str:
+    """Markdown: one row per regime and arm, the overall numbers only (the README's table)."""
+    lines = ["| regime | arm | runs | Dice | NSD 2 mm | curve mean Dice | Δ Dice vs scratch "
+             "| Wilcoxon p | q (BH) |", "|---" * 9 + "|"]  # fmt: skip
+    for regime, rows in summary["regimes"].items():
+        name = f"{regime} ({spec.regimes[regime]} training cases)"
+        for arm, row in rows.items():
+            m, d = row["metrics"], row["vs_scratch"].get("dice")
+            n = m.get(f"{OVERALL}/dice", {}).get("n", 0)
+            diff = "—" if d is None else _fmt({"mean": d["diff"], "lo": d["diff_lo"],
+                                                "hi": d["diff_hi"]})  # fmt: skip
+            p = "—" if d is None else _p(d["wilcoxon_p"])
+            q = "—" if d is None else _p(d.get("wilcoxon_q"))
+            lines.append(f"| {name} | {arm} | {n} | {_fmt(m.get(f'{OVERALL}/dice'))} "
+                         f"| {_fmt(m.get(f'{OVERALL}/nsd_2mm'))} | {_fmt(m.get('curve/dice'))} "
+                         f"| {diff} | {p} | {q} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def format_study(summary: dict[str, Any], spec: StudySpec) -> str:
-    """Markdown: per regime, one table of metrics and one of paired tests vs scratch."""
+    """Markdown: the overview, then per regime one table of metrics (every class) and one of
+    paired tests vs scratch."""
     classes = summary["classes"]
-    lines: list[str] = []
+    lines: list[str] = [f"**Overview** (overall = mean over foreground classes; 95 % "
+                        f"{summary['ci']} intervals)", "", format_overview(summary, spec)]
     for regime, rows in summary["regimes"].items():
         n_train = spec.regimes[regime]
         lines += [f"**{regime}** ({n_train} training case(s) per fold; mean over folds x "

@@ -141,6 +141,8 @@ def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     assert all(0.0 <= float(r["mean"]) <= 1.0 for r in rows)
     md = (out / "study.md").read_text()
     assert "| fdif | 4 |" in md and "Wilcoxon" in md and "q (BH)" in md
+    overview = md[: md.index("**low**")]  # one row per regime and arm, before the details
+    assert overview.count("| low (1 training cases) |") == 2 and "| full (3 training" in overview
     tests = [summary["regimes"][r]["fdif"]["vs_scratch"] for r in ("low", "full")]
     for t in tests:  # BH over the 2 comparisons: q >= p, and the smaller p is at most doubled
         assert t["dice"]["wilcoxon_q"] >= t["dice"]["wilcoxon_p"]
