@@ -15,6 +15,7 @@ from .stats import adjust_bh, mean_ci, paired_test
 
 METRICS = ("dice", "nsd_2mm")
 OVERALL = "mean"
+CURVE = "curve_mean_dice"  # the learning curve's mean, kept beside the overall metrics
 
 
 def unit_value(result: dict[str, Any], cls: str, metric: str) -> float | None:
@@ -71,7 +72,7 @@ def summarize_study(spec: StudySpec, results: list[dict[str, Any]]) -> dict[str,
                         row["metrics"][f"{cls}/{metric}"] = _cell(vals, spec.ci)
             curve = [v for r in units if (v := curve_mean(r)) is not None]
             if curve:
-                row["metrics"]["curve/dice"] = _cell(curve, spec.ci)
+                row["metrics"][f"{OVERALL}/{CURVE}"] = _cell(curve, spec.ci)
             if arm != SCRATCH:
                 row["vs_scratch"] = _vs_scratch(units, base)
             rows[arm] = row
@@ -116,6 +117,18 @@ def _p(v: float | None) -> str:
     return "n/a" if v is None else (f"{v:.3f}" if v >= 0.001 else f"{v:.1e}")
 
 
+def _diff(test: dict[str, Any] | None, none: str = "n/a") -> str:
+    """A paired test's mean difference with its interval."""
+    if test is None:
+        return none
+    return _fmt({"mean": test["diff"], "lo": test["diff_lo"], "hi": test["diff_hi"]})
+
+
+def _pv(test: dict[str, Any] | None, key: str = "wilcoxon_p", none: str = "n/a") -> str:
+    """A paired test's p- or q-value."""
+    return none if test is None else _p(test.get(key))
+
+
 def format_overview(summary: dict[str, Any], spec: StudySpec) -> str:
     """Markdown: one row per regime and arm, the overall numbers only (the README's table)."""
     lines = ["| regime | arm | runs | Dice | NSD 2 mm | curve mean Dice | Δ Dice vs scratch "
@@ -125,13 +138,10 @@ def format_overview(summary: dict[str, Any], spec: StudySpec) -> str:
         for arm, row in rows.items():
             m, d = row["metrics"], row["vs_scratch"].get("dice")
             n = m.get(f"{OVERALL}/dice", {}).get("n", 0)
-            diff = "—" if d is None else _fmt({"mean": d["diff"], "lo": d["diff_lo"],
-                                                "hi": d["diff_hi"]})  # fmt: skip
-            p = "—" if d is None else _p(d["wilcoxon_p"])
-            q = "—" if d is None else _p(d.get("wilcoxon_q"))
             lines.append(f"| {name} | {arm} | {n} | {_fmt(m.get(f'{OVERALL}/dice'))} "
-                         f"| {_fmt(m.get(f'{OVERALL}/nsd_2mm'))} | {_fmt(m.get('curve/dice'))} "
-                         f"| {diff} | {p} | {q} |")  # fmt: skip
+                         f"| {_fmt(m.get(f'{OVERALL}/nsd_2mm'))} "
+                         f"| {_fmt(m.get(f'{OVERALL}/{CURVE}'))} | {_diff(d, '—')} "
+                         f"| {_pv(d, none='—')} | {_pv(d, 'wilcoxon_q', '—')} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -151,7 +161,7 @@ def format_study(summary: dict[str, Any], spec: StudySpec) -> str:
         for arm, row in rows.items():
             cells = [_fmt(row["metrics"].get(f"{c}/{m}")) for c in [OVERALL, *classes]
                      for m in METRICS]  # fmt: skip
-            cells.append(_fmt(row["metrics"].get("curve/dice")))
+            cells.append(_fmt(row["metrics"].get(f"{OVERALL}/{CURVE}")))
             n = row["metrics"].get(f"{OVERALL}/dice", {}).get("n", 0)
             lines.append(f"| {arm} | {n} | " + " | ".join(cells) + " |")
         lines += ["", "| arm vs scratch | pairs | Δ Dice [95 % CI] | Wilcoxon p | q (BH) "
@@ -165,18 +175,9 @@ def format_study(summary: dict[str, Any], spec: StudySpec) -> str:
 
 
 def _test_row(arm: str, tests: dict[str, Any]) -> str:
-    d = tests["dice"]
-
-    def diff(t: dict[str, Any] | None) -> str:
-        return "n/a" if t is None else _fmt({"mean": t["diff"], "lo": t["diff_lo"],
-                                              "hi": t["diff_hi"]})  # fmt: skip
-
-    def p(t: dict[str, Any] | None, key: str = "wilcoxon_p") -> str:
-        return "n/a" if t is None else _p(t.get(key))
-
-    s, c = tests.get("nsd_2mm"), tests.get("curve")
-    return (f"| {arm} | {d['n']} | {diff(d)} | {p(d)} | {p(d, 'wilcoxon_q')} "
-            f"| {p(d, 'ttest_p')} | {diff(s)} | {p(s)} | {diff(c)} | {p(c)} |")
+    d, s, c = tests["dice"], tests.get("nsd_2mm"), tests.get("curve")
+    return (f"| {arm} | {d['n']} | {_diff(d)} | {_pv(d)} | {_pv(d, 'wilcoxon_q')} "
+            f"| {_pv(d, 'ttest_p')} | {_diff(s)} | {_pv(s)} | {_diff(c)} | {_pv(c)} |")
 
 
 def study_csv(summary: dict[str, Any]) -> str:
@@ -188,8 +189,6 @@ def study_csv(summary: dict[str, Any]) -> str:
         for arm, row in rows.items():
             for key, c in row["metrics"].items():
                 cls, metric = key.split("/")
-                if cls == "curve":  # the mean over the learning curve
-                    cls, metric = OVERALL, "curve_mean_dice"
                 w.writerow([regime, arm, "overall" if cls == OVERALL else cls, metric, c["n"],
                             f"{c['mean']:.6f}", "" if c["lo"] is None else f"{c['lo']:.6f}",
                             "" if c["hi"] is None else f"{c['hi']:.6f}"])  # fmt: skip
