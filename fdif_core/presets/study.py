@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from .base import Strict
+from .loader import read_preset_file
 from .preset import PresetError, format_error
 
 SCRATCH = "scratch"
@@ -132,14 +132,10 @@ class StudySpec(Strict):
 
 
 def load_study(path: str | Path) -> StudySpec:
-    """Read and validate a study spec (``yaml.safe_load``); bad input raises PresetError."""
+    """Read and validate a study spec with the presets' file checks and strict safe YAML
+    loader (size, type, duplicate keys, depth, aliases); bad input raises PresetError."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise PresetError(f"{path}: cannot read ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        raise PresetError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    data = read_preset_file(path)
     if not isinstance(data, dict):
         raise PresetError(f"{path}: a study must be a mapping of fields")
     try:
