@@ -46,21 +46,18 @@ def predict_validation(
     how many, default the run's ``val_volumes``; more continue the same sequence)."""
     from monai.inferers import sliding_window_inference
 
-    from ..synthetic.stream import scale_image, val_indices
+    from ..synthetic.stream import val_indices, validation_volume
 
     recipe = preset.recipe()
-    first = val_indices(preset)[:1] or [preset.dataset.num_samples]
-    n = preset.pretrain.val_volumes if volumes is None else volumes
     out = []
-    for i in range(first[0], first[0] + n):
-        s = recipe.sample(i)
-        image = scale_image(s.image, preset)
+    for i in val_indices(preset, volumes):
+        image, label = validation_volume(recipe, preset, i)
         logits = sliding_window_inference(
             image[None, None].to(device), preset.pretrain.patch_size, 4, model.to(device),
             overlap=0.25,
         )  # fmt: skip
         pred = logits.argmax(1)[0].cpu().numpy()
-        out.append({"index": i, "image": image.numpy(), "label": s.label.numpy(), "pred": pred})
+        out.append({"index": i, "image": image.numpy(), "label": label.numpy(), "pred": pred})
     return out
 
 

@@ -40,10 +40,11 @@ class Batch:
     indices: list[int]
 
 
-def val_indices(preset: Preset) -> list[int]:
-    """Sample indices of the fixed validation set: right after the training block."""
+def val_indices(preset: Preset, count: int | None = None) -> list[int]:
+    """Sample indices of the fixed validation set: right after the training block
+    (``count``: how many, default ``pretrain.val_volumes``; more continue the sequence)."""
     n = preset.dataset.num_samples
-    return [n + j for j in range(preset.pretrain.val_volumes)]
+    return [n + j for j in range(preset.pretrain.val_volumes if count is None else count)]
 
 
 def train_index(preset: Preset, position: int) -> int:
@@ -58,6 +59,15 @@ def train_index(preset: Preset, position: int) -> int:
 def scale_image(image: torch.Tensor, preset: Preset) -> torch.Tensor:
     """uint8 intensities -> float32 in [0, 1] (divided by the preset's clip maximum)."""
     return image.float() / float(preset.intensity.clip[1])
+
+
+def validation_volume(
+    recipe: Recipe, preset: Preset, index: int, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled image and label of validation volume ``index``, rendered as pre-training
+    renders (``pretrain.render_shape``): what validation and ``fdif-core report`` score."""
+    s = recipe.sample(index, preset.pretrain.render_shape, device)
+    return scale_image(s.image, preset), s.label
 
 
 # --------------------------------------------------------------------------- sources

@@ -24,9 +24,9 @@ from ..synthetic.stream import (
     DiskSource,
     SyntheticSource,
     batches,
-    scale_image,
     train_index,
     val_indices,
+    validation_volume,
 )
 from .distributed import Dist, init_distributed
 from .loop import MicroBatch, RunResult, Task, TrainingError, TrainingInterrupted, fit
@@ -71,9 +71,8 @@ class Validator:
                 img, cls = self.recipe.classification_sample(i, cfg.patch_size, device)
                 self.items.append((img.cpu()[None, None], torch.tensor([cls])))
             else:  # rendered on the training device, kept on the CPU
-                s = self.recipe.sample(i, cfg.render_shape, device)
-                image = scale_image(s.image, preset).cpu()
-                self.items.append((image[None, None], s.label.long().cpu()))
+                image, label = validation_volume(self.recipe, preset, i, device)
+                self.items.append((image.cpu()[None, None], label.long().cpu()))
         self.last_pred: torch.Tensor | None = None
 
     def __bool__(self) -> bool:
