@@ -57,3 +57,22 @@ def test_report_refuses_a_folder_without_checkpoint(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "best.pt" in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_scores_the_volumes_validation_scored(tiny):
+    """The report renders validation volumes as pre-training does (``render_shape``), the
+    same indices and pixels that the run's validation scored."""
+    from fdif_core.evaluation.run_report import predict_validation
+    from fdif_core.networks import build_network
+    from fdif_core.synthetic.stream import val_indices
+
+    preset = tiny(render_shape=[12, 12, 12], patch_size=[8, 8, 8], val_volumes=2)
+    model = build_network("unet_small", len(preset.recipe().label_names), (8, 8, 8),
+                          {"features_per_stage": [4, 8]}).eval()  # fmt: skip
+    items = predict_validation(model, preset, volumes=3)
+    assert [it["index"] for it in items] == val_indices(preset, 3)
+    assert val_indices(preset, 3)[:2] == val_indices(preset)
+    sample = preset.recipe().sample(items[0]["index"], (12, 12, 12))
+    for it in items:
+        assert it["image"].shape == it["label"].shape == it["pred"].shape == (12, 12, 12)
+    np.testing.assert_array_equal(items[0]["label"], sample.label.numpy())
