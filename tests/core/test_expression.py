@@ -184,3 +184,45 @@ def test_cli_sample_and_generate_take_formula_presets(tmp_path) -> None:
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "__import__" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+# ---- noise families in formulas: perlin(x, y, z, freq), fbm(x, y, z, freq, octaves)
+def test_noise_functions_in_formulas_are_the_engines_noise_and_deterministic() -> None:
+    from fdif_core.engine.textures import expression as E
+    from fdif_core.engine.textures.displacements import gradient_noise, perlin3
+
+    pts = torch.rand(4000, 3, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    one = E.displacement_field(pts, expr="0.05 * perlin(x, y, z, f)", f=6.0)
+    torch.testing.assert_close(one, 0.05 * perlin3(pts * 6.0, seed=0))
+    fbm = E.displacement_field(pts, expr="a * fbm(x, y, z, 4, 3)", a=0.1)
+    torch.testing.assert_close(fbm, gradient_noise(pts, 0.1, 4.0, 3, 0.5, 0))
+    again = E.displacement_field(pts, expr="a * fbm(x, y, z, 4, 3)", a=0.1)
+    assert torch.equal(fbm, again) and fbm.std() > 0.005
+    lo, hi = E.displacement_bounds(expr="0.05 * perlin(x, y, z, 6)")
+    assert lo == pytest.approx(-0.055) and hi == pytest.approx(0.055)  # ±1.1 × 0.05
+    assert float(one.abs().max()) <= hi
+
+
+def test_mapper_formulas_take_noise_of_d_and_lines() -> None:
+    from fdif_core.engine.textures import expression as E
+
+    d = torch.linspace(-10, 0, 50)
+    g = E.mapper_field(d, expr="64 + 20 * fbm(d, 0, 0, 0.5, 2)\n  + 8 * perlin(d, d, 0, 1)")
+    assert g.shape == d.shape and 30 < float(g.mean()) < 100
+
+
+@pytest.mark.parametrize(
+    ("expr", "why"),
+    [
+        ("perlin(x, y, z, x)", "freq must be numbers or named parameters"),
+        ("fbm(x, y, z, 4, 2.5)", "octaves = 2.5; allowed: an integer 1..8"),
+        ("fbm(x, y, z, 4, 9)", "octaves = 9; allowed: an integer 1..8"),
+        ("perlin(x, y, z)", "perlin() takes 4 arguments"),
+    ],
+)
+def test_noise_functions_refuse_bad_arguments_in_one_line(expr: str, why: str) -> None:
+    from fdif_core.engine.textures import expression as E
+
+    with pytest.raises(E.ExpressionError, match=r"^expression: .*") as err:
+        E.check_displacement({"expr": expr})
+    assert why in str(err.value) and "\n" not in str(err.value)
