@@ -68,6 +68,8 @@ def warning_text(before: float, after: float, largest: float) -> str:
         return (f"⚠ the displacement nearly empties the object ({name}, ×{ratio:.2f} < "
                 f"×1/{FACTOR:g}); lower its amplitude")  # fmt: skip
     if largest < LARGEST:
-        return (f"⚠ the displacement fragments the object (largest piece {100 * largest:.0f} % "
-                f"< {100 * LARGEST:.0f} % of the inside voxels); lower amplitude or frequency")
+        return (
+            f"⚠ the displacement fragments the object (largest piece {100 * largest:.0f} % "
+            f"< {100 * LARGEST:.0f} % of the inside voxels); lower amplitude or frequency"
+        )
     return ""

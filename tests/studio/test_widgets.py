@@ -57,7 +57,14 @@ def wait(qtbot, widget, timeout: int = 30_000) -> None:
     qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
 
 
-def small_designer(viewer, qtbot) -> W.Designer:
+PLAIN = {"knobs": {"radius": 0.275}, "displacement": "none", "displacement_params": {},
+         "mapper": "linear", "mapper_params": {"slope": 10.0}}  # fmt: skip
+"""A plain sphere (the tests' starting design; a new session opens with a texture)."""
+
+
+def small_designer(viewer, qtbot, plain: bool = True) -> W.Designer:
+    if plain:
+        session_for(viewer).design.restore(PLAIN)
     d = W.Designer(viewer)
     d._drag_res.value, d._full_res.value = 32, 48
     wait(qtbot, d)
