@@ -22,7 +22,7 @@ STUDIO_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
     # defaults), so its texture shows at first sight on the default shape: gradient noise
     # moving the surface by a few voxels, a ridge that keeps a star prism in one piece
     "displacement": {
-        "gradient_noise": {"amplitude": 0.12, "frequency": 4.0},
+        "gradient_noise": {"amplitude": 0.2, "frequency": 4.0},
         "ridge": {"amplitude": 0.005},
     },
     "mapper": {},
@@ -33,7 +33,7 @@ FIRST_SIGHT = {
     "primitive": "sphere",
     "knobs": {"radius": 0.35},
     "displacement": "gradient_noise",
-    "displacement_params": {"amplitude": 0.12, "frequency": 4.0},
+    "displacement_params": {"amplitude": 0.2, "frequency": 4.0},
     "mapper": "sinusoidal",
     "mapper_params": {},  # the family's defaults
 }
