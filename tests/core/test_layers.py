@@ -73,6 +73,18 @@ def test_import_arrows_follow_the_layer_table() -> None:
     assert not bad, "imports against docs/architecture.md: " + "; ".join(bad)
 
 
+def test_network_families_import_only_the_catalogue() -> None:
+    """Each family module of fdif_core/networks/ stands alone beside catalogue.py."""
+    bad = [
+        f"{name} -> {t}"
+        for path, name, package in modules("fdif_core/networks")
+        if name.rsplit(".", 1)[-1] not in ("networks", "catalogue")
+        for t in imported(path, package)
+        if t.startswith("fdif_core.networks") and t != "fdif_core.networks.catalogue"
+    ]
+    assert not bad, bad
+
+
 def test_studio_imports_no_training() -> None:
     bad = [
         f"{name} -> {t}"
