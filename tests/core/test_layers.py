@@ -116,3 +116,23 @@ def test_resolving_a_preset_loads_no_training_code(preset: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_no_class_name_means_two_things() -> None:
+    """A top-level class name is defined once across fdif_core and fdif_studio."""
+    seen: dict[str, list[str]] = {}
+    for folder in ("fdif_core", "fdif_studio"):
+        for path, name, _ in modules(folder):
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.ClassDef):
+                    seen.setdefault(node.name, []).append(name)
+    assert not {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def test_core_modules_stay_under_500_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in sorted((ROOT / "fdif_core").rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) >= 500
+    }
+    assert not long, long
