@@ -9,6 +9,7 @@ a napari notification with the reason; the viewer keeps working.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -28,8 +29,17 @@ DESIGN_LAYERS = ("design image", "design label", "design isosurface")
 SCENE_LAYERS = ("scene image", "scene label")
 
 
+def quiet_deprecations() -> None:
+    """Keep deprecation notices (napari's and other libraries', meant for developers) out
+    of the viewer's toasts: napari turns every shown warning into a notification."""
+    for category in (DeprecationWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", message=r"(?is).*deprecat", category=FutureWarning)
+
+
 def session_for(viewer: Any) -> Session:
     """The studio session of ``viewer`` (one per viewer, shared by all studio widgets)."""
+    quiet_deprecations()
     viewer = getattr(viewer, "__wrapped__", viewer)  # napari hands widgets a proxy
     if viewer not in _SESSIONS:
         _SESSIONS[viewer] = Session()

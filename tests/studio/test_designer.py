@@ -158,3 +158,19 @@ def test_a_burst_of_changes_renders_far_fewer_frames_ending_at_the_last(
     wait(qtbot, d)
     assert len(shown) < n / 3 and d.runner.dropped > n / 2
     assert shown[-1] == d.state.version and d.state.knobs["radius"] == pytest.approx(0.345)
+
+
+def test_deprecation_warnings_never_reach_the_toasts(make_napari_viewer) -> None:
+    import warnings
+
+    from napari.utils.notifications import notification_manager
+
+    viewer = make_napari_viewer()
+    W.Export(viewer)  # any studio panel
+    start = len(notification_manager.records)
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.warn("Layer.foo is deprecated since 0.5", DeprecationWarning, stacklevel=1)
+        warnings.warn("bar is deprecated and will be removed", FutureWarning, stacklevel=1)
+        warnings.warn("a real problem", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in shown] == ["a real problem"]
+    assert len(notification_manager.records) == start
