@@ -37,6 +37,7 @@ class DesignRequest:
     surface: bool = True  # also extract the isosurface
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)  # mm per reference voxel
     check: bool = False  # also check what the displacement does to the object (model.checks)
+    only_check: bool = False  # the check alone (the volumes are already shown)
 
 
 @dataclass

@@ -32,7 +32,10 @@ FORMULA_SETTLE_MS = 350
 
 def _design_work(request: Any):
     """Worker: slices first (fast), then the isosurface, then (settled renders) the
-    displacement check."""
+    displacement check (alone: ``only_check``)."""
+    if request.only_check:
+        yield displacement_check(request) or Check(request.version, 0.0, 0.0, 1.0, "")
+        return
     vol = render.render_volumes(request)
     yield vol
     if request.surface:
@@ -62,6 +65,12 @@ class Designer(DesignerControls):
         self._full_timer.setSingleShot(True)
         self._full_timer.setInterval(400)
         self._full_timer.timeout.connect(self._render_full)
+        self._check_timer = QTimer()
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(400)
+        self._check_timer.timeout.connect(
+            lambda: self._submit(int(self._full_res.value), check=True, only_check=True)
+        )
         self._formula_pending: dict[str, dict[str, Any]] = {}
         self._formula_timer = QTimer()
         self._formula_timer.setSingleShot(True)
@@ -331,7 +340,7 @@ class Designer(DesignerControls):
     # ---- rendering
     @property
     def busy(self) -> bool:
-        timers = (self._full_timer, self._formula_timer)
+        timers = (self._full_timer, self._formula_timer, self._check_timer)
         return self.runner.busy or any(t.isActive() for t in timers)
 
     def request_render(self, full: bool = False) -> None:
@@ -339,18 +348,21 @@ class Designer(DesignerControls):
         drag, top = int(self._drag_res.value), int(self._full_res.value)
         if full or drag >= top:
             self._full_timer.stop()
-            self._render_full()
+            self._render_full(check=full)
+            if not full:  # every change renders in full: check once they pause
+                self._check_timer.start()
             return
         self._submit(drag)
         self._full_timer.start()
 
-    def _render_full(self) -> None:
+    def _render_full(self, check: bool = True) -> None:
         self.history.record()  # the changes have settled: one undo step
-        self._submit(int(self._full_res.value), check=True)
+        self._submit(int(self._full_res.value), check=check)
 
-    def _submit(self, resolution: int, check: bool = False) -> None:
+    def _submit(self, resolution: int, check: bool = False, only_check: bool = False) -> None:
         req = self.state.request(resolution, str(self._device.value))
-        self.runner.submit(replace(req, surface=self._wants_surface(), check=check))
+        surface = self._wants_surface() and not only_check
+        self.runner.submit(replace(req, surface=surface, check=check, only_check=only_check))
 
     def _wants_surface(self) -> bool:
         """The isosurface is shown only in 3D: in 2D it is not even extracted."""
