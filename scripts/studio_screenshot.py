@@ -144,11 +144,13 @@ def main(out: str = "docs") -> None:
         scans.measure()
         scans.match()
         studio.show_panel("scans")
+        settle(app, studio.designer, studio.plots)  # the matched design renders first
         for name in ("design image", "design label", "design isosurface"):
-            if name in viewer.layers:
+            if name in viewer.layers:  # (the scan alone: its slice, not the design's)
                 viewer.layers.remove(name)
+        viewer.dims.set_point(2, float(np.asarray(layer.data_to_world((0, 0, k)))[2]))
         viewer.reset_view()
-        settle(app, studio.designer, studio.plots)
+        settle(app)
         save(viewer, app, out_dir / "studio-scan.png")
 
     studio.show_panel("gallery")

@@ -45,8 +45,9 @@ FORMULA_HELP = {
     "displacement": "sees x, y, z (normalised: coordinate / (G/2)) and the numbers below; "
     "perlin(x, y, z, freq), fbm(x, y, z, freq, octaves) and sin, cos, ... ; line breaks "
     "are spaces",
-    "mapper": "sees d (signed distance, voxels) and the numbers below; perlin(d, 0, 0, f), "
-    "fbm(...) and sin, cos, ... ; line breaks are spaces",
+    "mapper": "sees d (signed distance, voxels), x, y, z (object coordinates / (G/2), as "
+    "the displacement's) and the numbers below; perlin(x, y, z, f), fbm(...) and sin, "
+    "cos, ... ; line breaks are spaces",
 }
 
 

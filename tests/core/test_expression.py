@@ -226,3 +226,26 @@ def test_noise_functions_refuse_bad_arguments_in_one_line(expr: str, why: str) -
     with pytest.raises(E.ExpressionError, match=r"^expression: .*") as err:
         E.check_displacement({"expr": expr})
     assert why in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mapper_formulas_see_position_in_object_coordinates() -> None:
+    from fdif_core.engine.textures import expression as E
+
+    spec = EngineSpec(classes=["sphere"], shape=(32, 32, 32), per_volume=1,
+                      mappers=[Mapper("m", "expression", {"expr": "64 + 60 * sin(3 * x)"})],
+                      displacements=[], include_none=True)  # fmt: skip
+    recipe = Recipe(spec)
+    assert recipe.mappers[0].uses_position
+    obj = ObjectSpec("sphere", {"radius": 12.0}, Pose.identity(), 0, -1)
+    image = recipe.render([obj], (32, 32, 32)).image.float()
+    inside = recipe.render([obj], (32, 32, 32)).label > 0
+    # the intensity follows array axis 0 (x) and not y or z
+    prof = [(image * inside).sum(dim=tuple(b for b in range(3) if b != a))
+            / inside.sum(dim=tuple(b for b in range(3) if b != a)).clamp(min=1) for a in range(3)]
+    assert float(prof[0].max() - prof[0].min()) > 40
+    assert float(prof[1][8:24].std()) < 2 and float(prof[2][8:24].std()) < 2
+    d_only = Mapper("d", "expression", {"expr": "clip(128 + 12 * d, 0, 128)"})
+    assert not d_only.uses_position
+    assert not E.mapper_uses_position({"expr": "d * 2"})
+    g = E.mapper_field(torch.tensor([-1.0, -2.0]), None, expr="10 + x - d")  # x = 0 w/o points
+    assert g.tolist() == [11.0, 12.0]

@@ -374,7 +374,7 @@ def _call_interval(name: str, args: list[Interval]) -> Interval:
 
 # ------------------------------------------------------------------ the two families
 DISPLACEMENT_VARS = ("x", "y", "z")
-MAPPER_VARS = ("d",)
+MAPPER_VARS = ("d", "x", "y", "z")  # x, y, z: object coordinates / (G/2), as Δ's
 DOMAIN = 8.0
 """Displacement bounds hold for |x̂|, |ŷ|, |ẑ| <= DOMAIN: every voxel a culling decision
 can concern, for volumes with edges up to twice their shortest and moderate shear."""
@@ -428,13 +428,24 @@ def mapper_formula(params: dict[str, Any]) -> tuple[Formula, dict[str, float], b
     return compile_expression(expr, MAPPER_VARS, numeric), numeric, outside == 1.0
 
 
-def mapper_field(d: torch.Tensor, **params: Any) -> torch.Tensor:
+def mapper_uses_position(params: dict[str, Any]) -> bool:
+    """Whether a mapper formula reads x, y or z (else the engine passes d alone)."""
+    tree = mapper_formula(params)[0].tree
+    return any(isinstance(n, ast.Name) and n.id in "xyz" for n in ast.walk(tree))
+
+
+def _position_box() -> dict[str, Interval]:
+    return dict.fromkeys(DISPLACEMENT_VARS, (-DOMAIN, DOMAIN))
+
+
+def mapper_field(d: torch.Tensor, x: torch.Tensor | None = None, **params: Any) -> torch.Tensor:
     """g(d) of a typed formula: inside the surface only (``outside: 0``, the default), or
     everywhere with values below the halo cutoff dropped outside (``outside: 1``)."""
     from .mappers import HALO_CUTOFF
 
     formula, numeric, outside = mapper_formula(params)
-    v = _field(formula({**numeric, "d": d}), d)
+    pos = {n: 0.0 if x is None else x[:, i].contiguous() for i, n in enumerate("xyz")}
+    v = _field(formula({**numeric, **pos, "d": d}), d)
     if not outside:
         return torch.where(d <= 0.0, v, torch.zeros_like(v))
     keep = (d <= 0.0) | (v.abs() >= HALO_CUTOFF)
@@ -450,7 +461,7 @@ def mapper_halo(**params: Any) -> float:
         return 0.0
 
     def quiet(h: float) -> bool:  # |g| < cutoff on all of [h, D_MAX]
-        lo, hi = formula.bounds({"d": (h, D_MAX)}, numeric)
+        lo, hi = formula.bounds({"d": (h, D_MAX), **_position_box()}, numeric)
         return max(abs(lo), abs(hi)) < HALO_CUTOFF
 
     if not quiet(D_MAX / 2):
@@ -467,7 +478,7 @@ def mapper_halo(**params: Any) -> float:
 def check_mapper(params: dict[str, Any]) -> None:
     formula, numeric, _ = mapper_formula(params)
     mapper_halo(**params)
-    lo, hi = formula.bounds({"d": (-D_MAX, 0.0)}, numeric)  # sanity: finite where drawn
+    lo, hi = formula.bounds({"d": (-D_MAX, 0.0), **_position_box()}, numeric)  # finite?
     del lo, hi
 
 
