@@ -240,8 +240,11 @@ def test_mapper_formulas_see_position_in_object_coordinates() -> None:
     image = recipe.render([obj], (32, 32, 32)).image.float()
     inside = recipe.render([obj], (32, 32, 32)).label > 0
     # the intensity follows array axis 0 (x) and not y or z
-    prof = [(image * inside).sum(dim=tuple(b for b in range(3) if b != a))
-            / inside.sum(dim=tuple(b for b in range(3) if b != a)).clamp(min=1) for a in range(3)]
+    prof = [
+        (image * inside).sum(dim=tuple(b for b in range(3) if b != a))
+        / inside.sum(dim=tuple(b for b in range(3) if b != a)).clamp(min=1)
+        for a in range(3)
+    ]
     assert float(prof[0].max() - prof[0].min()) > 40
     assert float(prof[1][8:24].std()) < 2 and float(prof[2][8:24].std()) < 2
     d_only = Mapper("d", "expression", {"expr": "clip(128 + 12 * d, 0, 128)"})
