@@ -4,11 +4,12 @@ Run under a display::
 
     xvfb-run -a -s "-screen 0 1700x1050x24" python scripts/studio_screenshot.py [docs]
 
-Writes ``studio.png`` (3D isosurface, oblique camera), ``studio-2d.png`` (a typed formula,
-grayscale slices with label outlines, live plots), ``studio-scene.png`` (a Scene sample,
-class outlines), ``studio-scan.png`` (a real CT scan from pyradiomics' test data when its
-cache is present, else a synthetic one; a region measured and matched) and
-``studio-gallery.png`` (the class gallery).
+Writes ``studio.png`` (3D isosurface, oblique camera), ``studio-2d.png`` (a two-line
+formula with fbm noise, grayscale slices with label outlines, live plots),
+``studio-scene.png`` (a Scene sample, class outlines), ``studio-scan.png`` (a real CT
+scan from pyradiomics' test data when its cache is present, else a synthetic one; axial
+view, a rectangle 5 slices deep measured in HU and matched) and ``studio-gallery.png``
+(the class gallery).
 """
 
 from __future__ import annotations
