@@ -19,7 +19,9 @@ class Panel:
 
     ``widget`` is its name in napari's Plugins menu (the manifest's ``display_name``),
     ``title`` its command title; ``tab`` is its tab in the Studio dock (None: not a tab,
-    e.g. the Plots, which open as their own dock); ``scroll``: the tab scrolls.
+    e.g. the Plots, which open as their own dock); ``scroll``: the tab scrolls;
+    ``with_studio``: the Studio dock creates it (False: opened on demand, e.g. a view a
+    button of another panel opens; still in the Plugins menu).
     """
 
     cls: str
@@ -28,6 +30,7 @@ class Panel:
     title: str
     tab: str | None = None
     scroll: bool = True
+    with_studio: bool = True
 
     @property
     def attr(self) -> str:

@@ -18,7 +18,7 @@ class Studio(QTabWidget):
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()
         docks = []
-        for p in PANELS:
+        for p in (p for p in PANELS if p.with_studio):
             panel = panel_class(p.module, p.cls)(napari_viewer)
             setattr(self, p.attr, panel)
             if p.tab is None:
