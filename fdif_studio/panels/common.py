@@ -171,8 +171,18 @@ def scroll(widget: QWidget) -> QScrollArea:
     return area
 
 
+TIPS = {
+    "amplitude": "the family's scale of Δ, in half-grid units (G/2); the Δ plot shows the "
+    "resulting amplitude, max |Δ|, in mm",
+    "frequency": "per half-grid unit (x̂ = coordinate / (G/2))",
+}
+
+
 def param_widget(name: str, value: float) -> FloatSpinBox | SpinBox:
     lo, hi, step = PARAM_BOUNDS.get(name, (-1e6, 1e6, 0.1))
+    tip = TIPS.get(name)
     if name in INTEGER_PARAMS:
-        return SpinBox(value=int(value), min=int(lo), max=int(hi), step=1, label=name, name=name)
-    return FloatSpinBox(value=float(value), min=lo, max=hi, step=step, label=name, name=name)
+        return SpinBox(value=int(value), min=int(lo), max=int(hi), step=1, label=name, name=name,
+                       tooltip=tip)  # fmt: skip
+    return FloatSpinBox(value=float(value), min=lo, max=hi, step=step, label=name, name=name,
+                        tooltip=tip)  # fmt: skip
