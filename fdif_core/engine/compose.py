@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ..dtypes import label_dtype
 from . import grid
 from .pose import Pose, sample_pose
 from .sdf.geometry import block_lipschitz
@@ -321,9 +322,7 @@ class Recipe:
 
     def _paint(self, objects, masks, volumes, shape, dev) -> dict[str, torch.Tensor]:
         n_labels = max(len(v) for v in self.task_names().values())
-        dtype = (
-            torch.uint8 if n_labels <= 256 else torch.int16 if n_labels <= 32768 else torch.int32
-        )
+        dtype = getattr(torch, label_dtype(n_labels))
         maps = {k: torch.zeros(shape, dtype=dtype, device=dev) for k in self.task_names()}
         order = sorted(range(len(objects)), key=lambda i: (-volumes[i], i))  # largest first
         for i in order:

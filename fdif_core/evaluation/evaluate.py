@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..dtypes import label_dtype
 from ..io.atomic import atomic_path, write_text
 from ..presets.training import amp_dtype
 from ..real.preprocess import Plan, preprocess_case, preprocess_transforms, tracking_meta
@@ -159,7 +160,7 @@ class Predictor:
             inv = Invertd("pred", self.transform, orig_keys="image", nearest_interp=False)(data)
             pred = inv["pred"]
             affine = np.asarray(pred.affine, dtype=np.float64)
-        dtype = np.uint8 if probs.shape[0] < 256 else np.int16
+        dtype = np.dtype(label_dtype(probs.shape[0]))
         return torch.argmax(pred.as_tensor(), 0).numpy().astype(dtype), affine
 
 

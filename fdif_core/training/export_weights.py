@@ -45,9 +45,7 @@ def _strip(key: str) -> str:
 
 def _run_settings(state: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, int, int], int]:
     """Model kwargs, patch size and input channels of a pre-training or fine-tuning checkpoint."""
-    import yaml
-
-    from ..presets.preset import parse_preset
+    from ..presets.preset import preset_from_text
 
     if "patch_size" in state:  # fine-tuning checkpoint
         return (
@@ -55,7 +53,7 @@ def _run_settings(state: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, int
             tuple(state["patch_size"]),
             int(state.get("in_channels", 1)),
         )
-    preset = parse_preset(yaml.safe_load(state["preset"]), "checkpoint preset")
+    preset = preset_from_text(state["preset"], "checkpoint preset")
     return dict(preset.pretrain.model_kwargs), tuple(preset.pretrain.patch_size), 1
 
 

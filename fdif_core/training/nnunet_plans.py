@@ -263,11 +263,9 @@ def _shapes(outputs: int, patch: Shape3, kw: dict[str, Any]) -> dict[str, tuple[
 
 
 def _run_kwargs(state: dict[str, Any]) -> dict[str, Any]:
-    import yaml
+    from ..presets.preset import preset_from_text
 
-    from ..presets.preset import parse_preset
-
-    preset = parse_preset(yaml.safe_load(state["preset"]), "checkpoint preset")
+    preset = preset_from_text(state["preset"], "checkpoint preset")
     return dict(preset.pretrain.model_kwargs)
 
 

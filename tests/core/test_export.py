@@ -18,10 +18,10 @@ import yaml
 
 from fdif_core import Recipe, load_preset
 from fdif_core.cli.main import main
+from fdif_core.dtypes import label_dtype
 from fdif_core.io.nifti import nifti_bytes
 from fdif_core.synthetic.export import JOURNAL, MANIFEST, generate
 from fdif_core.synthetic.export import writer as writer_mod
-from fdif_core.synthetic.export.writer import label_dtype
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
@@ -115,13 +115,13 @@ def test_nifti_bytes_are_deterministic_gzip() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "dtype"), [(9, np.uint8), (256, np.uint8), (257, np.uint16), (65537, np.uint32)]
+    ("n", "dtype"), [(9, np.uint8), (256, np.uint8), (257, np.int16), (32769, np.int32)]
 )
 def test_label_dtype(n: int, dtype: type) -> None:
     assert label_dtype(n) == np.dtype(dtype)
 
 
-def test_more_than_255_classes_give_uint16_labels(tmp_path: Path) -> None:
+def test_more_than_255_classes_give_int16_labels(tmp_path: Path) -> None:
     preset = write_preset(
         tmp_path / "many.yaml",
         classes={"include": ["all"]},
@@ -135,7 +135,7 @@ def test_more_than_255_classes_give_uint16_labels(tmp_path: Path) -> None:
     names = json.loads((out / "dataset.json").read_text())["labels"]
     assert len(names) == 1 + 109 * 2 * 3 > 256
     lab = nib.load(out / "labelsTr" / "case_00000.nii.gz")
-    assert lab.get_data_dtype() == np.uint16
+    assert lab.get_data_dtype() == np.int16
     assert int(np.asarray(lab.dataobj).max()) < len(names)
 
 

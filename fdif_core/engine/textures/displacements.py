@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import torch
 
+from ..params import TEXTURE_PARAMS, Param
 from ..registry import Registry
 from ..types import Field, Points
 from . import expression
@@ -32,6 +33,11 @@ class DisplacementFamily:
     doc: str
     bounds: Callable[..., tuple[float, float]] | None = None  # (min Δ, max Δ) from params
     check: Callable[[dict], None] | None = None  # validates params (formula families)
+
+    @property
+    def params(self) -> dict[str, Param]:
+        """Domain, unit and editing window of each parameter (a formula's are its own)."""
+        return {k: TEXTURE_PARAMS.get(k) for k in self.defaults}
 
 
 FAMILIES: Registry[DisplacementFamily] = Registry("displacement family")
