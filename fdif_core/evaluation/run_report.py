@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import atomic_path
 from ..io.preview import label_colors
 
@@ -32,7 +32,9 @@ def load_pretrained_run(run: Path, which: str = "best.pt"):
         raise UserError(f"report: {path} is not a segmentation pre-training checkpoint")
     preset = preset_from_text(ckpt["preset"], f"{path} (its preset)")
     cfg = preset.pretrain
-    model = build_network(cfg.model, len(ckpt["label_names"]), cfg.patch_size, cfg.model_kwargs)
+    model = build_network(
+        cfg.model, len(ckpt["label_names"]), cfg.patch_size, cfg.model_kwargs, section="pretrain"
+    )
     model.load_state_dict(ckpt["model"])
     return model.eval(), preset, ckpt
 
@@ -123,7 +125,7 @@ def report_run(
     model, preset, ckpt = load_pretrained_run(run)
     labels = list(ckpt["label_names"])
     if volumes is not None and volumes < 1:
-        raise UserError(f"report --volumes {volumes}: must be at least 1")
+        raise UserError(f"report {arg('volumes')} {volumes}: must be at least 1")
     items = predict_validation(model, preset, device, volumes)
     if not items:
         raise UserError(f"report: {run}'s preset has pretrain.val_volumes 0; nothing to show")

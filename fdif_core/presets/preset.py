@@ -31,6 +31,7 @@ from ..engine.sdf.library import FDIF_CLASSES, PRIMITIVES
 from ..engine.textures import displacements as D
 from ..engine.textures import mappers as M
 from ..engine.textures.instances import Instance as TextureInstance
+from ..errors import arg
 from .base import Strict, type_problem
 from .catalog import shipped_dir, shipped_preset_path, shipped_presets
 from .finetune import FinetuneConfig
@@ -428,7 +429,7 @@ def resolve_path(name_or_path: str | Path) -> Path:
     """A preset file, or a shipped preset's name (``quickstart``: the shipped quickstart.yaml)."""
     if not str(name_or_path).strip():
         raise PresetError(
-            "--preset: empty name (an unset shell variable?); give a preset file or a "
+            f"{arg('preset')}: empty name (an unset shell variable?); give a preset file or a "
             "shipped name such as quickstart"
         )
     p = Path(name_or_path)

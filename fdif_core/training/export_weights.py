@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import write_bytes, write_text
 
 FORMATS = ("nnunet",)
@@ -185,7 +185,7 @@ def export_nnunet(
         named = (target.dataset_name, target.dataset_name[7:10].lstrip("0"))
         if dataset is not None and Path(dataset).name.lstrip("0") not in named:
             raise UserError(
-                f"--dataset {dataset}: this run was pre-trained for {target.dataset_name} "
+                f"{arg('dataset')} {dataset}: this run was pre-trained for {target.dataset_name} "
                 f"({target.plans_name}); its weights fit that dataset's plans only"
             )
         out = _check_out(out, Path(checkpoint), "nnunet_weights.pth", overwrite)
@@ -193,8 +193,8 @@ def export_nnunet(
     else:
         if dataset is None:
             raise UserError(
-                "--dataset: give the nnU-Net dataset to fine-tune on (id or DatasetXXX_Name "
-                "under $nnUNet_preprocessed); the matching plans are written there"
+                f"{arg('dataset')}: give the nnU-Net dataset to fine-tune on (id or "
+                "DatasetXXX_Name under $nnUNet_preprocessed); the matching plans are written there"
             )
         kwargs, run_patch, in_ch = _run_settings(state)
         ds_dir = nn.preprocessed_dir(dataset)
@@ -246,8 +246,10 @@ def _check_out(out: str | Path | None, checkpoint: Path, default: str, overwrite
 
     path = Path(out) if out else checkpoint.parent / default
     if path.resolve() == checkpoint.resolve():
-        raise UserError(f"--out {path}: is the checkpoint being exported; choose another file")
-    check_new_file(path, "--out", overwrite)
+        raise UserError(
+            f"{arg('out')} {path}: is the checkpoint being exported; choose another file"
+        )
+    check_new_file(path, f"{arg('out')}", overwrite)
     return path
 
 
@@ -255,6 +257,7 @@ def _write_plans(path: Path, plans: dict[str, Any], overwrite: bool) -> None:
     text = json.dumps(plans, indent=4) + "\n"
     if path.exists() and path.read_text() != text and not overwrite:
         raise UserError(
-            f"{path}: exists with other contents; give another --plans-name or --overwrite"
+            f"{path}: exists with other contents; give another {arg('plans_name')} or "
+            f"{arg('overwrite')}"
         )
     write_text(path, text)

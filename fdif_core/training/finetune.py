@@ -237,7 +237,7 @@ def _model(
     channels = len(data.ds.channels)
     torch.manual_seed(run.preset.seed)
     n_out = data.ds.num_classes
-    model = build_network(cfg.model, n_out, cfg.patch_size, cfg.model_kwargs, channels)
+    model = build_network(cfg.model, n_out, cfg.patch_size, cfg.model_kwargs, channels, TASK)
     source = run.info.get("weights")
     if run.state is not None:
         return model, None

@@ -47,8 +47,10 @@ def make_model(preset: Preset, recipe: Recipe | None = None) -> torch.nn.Module:
     n_labels = len((recipe or preset.recipe()).label_names)
     torch.manual_seed(preset.seed)
     if cfg.task == "classification":
-        return build_classifier(cfg.model, n_labels - 1, cfg.patch_size, cfg.model_kwargs)
-    return build_network(cfg.model, n_labels, cfg.patch_size, cfg.model_kwargs)
+        return build_classifier(
+            cfg.model, n_labels - 1, cfg.patch_size, cfg.model_kwargs, section="pretrain"
+        )
+    return build_network(cfg.model, n_labels, cfg.patch_size, cfg.model_kwargs, section="pretrain")
 
 
 def check_preset(preset: Preset) -> None:
