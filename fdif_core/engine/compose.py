@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -30,15 +29,7 @@ from .textures.mappers import Mapper
 from .types import Device, Params, Shape3
 
 CHUNK = 1 << 17  # points evaluated at once
-AXIS_SYMMETRIC = frozenset({"ridge", "sharp_max", "sawtooth"})
-"""Displacement families unchanged by reordering the axes (no reordered copy needed)."""
 BLOCK = 4  # edge, in voxels, of the blocks culled by the coarse pass
-
-
-class SpecSource(Protocol):
-    """Anything that resolves to an ``EngineSpec`` (a preset does)."""
-
-    def engine_spec(self) -> EngineSpec: ...
 
 
 @dataclass(frozen=True)
@@ -80,9 +71,7 @@ def sample_seed(seed: int, index: int) -> int:
 class Recipe:
     """A resolved recipe (``EngineSpec``): class list, instances, label layout, rendering."""
 
-    def __init__(self, spec: EngineSpec | SpecSource) -> None:
-        if not isinstance(spec, EngineSpec):
-            spec = spec.engine_spec()  # a preset: the preset layer resolves it
+    def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
         self.classes: list[str] = list(spec.classes)
         self.mappers: list[Mapper] = list(spec.mappers)
@@ -231,7 +220,7 @@ class Recipe:
                 div, mul = self.displacement_frame()
                 space = pts
                 if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
-                    if disp.family in AXIS_SYMMETRIC:
+                    if disp.spec.axis_symmetric:  # no reordered copy of the points needed
                         div = div.flip(0)  # type: ignore[union-attr]
                     else:
                         space = pts.flip(-1)

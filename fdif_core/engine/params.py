@@ -20,8 +20,8 @@ QT_INT_MAX = 2**31 - 1  # editors' whole-number fields stop here
 class Param:
     """One parameter: its domain, unit and editing window.
 
-    ``signed``: negative values mean something (the domain is symmetric about 0);
-    ``whole``: whole numbers only; ``open_low``: ``low`` itself is excluded.
+    ``whole``: whole numbers only; ``open_low``: ``low`` itself is excluded. A signed
+    parameter (negative values mean something) has a domain symmetric about 0.
     """
 
     name: str
@@ -32,10 +32,6 @@ class Param:
     view: tuple[float, float, float]
     whole: bool = False
     open_low: bool = False
-
-    @property
-    def signed(self) -> bool:
-        return self.low < 0
 
     def problem(self, value: float) -> str | None:
         """Why ``value`` is not allowed (one phrase naming the domain); None if it is."""

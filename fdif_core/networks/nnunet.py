@@ -295,7 +295,7 @@ def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
 
 
 def _repeat_channels(n: int):
-    def hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    def hook(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
         x = args[0]
         return (x.expand(x.shape[0], n, *x.shape[2:]).contiguous(), *args[1:])
 

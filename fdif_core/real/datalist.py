@@ -25,7 +25,6 @@ from ..errors import ArgumentError, UserError, arg
 from .checks import check_dims
 
 Layout = Literal["nnunet", "msd", "datalist"]
-Split = Literal["train", "val", "test"]
 NIFTI_ENDINGS = (".nii.gz", ".nii")
 
 

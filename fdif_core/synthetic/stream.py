@@ -283,7 +283,7 @@ class BatchStream(torch.utils.data.IterableDataset):
             t += nw
 
 
-def quiet_worker(worker_id: int) -> None:
+def quiet_worker(_worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: Ctrl-C goes to the training process, which saves a
     checkpoint and stops its workers; a worker that died of it first would lose the step."""
     import signal

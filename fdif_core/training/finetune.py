@@ -36,7 +36,6 @@ from .rundir import Run, open_run
 from .transfer import TransferReport, head_keys, transfer_weights
 
 TASK = "finetune"
-FinetuneResult = RunResult  # the one result type of training runs (old name kept)
 
 
 def finetune_config(preset: Preset, source: str = "preset") -> FinetuneConfig:
