@@ -97,6 +97,7 @@ class MatchResult:
     fitted: np.ndarray = field(repr=False)  # the fitted synthetic region, scan units
     histogram_only: np.ndarray = field(repr=False)  # the "before", scan units
     spectra: dict[str, Spectrum] = field(repr=False, default_factory=dict)
+    rms_vox: float = RMS_VOX
 
     @property
     def cell_mm(self) -> float:
@@ -132,7 +133,7 @@ class MatchResult:
                       "clip": list(self.frame.clip)},
             "texture": {"family": "gradient_noise", "params": self.fragment()[
                 "displacements"]["enabled"][0]["params"], "cell_mm": self.cell_mm,
-                        "rms_vox": RMS_VOX},
+                        "rms_vox": self.rms_vox},
             "mapper": {"family": self.mapper_family, "params": self.mapper_params,
                        "depth_vox": self.depth},
             "intensity": {"scale": self.scale, "offset": self.offset,
@@ -156,7 +157,7 @@ class MatchResult:
             f"(wavelength {b.wavelength:.1f} -> {a.wavelength:.1f} mm)",
             f"texture: gradient_noise cell {self.cell_mm:.2f} mm (frequency "
             f"{tp['frequency']:.3g}), octaves {int(tp['octaves'])}, persistence "
-            f"{tp['persistence']:.2f}, amplitude {tp['amplitude']:.4g} (rms {RMS_VOX} vox)",
+            f"{tp['persistence']:.2f}, amplitude {tp['amplitude']:.4g} (rms {self.rms_vox:g} vox)",
             f"mapper: {self.mapper_family} ({mp}) at depth {self.depth:.2f} vox",
             f"intensity scale: scan = {self.scale:.4g} * design + {self.offset:.4g}",
         ]
@@ -166,6 +167,11 @@ def _affine(syn: np.ndarray, target_q: np.ndarray) -> tuple[float, float]:
     A = np.stack([np.quantile(syn, QUANTILES), np.ones_like(QUANTILES)], axis=1)
     (a, b), *_ = np.linalg.lstsq(A, target_q, rcond=None)
     return float(a), float(b)
+
+
+def _round(x: float) -> float:
+    """Six significant digits: the fragment holds exactly what the fit rendered."""
+    return float(f"{x:.6g}")
 
 
 def _w1(values: np.ndarray, target_sorted: np.ndarray) -> float:
@@ -287,11 +293,12 @@ def fit_region(
         target = radial_spectrum(region.data, region.mask, region.spacing)
         before_choice, before_img = _histogram_only(region, frame)
         found = search_texture(region, frame, seed)
+        found["frequency"] = _round(found["frequency"])
         x = points(region.shape, region.spacing, frame)
         noise = unit_noise(x, found["frequency"], int(found["octaves"]),
                            found["persistence"], seed).reshape(region.shape)  # fmt: skip
         sigma = float(noise[region.mask].std()) or 1.0
-        amplitude = rms_vox / (sigma * frame.half)
+        amplitude = _round(rms_vox / (sigma * frame.half))
         delta = noise * amplitude * frame.half
         choices = _mapper_candidates(delta[region.mask], region.values, frame.clip)
         if not choices:
@@ -309,7 +316,7 @@ def fit_region(
         target.wavelength,
         _side(region, before_img, spectra["before"], target, before_choice),
         _side(region, fitted, spectra["after"], target, choice),
-        time.perf_counter() - t0, region, fitted, before_img, spectra,
+        time.perf_counter() - t0, region, fitted, before_img, spectra, float(rms_vox),
     )  # fmt: skip
 
 
