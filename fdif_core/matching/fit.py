@@ -198,7 +198,7 @@ def search_texture(region: Region, frame: Frame, seed: int) -> dict[str, float]:
     x = points(shape, region.spacing, frame)
     fine = min(region.spacing)
     coarse = 0.5 * max(n * s for n, s in zip(shape, region.spacing, strict=True))
-    n_cells = max(int(math.ceil(math.log(coarse / fine, STEP))), 1) + 1
+    n_cells = max(math.ceil(math.log(coarse / fine, STEP)), 1) + 1
     cells = [coarse / STEP**j for j in range(n_cells + 4 * (max(OCTAVES) - 1))]
     powers = []
     for j, cell in enumerate(cells):
@@ -256,6 +256,7 @@ def _histogram_only(region: Region, frame: Frame) -> tuple[MapperChoice, np.ndar
     best: tuple[float, MapperChoice | None, np.ndarray | None] = (math.inf, None, None)
     for family, key, (lo, hi) in (("linear", "slope", (0.2, 40.0)),
                                   ("exponential", "base", BASES)):  # fmt: skip
+
         def cost(u: float, family=family, key=key):
             m = MapperChoice(Mapper("m", family, {key: float(u), "peak": 128.0}), 0.0, 1, 0)
             design = m.design(phi, frame.clip)

@@ -1,5 +1,4 @@
-"""The fit's outputs: the preset fragment (YAML), merging it into a preset, the preview NIfTI.
-"""
+"""The fit's outputs: the preset fragment (YAML), merging it into a preset, the preview NIfTI."""
 
 from __future__ import annotations
 

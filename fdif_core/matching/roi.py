@@ -102,10 +102,10 @@ def load_region(
     """Read the region of ``scan``: the ``roi`` box, the voxels of ``label`` in ``mask``, or
     both (the label's voxels inside the box). Bad input raises ArgumentError (one line)."""
     img, shape = _load(scan, "scan")
-    if roi is None and mask is None:
-        raise ArgumentError("roi", "give --roi I0:I1,J0:J1,K0:K1 or --mask with --label")
     if (mask is None) != (label is None):
         raise ArgumentError("label" if label is None else "mask", "--mask and --label go together")
+    if roi is None and mask is None:
+        raise ArgumentError("roi", "give --roi I0:I1,J0:J1,K0:K1 or --mask with --label")
     box = parse_roi(roi, shape) if roi is not None else (slice(0, shape[0]),
                                                          slice(0, shape[1]),
                                                          slice(0, shape[2]))  # fmt: skip
@@ -128,8 +128,8 @@ def load_region(
         nz = np.nonzero(sel)
         inner = tuple(slice(int(i.min()), int(i.max()) + 1) for i in nz)
         sel = sel[inner]
-        box = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, inner,
-                                                                               strict=True))  # fmt: skip
+        pairs = zip(box, inner, strict=True)
+        box = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in pairs)
     data = _array(img, box).astype(np.float64)
     vals = data[sel]
     if not np.isfinite(vals).all():

@@ -50,9 +50,7 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
     return tuple(slice(int(i.min()), int(i.max()) + 1) for i in nz)
 
 
-def radial_spectrum(
-    image: np.ndarray, mask: np.ndarray, spacing: tuple[float, ...]
-) -> Spectrum:
+def radial_spectrum(image: np.ndarray, mask: np.ndarray, spacing: tuple[float, ...]) -> Spectrum:
     """RAPS of ``image`` inside ``mask`` (same shape), ``spacing`` in mm per array axis."""
     img = np.asarray(image, dtype=np.float64)
     m = np.asarray(mask, dtype=bool)

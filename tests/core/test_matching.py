@@ -168,8 +168,10 @@ def test_cli_writes_a_fragment_that_validates_in_quickstart(scan, capsys) -> Non
     region = data[4:44, 2:42, 2:28]
     assert abs(vals.mean() - region.mean()) < 0.1 * region.std()
     report = json.loads(rep.read_text())
-    assert report["after"]["spectrum_w1_cycles_per_mm"] <= 0.5 * report["before"][
-        "spectrum_w1_cycles_per_mm"]
+    assert (
+        report["after"]["spectrum_w1_cycles_per_mm"]
+        <= 0.5 * report["before"]["spectrum_w1_cycles_per_mm"]
+    )
     assert report["after"]["histogram_w1"] <= 0.25 * report["region"]["std"]
     assert report["fragment"] == frag and report["seed"] == 3
 

@@ -8,7 +8,7 @@ from ._common import INDEX_MAX, add_overwrite, int_in, path
 
 NAME = "match"
 ORDER = 17
-HELP = "fit a texture (gradient-noise displacement and mapper) to a scan region; write a preset fragment"
+HELP = "fit a texture (displacement + mapper) to a scan region; write a preset fragment"
 DESCRIPTION = (
     "Fit the engine's gradient-noise displacement (cell size in mm, octaves, persistence) and "
     "a mapper (linear or exponential, with an intensity scale to scan units) to a region of a "
@@ -33,11 +33,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", type=int_in(0, 2**31 - 1), metavar="N", help="label number")
     p.add_argument("--out", required=True, metavar="texture.yaml", type=path,
                    help="the preset fragment to write (YAML)")  # fmt: skip
-    p.add_argument("--preview", metavar="FILE.nii.gz", type=path,
-                   help="write the fitted synthetic region (region's box, affine, scan units)")
+    p.add_argument(
+        "--preview",
+        metavar="FILE.nii.gz",
+        type=path,
+        help="write the fitted synthetic region (region's box, affine, scan units)",
+    )
     p.add_argument("--json", metavar="FILE", type=path, help="write the fit report as JSON")
-    p.add_argument("--preset", default="quickstart", metavar="P", type=path,
-                   help="preset whose grid and spacing the fragment is for (default quickstart)")
+    p.add_argument(
+        "--preset",
+        default="quickstart",
+        metavar="P",
+        type=path,
+        help="preset whose grid and spacing the fragment is for (default quickstart)",
+    )
     p.add_argument("--name", metavar="NAME",
                    help="instance name prefix (default match_<scan name>): NAME_texture, "
                    "NAME_intensity")  # fmt: skip
