@@ -19,7 +19,7 @@ FORMULA_DEFAULTS = {
 
 PARAM_BOUNDS: dict[str, tuple[float, float, float]] = {
     # name: (low, high, step) for the widgets; the model checks the same bounds
-    "amplitude": (-0.5, 0.5, 0.005),
+    "amplitude": (-2.0, 2.0, 0.005),  # fitted textures (match) reach about 1
     "frequency": (0.0, 200.0, 1.0),
     "octaves": (1, 8, 1),
     "persistence": (0.0, 1.0, 0.05),
