@@ -2,16 +2,17 @@
 
 1. **Texture** (spectrum): the region's radially averaged power spectrum (``spectrum``) is
    compared with the engine's gradient noise over a grid of lattice cells (mm, steps of
-   2^¼ from the finest voxel to half the region's extent), octaves 1-4 and persistence
+   2^⅙ from the finest voxel to half the region's extent), octaves 1-4 and persistence
    0.3-0.8. Octave o of a cell is the single-octave noise of the cell 2^-o smaller, so each
    cell's spectrum is rendered once and octave sums are weighted sums of spectra (octaves
    use independent seeds, so their powers add). The best triple is rendered exactly.
 2. **Amplitude**: the displacement's rms is ``rms_vox`` preset voxels (default 1.6: a
    texture that shows on surfaces without breaking objects); the intensity scale absorbs
    the rest, so amplitude and scale are not fitted twice.
-3. **Mapper** (histogram): ``linear`` (slope 10) and ``exponential`` (base searched; its
-   skew) at the depth where they give mid-range intensity; the scale and offset to scan
-   units are least squares over 49 quantiles; the one with the lower W1 wins.
+3. **Mapper** (histogram): ``linear`` (slope 10) and ``exponential`` (base searched in
+   1.1-3: its skew; smaller bases fade the texture's contrast in design units) at the depth
+   where they give mid-range intensity; the scale and offset to scan units are least
+   squares over 49 quantiles; the exponential wins only with a W1 5 % below the linear's.
 
 The histogram-only fit (the "before") fits the same mapper families to the histogram on an
 untextured ball (``synth.ball_distance``). Everything is deterministic for a seed.
@@ -43,13 +44,16 @@ from .synth import (
 )
 
 QUANTILES = np.linspace(0.01, 0.99, 49)
-STEP = 2.0**0.25  # lattice cells of the coarse grid
+PER_OCTAVE = 6  # lattice cells of the coarse grid: 6 per halving
+STEP = 2.0 ** (1.0 / PER_OCTAVE)
 OCTAVES = (1, 2, 3, 4)
 PERSISTENCE = tuple(np.round(np.arange(0.3, 0.801, 0.05), 2))
-SEARCH_EDGE = 32  # the texture search looks at a central crop of at most this many voxels
+SIMPLER = 1.0  # fewer octaves win only on a tie (a margin made the cell coarser)
+SEARCH_EDGE = 40  # the texture search looks at a central crop of at most this many voxels
 RMS_VOX = 1.6
 LINEAR_SLOPE = 10.0
-BASES = (1.01, 3.0)  # exponential base search range
+BASES = (1.1, 3.0)  # exponential bases: below 1.1 the texture's contrast fades (< 10 units)
+PREFER_LINEAR = 0.95  # the exponential must beat the linear mapper's W1 by 5 %
 
 
 @contextmanager
@@ -199,28 +203,42 @@ def search_texture(region: Region, frame: Frame, seed: int) -> dict[str, float]:
     fine = min(region.spacing)
     coarse = 0.5 * max(n * s for n, s in zip(shape, region.spacing, strict=True))
     n_cells = max(math.ceil(math.log(coarse / fine, STEP)), 1) + 1
-    cells = [coarse / STEP**j for j in range(n_cells + 4 * (max(OCTAVES) - 1))]
+    cells = [coarse / STEP**j for j in range(n_cells + PER_OCTAVE * (max(OCTAVES) - 1))]
     powers = []
     for j, cell in enumerate(cells):
         f = frame.frequency(cell)
         n = perlin3(x * f, seed=seed + j).double().numpy().reshape(shape)
         powers.append(radial_spectrum(n, mask, region.spacing).power)
     powers_arr = np.stack(powers)
-    best, best_cost = (cells[0], 1, 0.5), math.inf
+    scored = []  # (cost, octaves, cell, persistence)
     for j in range(n_cells):
         for octaves in OCTAVES:
             for p in PERSISTENCE if octaves > 1 else (0.5,):
                 w = np.array([p ** (2 * o) for o in range(octaves)])
-                power = w @ powers_arr[j : j + 4 * octaves : 4]
+                power = w @ powers_arr[j : j + PER_OCTAVE * octaves : PER_OCTAVE]
                 cost = spectrum_distance(target, Spectrum(target.k, power))
-                if cost < best_cost - 1e-12:
-                    best, best_cost = (cells[j], octaves, float(p)), cost
-    cell, octaves, p = best
+                scored.append((cost, octaves, cells[j], float(p)))
+    least = min(t[0] for t in scored)  # the fewest octaves that come close to the best
+    close = [t for t in scored if t[0] <= least * SIMPLER + 1e-12]
+    _, octaves, cell, p = min(close, key=lambda t: (t[1], t[0]))
     return {"frequency": frame.frequency(cell), "octaves": octaves, "persistence": p}
 
 
-def _mapper_candidates(delta: np.ndarray, values: np.ndarray, clip) -> list[MapperChoice]:
+def _search_1d(cost, lo: float, hi: float, n: int = 12) -> float:
+    """Minimise ``cost`` on [lo, hi]: a grid of ``n`` points (the W1 of clipped mappers has
+    several dips), then a bounded Brent search between the best point's neighbours."""
     from scipy.optimize import minimize_scalar
+
+    grid = np.linspace(lo, hi, n)
+    costs = [cost(float(u)) for u in grid]
+    j = int(np.argmin(costs))
+    a, b = grid[max(j - 1, 0)], grid[min(j + 1, n - 1)]
+    res = minimize_scalar(cost, bounds=(float(a), float(b)), method="bounded",
+                          options={"xatol": 1e-3 * (hi - lo)})  # fmt: skip
+    return float(res.x) if res.fun <= costs[j] else float(grid[j])
+
+
+def _mapper_candidates(delta: np.ndarray, values: np.ndarray, clip) -> list[MapperChoice]:
 
     target_q = np.quantile(values, QUANTILES)
     target_sorted = np.sort(values, axis=None)
@@ -237,28 +255,28 @@ def _mapper_candidates(delta: np.ndarray, values: np.ndarray, clip) -> list[Mapp
 
     lin = choice("linear", {"slope": LINEAR_SLOPE, "peak": 128.0})
     lo, hi = math.log(BASES[0] - 1.0), math.log(BASES[1] - 1.0)
-    res = minimize_scalar(lambda u: choice("exponential", {"base": 1.0 + math.exp(u),
-                                                           "peak": 128.0})[1],
-                          bounds=(lo, hi), method="bounded", options={"xatol": 1e-3})  # fmt: skip
-    base = float(np.round(1.0 + math.exp(float(res.x)), 4))
+    u = _search_1d(lambda u: choice("exponential", {"base": 1.0 + math.exp(u),
+                                                    "peak": 128.0})[1], lo, hi)  # fmt: skip
+    base = float(np.round(1.0 + math.exp(u), 4))
     exp = choice("exponential", {"base": base, "peak": 128.0})
-    return [c for c, _ in sorted((lin, exp), key=lambda t: t[1]) if math.isfinite(_)]
+    ranked = [lin, exp] if lin[1] <= exp[1] / PREFER_LINEAR else [exp, lin]
+    return [c for c, cost in ranked if math.isfinite(cost)]
 
 
 def _histogram_only(region: Region, frame: Frame) -> tuple[MapperChoice, np.ndarray]:
-    """The "before": mapper fitted to the histogram on an untextured ball (no Δ)."""
-    from scipy.optimize import minimize_scalar
-
+    """The "before": mapper fitted to the histogram on an untextured ball (no Δ); slope
+    and base - 1 are searched on a log scale."""
     phi = ball_distance(region.shape, region.spacing, frame)
     values = region.values
     target_q = np.quantile(values, QUANTILES)
     target_sorted = np.sort(values, axis=None)
     best: tuple[float, MapperChoice | None, np.ndarray | None] = (math.inf, None, None)
-    for family, key, (lo, hi) in (("linear", "slope", (0.2, 40.0)),
-                                  ("exponential", "base", BASES)):  # fmt: skip
+    for family, key, (lo, hi), shift in (("linear", "slope", (0.2, 40.0), 0.0),
+                                         ("exponential", "base", BASES, 1.0)):  # fmt: skip
 
-        def cost(u: float, family=family, key=key):
-            m = MapperChoice(Mapper("m", family, {key: float(u), "peak": 128.0}), 0.0, 1, 0)
+        def cost(u: float, family=family, key=key, shift=shift):
+            value = shift + math.exp(u)
+            m = MapperChoice(Mapper("m", family, {key: value, "peak": 128.0}), 0.0, 1, 0)
             design = m.design(phi, frame.clip)
             a, b = _affine(design[region.mask], target_q)
             if not a > 0:
@@ -267,9 +285,8 @@ def _histogram_only(region: Region, frame: Frame) -> tuple[MapperChoice, np.ndar
             return _w1(out[region.mask], target_sorted), \
                 MapperChoice(m.mapper, 0.0, a, b), out  # fmt: skip
 
-        res = minimize_scalar(lambda u: cost(u)[0], bounds=(lo, hi), method="bounded",
-                              options={"xatol": 1e-3})  # fmt: skip
-        c = cost(float(res.x))
+        span = math.log(lo - shift), math.log(hi - shift)
+        c = cost(_search_1d(lambda u, cost=cost: cost(u)[0], *span))
         if c[0] < best[0]:
             best = c
     assert best[1] is not None and best[2] is not None

@@ -58,15 +58,15 @@ def _region(data, spacing=SPACING, name="r"):
 
 
 # (cell mm, octaves, persistence, mapper family, params): tolerances stated in the test
-KNOWN = [
-    (4.0, 2, 0.5, "linear", {"slope": 10.0, "peak": 128.0}),
-    (8.0, 3, 0.6, "exponential", {"base": 1.3, "peak": 128.0}),
+KNOWN = [  # cells between the search grid's points (2^(1/6) apart)
+    (4.5, 1, 0.5, "linear", {"slope": 10.0, "peak": 128.0}),
+    (5.0, 2, 0.6, "exponential", {"base": 1.3, "peak": 128.0}),
 ]
 
 
 @pytest.mark.parametrize("case", KNOWN, ids=lambda c: f"{c[3]}-{c[0]}mm-{c[1]}oct")
 def test_fit_recovers_known_texture(case) -> None:
-    """Cell within 20 % (one step of the search grid is 19 %), octaves within 1, the mapper
+    """Cell within 20 % (one step of the search grid is 12 %), octaves within 1, the mapper
     family, the exponential base within 5 %, the intensity scale and the texture's
     amplitude in scan units within 5 %, the offset within 0.1 std."""
     cell, octaves, persistence, family, params = case
