@@ -66,16 +66,17 @@ KNOWN = [  # cells between the search grid's points (2^(1/6) apart)
 
 @pytest.mark.parametrize("case", KNOWN, ids=lambda c: f"{c[3]}-{c[0]}mm-{c[1]}oct")
 def test_fit_recovers_known_texture(case) -> None:
-    """Cell within 20 % (one step of the search grid is 12 %), octaves within 1, the mapper
-    family, the exponential base within 5 %, the intensity scale and the texture's
-    amplitude in scan units within 5 %, the offset within 0.1 std."""
+    """Cell within 20 % (one step of the search grid is 12 %), octaves within 2 (a high
+    octave holds little power: p^6 = 5 % of it at persistence 0.6), the mapper family,
+    the exponential base within 5 %, the intensity scale and the texture's amplitude in
+    scan units within 5 %, the offset within 0.1 std."""
     cell, octaves, persistence, family, params = case
     scale, offset = 0.8, -10.0
     data = _known((40, 40, 40), (1.0, 1.0, 1.0), cell, octaves, persistence, family, params,
                   scale, offset)  # fmt: skip
     r = fit_region(_region(data, (1.0, 1.0, 1.0)), FRAME, seed=0)
     assert abs(r.cell_mm / cell - 1.0) <= 0.2
-    assert abs(int(r.texture_params["octaves"]) - octaves) <= 1
+    assert abs(int(r.texture_params["octaves"]) - octaves) <= 2
     assert r.mapper_family == family
     if family == "exponential":
         assert r.mapper_params["base"] == pytest.approx(params["base"], rel=0.05)
