@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from .fit import MatchResult, fit_region
 from .fragment import fragment_yaml, merge_fragment, save_preview
-from .roi import Region, load_region, parse_roi, region_from_array
+from .roi import ScanRegion, load_region, parse_roi, region_from_array
 from .spectrum import Spectrum, histogram_distance, radial_spectrum, spectrum_distance
 from .synth import Frame, frame_of
 
 __all__ = [
     "Frame",
     "MatchResult",
-    "Region",
+    "ScanRegion",
     "Spectrum",
     "fit_region",
     "fragment_yaml",

@@ -31,7 +31,7 @@ import torch
 
 from ..engine.textures.displacements import perlin3
 from ..engine.textures.mappers import Mapper
-from .roi import Region
+from .roi import ScanRegion
 from .spectrum import Spectrum, histogram_distance, radial_spectrum, spectrum_distance
 from .synth import (
     Frame,
@@ -97,7 +97,7 @@ class MatchResult:
     before: Side
     after: Side
     seconds: float
-    region: Region = field(repr=False)
+    region: ScanRegion = field(repr=False)
     fitted: np.ndarray = field(repr=False)  # the fitted synthetic region, scan units
     histogram_only: np.ndarray = field(repr=False)  # the "before", scan units
     spectra: dict[str, Spectrum] = field(repr=False, default_factory=dict)
@@ -183,7 +183,7 @@ def _w1(values: np.ndarray, target_sorted: np.ndarray) -> float:
     return float(np.abs(np.sort(values, axis=None) - target_sorted).mean())
 
 
-def _crop(region: Region) -> tuple[tuple[slice, ...], tuple[int, ...]]:
+def _crop(region: ScanRegion) -> tuple[tuple[slice, ...], tuple[int, ...]]:
     box = []
     for n in region.shape:
         m = min(n, SEARCH_EDGE)
@@ -192,7 +192,7 @@ def _crop(region: Region) -> tuple[tuple[slice, ...], tuple[int, ...]]:
     return tuple(box), tuple(s.stop - s.start for s in box)
 
 
-def search_texture(region: Region, frame: Frame, seed: int) -> dict[str, float]:
+def search_texture(region: ScanRegion, frame: Frame, seed: int) -> dict[str, float]:
     """Coarse search of (cell, octaves, persistence) by spectrum W1 (see the module doc)."""
     box, shape = _crop(region)
     mask = region.mask[box]
@@ -263,7 +263,7 @@ def _mapper_candidates(delta: np.ndarray, values: np.ndarray, clip) -> list[Mapp
     return [c for c, cost in ranked if math.isfinite(cost)]
 
 
-def _histogram_only(region: Region, frame: Frame) -> tuple[MapperChoice, np.ndarray]:
+def _histogram_only(region: ScanRegion, frame: Frame) -> tuple[MapperChoice, np.ndarray]:
     """The "before": mapper fitted to the histogram on an untextured ball (no Δ); slope
     and base - 1 are searched on a log scale."""
     phi = ball_distance(region.shape, region.spacing, frame)
@@ -293,7 +293,7 @@ def _histogram_only(region: Region, frame: Frame) -> tuple[MapperChoice, np.ndar
     return best[1], best[2]
 
 
-def _side(region: Region, image: np.ndarray, spec: Spectrum, target: Spectrum,
+def _side(region: ScanRegion, image: np.ndarray, spec: Spectrum, target: Spectrum,
           choice: MapperChoice) -> Side:  # fmt: skip
     return Side(histogram_distance(image[region.mask], region.values),
                 spectrum_distance(target, spec), spec.wavelength,
@@ -302,7 +302,7 @@ def _side(region: Region, image: np.ndarray, spec: Spectrum, target: Spectrum,
 
 
 def fit_region(
-    region: Region, frame: Frame | None = None, seed: int = 0, rms_vox: float = RMS_VOX
+    region: ScanRegion, frame: Frame | None = None, seed: int = 0, rms_vox: float = RMS_VOX
 ) -> MatchResult:
     """Fit a gradient-noise texture and a mapper to ``region`` for presets of ``frame``."""
     frame = frame or Frame()

@@ -22,7 +22,7 @@ MIN_EDGE = 4  # the box needs this many voxels along at least two axes
 
 
 @dataclass(frozen=True)
-class Region:
+class ScanRegion:
     """Intensities of a scan region: ``data`` (its bounding box, scan units), ``mask``
     (the region's voxels in that box), ``spacing`` (mm per array axis), ``affine`` (box
     voxel -> world mm), ``start`` (the box's first voxel in the scan) and a ``name``."""
@@ -98,7 +98,7 @@ def load_region(
     roi: str | None = None,
     mask: str | Path | None = None,
     label: int | None = None,
-) -> Region:
+) -> ScanRegion:
     """Read the region of ``scan``: the ``roi`` box, the voxels of ``label`` in ``mask``, or
     both (the label's voxels inside the box). Bad input raises ArgumentError (one line)."""
     img, shape = _load(scan, "scan")
@@ -145,7 +145,7 @@ def load_region(
     spacing = tuple(float(x) for x in np.linalg.norm(aff[:3, :3], axis=0))
     if not all(np.isfinite(spacing)) or min(spacing) <= 0:
         raise ArgumentError("scan", f"voxel spacing {spacing} from its affine is not usable", scan)
-    return Region(data, sel, spacing, moved, start, _name(Path(scan)))  # type: ignore[arg-type]
+    return ScanRegion(data, sel, spacing, moved, start, _name(Path(scan)))  # type: ignore[arg-type]
 
 
 def region_from_array(
@@ -154,7 +154,7 @@ def region_from_array(
     spacing: tuple[float, ...],
     affine: np.ndarray | None = None,
     name: str = "region",
-) -> Region:
+) -> ScanRegion:
     """A region from arrays (the studio's drawn region): cropped to the mask's bounding box."""
     d, m = np.asarray(data, dtype=np.float64), np.asarray(mask, dtype=bool)
     if d.shape != m.shape or d.ndim != 3:
@@ -174,4 +174,4 @@ def region_from_array(
     moved = aff.copy()
     moved[:3, 3] = aff[:3, :3] @ np.asarray(start, dtype=np.float64) + aff[:3, 3]
     sp = tuple(float(x) for x in spacing)
-    return Region(d[box], m[box], sp, moved, start, name)  # type: ignore[arg-type]
+    return ScanRegion(d[box], m[box], sp, moved, start, name)  # type: ignore[arg-type]

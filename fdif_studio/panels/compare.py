@@ -1,6 +1,6 @@
 """The comparison view: a scan region beside the texture fitted to it.
 
-Region and fitted design are drawn side by side as the same slice (axial, coronal or
+ScanRegion and fitted design are drawn side by side as the same slice (axial, coronal or
 sagittal, chosen from the scan's affine), with one window/level and one mm scale; below
 them the two histograms (region, histogram-only fit, texture fit) and the two radially
 averaged power spectra, with the distances before and after. "Apply" adds the fitted
@@ -39,7 +39,7 @@ _OPEN: weakref.WeakKeyDictionary[Any, Compare] = weakref.WeakKeyDictionary()
 
 
 class Compare(QWidget):
-    """Region | fitted design (same slice, window and mm scale), histograms, spectra."""
+    """ScanRegion | fitted design (same slice, window and mm scale), histograms, spectra."""
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()

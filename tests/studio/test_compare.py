@@ -20,7 +20,8 @@ from fdif_studio import panels as W
 from fdif_studio.panels.common import session_for
 from fdif_studio.panels.compare import COLORS, open_compare
 
-from .test_widgets import _one_thread, errors  # noqa: F401
+from .test_widgets import _one_thread  # noqa: F401
+from .test_widgets import errors as errors
 
 pytestmark = [pytest.mark.gui, pytest.mark.xdist_group("napari")]
 SPACING = (0.8, 0.8, 1.5)
@@ -44,7 +45,8 @@ def _write_scan(path) -> np.ndarray:
 def _quadrant_spread(rgba: np.ndarray, col: int) -> float:
     """Pixel spread inside the top-left (col 0) or top-right (col 1) image panel."""
     h, w = rgba.shape[:2]
-    tile = rgba[int(0.12 * h) : int(0.45 * h), int((0.15 + 0.5 * col) * w) : int((0.4 + 0.5 * col) * w), :3]
+    left, right = int((0.15 + 0.5 * col) * w), int((0.4 + 0.5 * col) * w)
+    tile = rgba[int(0.12 * h) : int(0.45 * h), left:right, :3]
     return float(tile.astype(float).std())
 
 

@@ -31,7 +31,7 @@ def test_studio_match_is_the_core_fit_and_apply_makes_a_valid_preset() -> None:
     r = MM.match_region(s, data, mask, (0.8, 0.8, 1.5), name="my scan")
     assert s.match is r and r.region.shape == (28, 28, 20)
     frame = MM.frame_of(s)
-    assert frame.G == min(s.draft.shape)
+    assert min(s.draft.shape) == frame.G
     core = fit_region(region_from_array(data, mask, (0.8, 0.8, 1.5), name="my_scan"), frame)
     assert core.fragment() == r.fragment()  # one function for the CLI and the studio
     assert r.after.spectrum <= 0.5 * r.before.spectrum
