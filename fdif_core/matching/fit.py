@@ -3,7 +3,7 @@
 1. **Texture** (spectrum): the region's radially averaged power spectrum (``spectrum``) is
    compared with the engine's gradient noise over a grid of lattice cells (mm, steps of
    2^⅙ from the finest voxel to half the region's extent), octaves 1-4 and persistence
-   0.3-0.8. Octave o of a cell is the single-octave noise of the cell 2^-o smaller, so each
+   0.3-0.95. Octave o of a cell is the single-octave noise of the cell 2^-o smaller, so each
    cell's spectrum is rendered once and octave sums are weighted sums of spectra (octaves
    use independent seeds, so their powers add). The best triple is rendered exactly.
 2. **Amplitude**: the displacement's rms is ``rms_vox`` preset voxels (default 1.6: a
@@ -47,8 +47,9 @@ QUANTILES = np.linspace(0.01, 0.99, 49)
 PER_OCTAVE = 6  # lattice cells of the coarse grid: 6 per halving
 STEP = 2.0 ** (1.0 / PER_OCTAVE)
 OCTAVES = (1, 2, 3, 4)
-PERSISTENCE = tuple(np.round(np.arange(0.3, 0.801, 0.05), 2))
+PERSISTENCE = tuple(np.round(np.arange(0.3, 0.951, 0.05), 2))
 SIMPLER = 1.0  # fewer octaves win only on a tie (a margin made the cell coarser)
+SAMPLE = 100_000  # voxels the mapper searches look at (strided)
 SEARCH_EDGE = 40  # the texture search looks at a central crop of at most this many voxels
 RMS_VOX = 1.6
 LINEAR_SLOPE = 10.0
@@ -238,8 +239,17 @@ def _search_1d(cost, lo: float, hi: float, n: int = 12) -> float:
     return float(res.x) if res.fun <= costs[j] else float(grid[j])
 
 
-def _mapper_candidates(delta: np.ndarray, values: np.ndarray, clip) -> list[MapperChoice]:
+def _every(values: np.ndarray) -> np.ndarray:
+    """At most ``SAMPLE`` values, evenly strided (searches on big regions stay quick)."""
+    flat = np.ravel(values)
+    return flat[:: max(1, math.ceil(flat.size / SAMPLE))]
 
+
+def _mapper_candidates(delta: np.ndarray, values: np.ndarray, clip) -> list[MapperChoice]:
+    """Linear and exponential mappers of ``d0 + delta`` fitted to ``values`` (best first)."""
+    delta, values = _every(delta), _every(values)
+    n = min(delta.size, values.size)
+    delta, values = delta[:n], values[:n]
     target_q = np.quantile(values, QUANTILES)
     target_sorted = np.sort(values, axis=None)
 
@@ -267,30 +277,29 @@ def _histogram_only(region: ScanRegion, frame: Frame) -> tuple[MapperChoice, np.
     """The "before": mapper fitted to the histogram on an untextured ball (no Δ); slope
     and base - 1 are searched on a log scale."""
     phi = ball_distance(region.shape, region.spacing, frame)
-    values = region.values
+    phi_in, values = _every(phi[region.mask]), _every(region.values)
     target_q = np.quantile(values, QUANTILES)
     target_sorted = np.sort(values, axis=None)
-    best: tuple[float, MapperChoice | None, np.ndarray | None] = (math.inf, None, None)
+    best: tuple[float, MapperChoice | None] = (math.inf, None)
     for family, key, (lo, hi), shift in (("linear", "slope", (0.2, 40.0), 0.0),
                                          ("exponential", "base", BASES, 1.0)):  # fmt: skip
 
         def cost(u: float, family=family, key=key, shift=shift):
             value = shift + math.exp(u)
             m = MapperChoice(Mapper("m", family, {key: value, "peak": 128.0}), 0.0, 1, 0)
-            design = m.design(phi, frame.clip)
-            a, b = _affine(design[region.mask], target_q)
+            design = m.design(phi_in, frame.clip)
+            a, b = _affine(design, target_q)
             if not a > 0:
-                return math.inf, m, design
-            out = a * design + b
-            return _w1(out[region.mask], target_sorted), \
-                MapperChoice(m.mapper, 0.0, a, b), out  # fmt: skip
+                return math.inf, m
+            return _w1(a * design + b, target_sorted), MapperChoice(m.mapper, 0.0, a, b)
 
         span = math.log(lo - shift), math.log(hi - shift)
         c = cost(_search_1d(lambda u, cost=cost: cost(u)[0], *span))
         if c[0] < best[0]:
             best = c
-    assert best[1] is not None and best[2] is not None
-    return best[1], best[2]
+    choice = best[1]
+    assert choice is not None
+    return choice, choice.scan_units(phi, frame.clip)
 
 
 def _side(region: ScanRegion, image: np.ndarray, spec: Spectrum, target: Spectrum,

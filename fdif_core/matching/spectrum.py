@@ -5,9 +5,10 @@ physical frequency |k| (cycles/mm, from the voxel spacing). The region's boundin
 mean-subtracted and zero outside the region, is Hann-windowed along each axis longer than
 3 voxels (thinner axes are averaged away), Fourier-transformed (numpy FFT) and its power
 averaged in rings of |k|, one coarsest frequency step wide, from that step up to the
-lowest Nyquist frequency. The spectrum *distance* is the Wasserstein-1 distance between two
-such spectra normalised to unit sum, as distributions of power over |k|: cycles/mm, how far
-power must move in frequency (variance is the histogram's business).
+highest Nyquist frequency (thick slices: the outer rings hold the in-plane frequencies, as
+they do for both regions compared). The spectrum *distance* is the Wasserstein-1 distance
+between two such spectra normalised to unit sum, as distributions of power over |k|:
+cycles/mm, how far power must move in frequency (variance is the histogram's business).
 
 Histogram: the Wasserstein-1 distance between the two intensity samples, in scan units.
 """
@@ -76,7 +77,7 @@ def radial_spectrum(image: np.ndarray, mask: np.ndarray, spacing: tuple[float, .
     )
     k = np.sqrt(sum(f * f for f in freqs))
     step = max(1.0 / (n * s) for n, s in zip(crop.shape, sp, strict=True))
-    top = min(0.5 / s for s in sp)
+    top = max(0.5 / s for s in sp)  # the finest axis' Nyquist frequency
     edges = np.arange(0.5 * step, top + 0.5 * step + 1e-12, step)
     if len(edges) < 2:
         return Spectrum(np.zeros(0), np.zeros(0))
