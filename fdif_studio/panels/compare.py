@@ -12,6 +12,7 @@ match`` runs. The Scan panel's "Match texture to region" fits and opens this vie
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any
 
@@ -35,7 +36,8 @@ from .common import guarded, session_for
 
 FG, BG = "#d6d6d6", "#262930"  # napari's dark theme
 COLORS = {"region": "#e8e8e8", "before": "#a0a0a0", "after": "#f0a030"}
-_OPEN: weakref.WeakKeyDictionary[Any, Compare] = weakref.WeakKeyDictionary()
+_OPEN: weakref.WeakKeyDictionary[Any, weakref.ref[Compare]] = weakref.WeakKeyDictionary()
+# viewer -> its comparison view, both weakly (the dock keeps the view alive, not this table)
 
 
 class Compare(QWidget):
@@ -76,8 +78,9 @@ class Compare(QWidget):
         return m if isinstance(m, matching.MatchResult) else None
 
     def on_region(self) -> None:
-        self.apply_button.setEnabled(self.result is not None)
-        self.redraw(reset_slice=True)
+        with contextlib.suppress(RuntimeError):  # a closed dock
+            self.apply_button.setEnabled(self.result is not None)
+            self.redraw(reset_slice=True)
 
     def redraw(self, reset_slice: bool = False) -> None:
         """Draw the four plots from the session's match (nothing before a match)."""
@@ -151,10 +154,11 @@ class Compare(QWidget):
 def open_compare(viewer: Any) -> Compare:
     """The viewer's comparison view, docked once (right of the canvas) and raised."""
     key = getattr(viewer, "__wrapped__", viewer)
-    panel = _OPEN.get(key)
+    ref = _OPEN.get(key)
+    panel = ref() if ref is not None else None
     if panel is None:
         panel = Compare(viewer)
-        _OPEN[key] = panel
+        _OPEN[key] = weakref.ref(panel)
         window = getattr(viewer, "window", None)
         if window is not None:
             window.add_dock_widget(panel, name="FDIF Compare", area="right")
