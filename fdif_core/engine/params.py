@@ -54,7 +54,7 @@ _HALF = "half-grid"  # displacement coordinates: x̂ = coordinate / (G/2)
 TEXTURE_PARAMS = _table(
     "texture parameter",
     [
-        Param("amplitude", -BOUND, BOUND, _HALF, "Δ scale", (-0.5, 0.5, 0.005)),
+        Param("amplitude", -BOUND, BOUND, _HALF, "Δ scale", (-2, 2, 0.005)),  # match fits ~1
         Param("frequency", -BOUND, BOUND, f"1/{_HALF}", "spatial frequency", (0, 200, 1)),
         Param("octaves", 1, 12, "", "noise octaves", (1, 12, 1), whole=True),
         Param("persistence", -BOUND, BOUND, "", "weight ratio per octave", (0, 1, 0.05)),

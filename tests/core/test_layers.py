@@ -17,6 +17,7 @@ ALLOWED = {  # layer -> layers it may import (itself and errors always)
     "real": {"io"},
     "presets": {"networks", "engine"},
     "synthetic": {"presets", "real", "io", "engine"},  # real: the dataset reader
+    "matching": {"io", "engine"},
     "training": {"evaluation", "synthetic", "real", "presets", "networks", "io", "engine"},
     "evaluation": {"synthetic", "real", "presets", "networks", "io", "engine"},
     "studies": {"training", "evaluation", "synthetic", "real", "presets", "networks", "io"}
