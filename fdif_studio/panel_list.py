@@ -57,6 +57,16 @@ PANELS: tuple[Panel, ...] = (
     Panel("Scans", "scans", "Scan", "FDIF Scan (views, region, statistics, match)", tab="Scan"),
     Panel("Export", "export", "Export", "FDIF Export (sample, design, preset)", tab="Export"),
     Panel("Plots", "plots", "Plots", "FDIF Plots"),
+    # the comparison view: opened by the Scan panel's match
+    Panel(
+        "Compare",
+        "compare",
+        "Compare",
+        "FDIF Compare (region and fitted texture)",
+        None,
+        True,
+        False,
+    ),
 )
 """The panels in tab order (the Studio dock itself is ``STUDIO``)."""
 
