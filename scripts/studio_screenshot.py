@@ -8,7 +8,8 @@ Writes ``studio.png`` (3D isosurface, oblique camera), ``studio-2d.png`` (a two-
 formula with fbm noise, grayscale slices with label outlines, live plots),
 ``studio-scene.png`` (a Scene sample, class outlines), ``studio-scan.png`` (a real CT
 scan from pyradiomics' test data when its cache is present, else a synthetic one; axial
-view, a rectangle 5 slices deep measured in HU and matched) and ``studio-gallery.png``
+view, a soft-tissue rectangle 5 slices deep measured in HU and matched, the comparison view
+beside) and ``studio-gallery.png``
 (the class gallery).
 """
 
@@ -137,8 +138,9 @@ def main(out: str = "docs") -> None:
         viewer.dims.set_point(2, float(np.asarray(layer.data_to_world((0, 0, k)))[2]))
         region = scans.new_region("shapes")
         h, w = layer.data.shape[:2]
-        rect = [[h * 0.15, w * 0.15, k], [h * 0.15, w * 0.85, k], [h * 0.85, w * 0.85, k],
-                [h * 0.85, w * 0.15, k]]  # fmt: skip
+        lo, hi = (0.15, 0.85) if "synthetic" in layer.name else (0.7, 0.97)  # soft tissue
+        rect = [[h * lo, w * lo, k], [h * lo, w * hi, k], [h * hi, w * hi, k],
+                [h * hi, w * lo, k]]  # fmt: skip
         region.add_rectangles(np.array(rect, float))
         scans._slab.value = 5
         region.mode = "pan_zoom"
