@@ -29,3 +29,5 @@ _.perform_actual_validation
 # the warnings module calls showwarning; pytest reads pytestmark
 _.showwarning  # tests/core/test_bad_inputs.py
 pytestmark  # tests/core/test_nnunet_e2e.py, tests/studio/test_panels.py, test_widgets.py
+# pytest reads a conftest's collect_ignore
+collect_ignore  # tests/conftest.py
