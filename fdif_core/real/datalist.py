@@ -15,7 +15,6 @@ Class names and channel modalities come from the dataset's own JSON.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,15 +150,9 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
+    from ..io.untrusted import read_json
+
+    return read_json(path, "dataset description (JSON)", dict)
 
 
 def _channels(meta: dict[str, Any], key: str, source: Path) -> list[str]:

@@ -57,10 +57,9 @@ def kfold_splits(ids: list[str], n_splits: int = 5, seed: int = NNUNET_SEED) -> 
 
 def read_splits(path: Path) -> list[dict]:
     """Read and check a ``splits_final.json``."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: cannot read splits ({err})") from None
+    from ..io.untrusted import read_json
+
+    data = read_json(path, "splits file", list)
     ok = isinstance(data, list) and all(
         isinstance(s, dict) and isinstance(s.get("train"), list) and isinstance(s.get("val"), list)
         for s in data

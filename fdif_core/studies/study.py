@@ -26,6 +26,7 @@ import yaml
 
 from ..errors import UserError
 from ..io.atomic import write_text
+from ..io.untrusted import read_json, read_json_lines
 from ..presets import Preset, load_preset, parse_preset
 from ..presets.study import SCRATCH, StudyArm, StudySpec
 
@@ -34,10 +35,11 @@ DONE = "done.json"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    """A unit's result read back: None when it is not there yet; refused when it is not a
+    regular file of finite JSON (one line)."""
+    if not path.exists() and not path.is_symlink():
         return None
+    return read_json(path, "study result", dict)
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
@@ -46,9 +48,9 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Rows of a run's ``log.jsonl`` (missing file: none)."""
-    if not path.is_file():
+    if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_json_lines(path, "run log")
 
 
 def _resolve(name: str, base: Path | None) -> str:
@@ -95,7 +97,8 @@ def regime_dataset(spec: StudySpec, base_ds: Path, regime: str, out: Path) -> Pa
         if not link.exists():
             link.symlink_to((base_ds / sub).resolve(), target_is_directory=True)
     shutil.copyfile(base_ds / "dataset.json", root / "dataset.json")
-    if _read_json(root / "splits_final.json") != splits:
+    have = root / "splits_final.json"
+    if not have.exists() or read_json(have, "splits file", list) != splits:
         _write_json(root / "splits_final.json", splits)  # type: ignore[arg-type]
     return root
 

@@ -11,7 +11,6 @@ resuming at step ``s`` only needs ``t = s * grad_accum``.
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -126,11 +125,12 @@ def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
     if meta_path is None:
         raise ArgumentError("data", f"no dataset.json in {root} (make one with fdif-core generate)")
     base = meta_path.parent
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"{meta_path}: not a readable dataset.json ({err})") from None
+    from ..io.untrusted import read_json
+
+    meta = read_json(meta_path, "dataset.json", dict)
     labels = meta.get("labels", {})
+    if not isinstance(labels, dict):
+        raise UserError(f"{meta_path}: labels: a mapping of names to values is expected")
     if len(labels) != num_labels:
         raise UserError(
             f"{meta_path}: labels: {len(labels)} labels, but the preset makes {num_labels}"

@@ -19,6 +19,7 @@ import yaml
 from ..errors import ArgumentError, UserError
 from ..io import atomic
 from ..io.checkpoints import load_checkpoint
+from ..io.untrusted import read_json
 from ..presets.preset import Preset, load_preset, parse_preset
 
 LOG, LAST, BEST, PRESET, INFO = "log.jsonl", "last.pt", "best.pt", "preset.yaml", "run.json"
@@ -89,7 +90,7 @@ def open_run(
             f"one {preset.hash()}); resume with the run's own preset or start a new run",
         )
     saved_info = run_dir / INFO
-    info = json.loads(saved_info.read_text()) if saved_info.is_file() else state.get("run_info")
+    info = read_json(saved_info, "run.json") if saved_info.exists() else state.get("run_info")
     return Run(preset, run_dir, state, dict(info or {}))
 
 
@@ -118,7 +119,9 @@ def parse_rows(text: str) -> list[dict[str, Any]]:
 
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     """The rows of a run's JSON-lines log."""
-    return parse_rows((Path(run_dir) / LOG).read_text())
+    from ..io.untrusted import read_bytes_capped
+
+    return parse_rows(read_bytes_capped(Path(run_dir) / LOG, "run log").decode(errors="replace"))
 
 
 class JsonLog:

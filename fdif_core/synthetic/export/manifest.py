@@ -106,14 +106,14 @@ def write(root: Path, manifest: dict[str, Any]) -> None:
 def read(root: Path) -> dict[str, Any] | None:
     """The manifest in ``root``, or None when there is none."""
     path = root / MANIFEST
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
+    from ...io.untrusted import UntrustedError, read_json
+
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise UserError(
-            f"{path}: unreadable manifest ({err}); use another --out, or --overwrite"
-        ) from None
+        data = read_json(path, "manifest", None)
+    except UntrustedError as err:
+        raise UserError(f"{err}; use another --out, or --overwrite") from None
     if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
         raise UserError(f"{path}: not an fdif-core manifest; use another --out, or --overwrite")
     return data
@@ -140,15 +140,14 @@ def done_records(root: Path, manifest: dict[str, Any] | None) -> dict[int, dict[
 
 def read_journal(root: Path) -> dict[int, dict[str, Any]]:
     """Journal records by index; a torn last line (killed mid-append) is skipped."""
+    from ...io.untrusted import read_json_lines
+
     path = root / JOURNAL
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
     out: dict[int, dict[str, Any]] = {}
-    for line in path.read_text().splitlines(keepends=True):
-        if not line.endswith("\n"):
-            continue
+    for rec in read_json_lines(path, "journal"):
         try:
-            rec = json.loads(line)
             out[int(rec["index"])] = rec
         except (ValueError, KeyError, TypeError):
             continue
