@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import ArgumentError, UserError
+from ..io.guard import check_args
 from . import commands
 
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
             mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP)
         )
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run, _flags=getattr(mod, "FLAGS", {}))
+        p.set_defaults(_run=mod.run, _flags=getattr(mod, "FLAGS", {}), _mod=mod, _parser=p)
     return parser
 
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # --help, --version or a usage error (already printed)
         return done.code if isinstance(done.code, int) else 2
     try:
+        check_args(args._mod, args, args._parser)  # outputs, inputs, identifiers: before work
         return int(args._run(args) or 0)
     except ArgumentError as err:  # a library argument: word it as the command's flag
         flag = args._flags.get(err.name, "--" + err.name.replace("_", "-"))

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..io import untrusted
+from ..io.guard import check_identifier
 from ..networks import (
     build_network,
     nnunet_configuration,
@@ -315,6 +316,8 @@ def preprocessed_dir(dataset: str) -> Path:
     if not root:
         raise UserError("--dataset: $nnUNet_preprocessed is not set (export it as for nnU-Net)")
     base = Path(root)
+    if not dataset.isdigit():
+        check_identifier(dataset, "--dataset")
     if dataset.isdigit():
         hits = sorted(base.glob(f"Dataset{int(dataset):03d}_*"))
     else:
@@ -359,6 +362,9 @@ def plans_for_run(
     """
     from ..networks import NETWORKS
 
+    check_identifier(source_plans, "--plans")
+    if plans_name is not None:
+        check_identifier(plans_name, "--plans-name")
     src = dataset_dir / f"{source_plans}.json"
     if not src.is_file():
         have = sorted(p.stem for p in dataset_dir.glob("*.json") if p.stem not in _NOT_PLANS)

@@ -8,6 +8,9 @@ from ._common import add_device, add_max_memory, int_in, path, workers_max
 
 NAME = "finetune"
 ORDER = 50
+OUTPUTS = {"out": "run", "cache": "resumable"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("dataset", "preset", "weights", "resume")
+IDENTIFIERS = ()
 HELP = "fine-tune on a real dataset (nnU-Net v2 / Decathlon folder or MONAI JSON datalist)"
 DESCRIPTION = (
     "Fine-tune the network of the preset's finetune: section on a labelled dataset, from "

@@ -8,6 +8,9 @@ from ._common import add_device, add_max_memory, add_preset, device, int_in, pat
 
 NAME = "generate"
 ORDER = 30
+OUTPUTS = {"out": "resumable"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("preset",)
+IDENTIFIERS = ("dataset_name",)
 HELP = "write a dataset (Decathlon or nnU-Net v2 layout) of a preset's samples; resumable"
 DESCRIPTION = (
     "Write samples 0..N+V-1 of a preset as NIfTI files in the layout MONAI (decathlon) or "

@@ -8,6 +8,9 @@ from ._common import add_device, add_max_memory, add_preset, int_in, path, worke
 
 NAME = "pretrain"
 ORDER = 40
+OUTPUTS = {"out": "run"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("preset", "resume", "data", "nnunet_plans")
+IDENTIFIERS = ("nnunet_trainer",)
 HELP = "pre-train the preset's network on on-the-fly FDIF data (resumable; torchrun for DDP)"
 DESCRIPTION = (
     "Pre-train the network of the preset's pretrain: section on an endless stream of synthetic "
