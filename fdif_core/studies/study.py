@@ -53,10 +53,21 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return read_json_lines(path, "run log")
 
 
-def _resolve(name: str, base: Path | None) -> str:
-    """A preset path relative to the spec's folder, else the name as given (shipped)."""
-    if base is not None and (base / name).is_file():
-        return str(base / name)
+def _resolve(name: str, base: Path | None, field: str = "preset") -> str:
+    """A path relative to the spec's folder (it must stay inside it: no absolute paths, no
+    ``..`` leaving it, symlinks resolved), else the name as given (a shipped preset)."""
+    if base is None:
+        return name
+    root = base.resolve()
+    given = Path(name)
+    if given.is_absolute() or ".." in given.parts or (base / name).exists():
+        full = (base / name).resolve()
+        if not full.is_relative_to(root):
+            raise UserError(
+                f"study {field} {name!r}: leaves the spec's folder {base}; give a path inside "
+                "it, or a shipped preset name"
+            )
+        return str(full)
     return name
 
 
@@ -72,7 +83,7 @@ def study_dataset(spec: StudySpec, out: Path, base: Path | None) -> Path:
 
         return pyradiomics_dataset(out / "data" / "base")
     assert spec.dataset.path is not None
-    path = Path(_resolve(spec.dataset.path, base))
+    path = Path(_resolve(spec.dataset.path, base, "dataset.path"))
     if not (path / "dataset.json").is_file() or not (path / "imagesTr").is_dir():
         raise UserError(f"study dataset.path {path}: not an nnU-Net v2 raw folder")
     return path
@@ -107,7 +118,7 @@ def regime_dataset(spec: StudySpec, base_ds: Path, regime: str, out: Path) -> Pa
 def arm_preset(spec: StudySpec, arm: StudyArm, base: Path | None) -> Preset:
     """The arm's preset with the study's shared ``pretrain:`` budget and render shape."""
     assert arm.preset is not None
-    preset = load_preset(_resolve(arm.preset, base))
+    preset = load_preset(_resolve(arm.preset, base, f"arms.{arm.name}.preset"))
     data = yaml.safe_load(preset.to_yaml())
     data["pretrain"] = {**(data.get("pretrain") or {}), **spec.pretrain}
     if spec.pretrain_shape is not None:
@@ -115,8 +126,15 @@ def arm_preset(spec: StudySpec, arm: StudyArm, base: Path | None) -> Preset:
     return parse_preset(data, f"study arm {arm.name} ({arm.preset})")
 
 
-def available_arms(spec: StudySpec, base: Path | None, log: Log) -> dict[str, Preset | None]:
-    """Arm name -> preset (None for scratch); arms whose preset is missing are skipped."""
+def available_arms(
+    spec: StudySpec, base: Path | None, log: Log, device: str = "cpu"
+) -> dict[str, Preset | None]:
+    """Arm name -> preset (None for scratch); arms whose preset is missing are skipped.
+
+    An arm whose preset exists but cannot be used with the study's budget (a bad value,
+    over its limits, more memory than the machine has) is refused: the study would
+    otherwise start and stop at that arm."""
+    from ..presets.limits import check_memory, check_workers, cpu_training
     from ..presets.preset import PresetError
 
     arms: dict[str, Preset | None] = {}
@@ -125,9 +143,19 @@ def available_arms(spec: StudySpec, base: Path | None, log: Log) -> dict[str, Pr
             arms[arm.name] = None
             continue
         try:
-            arms[arm.name] = arm_preset(spec, arm, base)
+            preset = arm_preset(spec, arm, base)
         except PresetError as err:
+            if "no such preset" not in str(err):
+                raise
             log(f"arm {arm.name}: skipped, its preset cannot be used ({err})")
+            continue
+        cfg = preset.pretrain
+        if cfg is None:
+            raise UserError(f"study arm {arm.name} ({arm.preset}): no pretrain: section")
+        check_workers(cfg.num_workers, f"study arm {arm.name}: pretrain.num_workers", 0)
+        extra = cpu_training(cfg) if device.startswith("cpu") else ()
+        check_memory(preset, "pretrain", workers=cfg.num_workers, extra=extra)
+        arms[arm.name] = preset
     return arms
 
 
@@ -176,7 +204,7 @@ def pretrain_arm(name: str, preset: Preset, out: Path, device: str, log: Log) ->
 # --------------------------------------------------------------------------- fine-tuning
 def finetune_preset(spec: StudySpec, base: Path | None, seed: int, quick: bool) -> Preset:
     """The shared fine-tuning preset, with the unit's seed and the study's curve interval."""
-    preset = load_preset(_resolve(spec.finetune, base))
+    preset = load_preset(_resolve(spec.finetune, base, "finetune"))
     if preset.finetune is None:
         raise UserError(f"study finetune: {spec.finetune} has no finetune: section")
     data = yaml.safe_load(preset.to_yaml())
@@ -275,10 +303,13 @@ def run_study(
         spec = spec.quick_version()
     if report_only:
         return _report_only(spec, out, log)
+    arms = available_arms(spec, base, log, device)  # every check before anything is written
+    presets = {s: finetune_preset(spec, base, s, quick) for s in spec.seeds}
+    if spec.dataset.path is not None:
+        _resolve(spec.dataset.path, base, "dataset.path")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "study.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     base_ds = study_dataset(spec, out, base)
-    arms = available_arms(spec, base, log)
     weights: dict[str, str | None] = {SCRATCH: None}
     pretrained: dict[str, dict[str, Any]] = {}
     for name, preset in arms.items():
@@ -286,7 +317,6 @@ def run_study(
             weights[name] = str(pretrain_arm(name, preset, out, device, log))
             pretrained[name] = _read_json(out / "pretrain" / name / DONE) or {}
     datasets = {r: regime_dataset(spec, base_ds, r, out) for r in spec.regimes}
-    presets = {s: finetune_preset(spec, base, s, quick) for s in spec.seeds}
     units = plan_units(spec, list(arms))
     log(f"study {spec.name}: {len(units)} fine-tuning runs ({len(arms)} arms)")
     results = [
