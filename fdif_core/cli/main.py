@@ -71,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except UserError as err:
         return _fail(args.command, str(err))
-    except KeyboardInterrupt as stop:  # Ctrl-C (SIGTERM too, where a command maps it)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM where a command maps it
+        signum = getattr(stop, "signum", 2)
+        name = "SIGTERM" if signum == 15 else "SIGINT"
         hint = f"; {stop}" if str(stop) else ""
-        print(f"fdif-core {args.command}: interrupted{hint}", file=sys.stderr)
-        return 130
+        print(f"fdif-core {args.command}: interrupted ({name}){hint}", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -258,11 +258,14 @@ class BatchStream(torch.utils.data.IterableDataset):
 
 
 def quiet_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: Ctrl-C goes to the training process, which saves a
-    checkpoint and stops its workers; a worker that died of it first would lose the step."""
+    """DataLoader ``worker_init_fn``: SIGINT and SIGTERM sent to the whole process group
+    (Ctrl-C, ``timeout``, SLURM, torchrun) are for the training process, which saves a
+    checkpoint and stops its workers (DataLoader ends them itself); a worker that died of
+    it first would lose the step and print "DataLoader worker ... killed by signal"."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def collate_none(batch: Batch) -> Batch:

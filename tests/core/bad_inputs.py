@@ -867,8 +867,11 @@ def _interrupts() -> list[Bad]:
             ("interrupted", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
             code=130, kind="signal"),
         Bad("interrupt/generate-sigterm-inline", ("generate", "--preset", "{ws}/big.yaml", "--out", "{ws}/ds", "--quiet"),
-            ("interrupted", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
-            code=130, kind="signal"),
+            ("interrupted (SIGTERM)", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
+            code=143, kind="signal"),
+        Bad("interrupt/generate-group-sigterm", ("generate", "--preset", "{ws}/big.yaml", "--out", "{ws}/ds", "--quiet", "--workers", "2"),
+            ("interrupted (SIGTERM)", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
+            code=143, kind="signal"),
     ]  # fmt: skip
 
 
@@ -942,6 +945,15 @@ def _training_interrupts() -> list[Bad]:
         Bad("interrupt/pretrain-sigint", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress"),
             ("interrupted", "SIGINT", "saved", "resume with: fdif-core pretrain --resume"), (preset_file(long),),
             code=130, kind="signal"),
+        Bad("interrupt/pretrain-group-sigterm-workers", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress", "--workers", "2"),
+            ("interrupted", "SIGTERM", "saved", "resume with: fdif-core pretrain --resume"), (preset_file(long),),
+            code=143, kind="signal"),
+        Bad("interrupt/pretrain-group-sigint-workers", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress", "--workers", "2"),
+            ("interrupted", "SIGINT", "saved", "--workers 2"), (preset_file(long),),
+            code=130, kind="signal"),
+        Bad("interrupt/finetune-group-sigterm-workers", ("finetune", "--dataset", "{ws}/ds", "--scratch", "--out", "{ws}/run", "--no-progress", "--preset", "quick", "--workers", "1"),
+            ("interrupted", "SIGTERM", "saved", "resume with: fdif-core finetune --resume"), (toy(),),
+            code=143, kind="signal"),
     ]  # fmt: skip
 
 

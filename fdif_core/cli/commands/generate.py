@@ -85,7 +85,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    from ...errors import Interrupted
+
+    raise Interrupted("", signum)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from ...presets import load_preset
     from ...synthetic.export import generate
 
-    before = signal.signal(signal.SIGTERM, _stop)  # like Ctrl-C: stop the workers, exit 130
+    before = signal.signal(signal.SIGTERM, _stop)  # like Ctrl-C: stop the workers, exit 143
     try:
         return _generate(args, load_preset, generate)
     finally:

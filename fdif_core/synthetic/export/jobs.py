@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from ...engine.compose import Recipe
-from ...errors import UserError
+from ...errors import Interrupted, UserError
 from ...io.atomic import write_text
 from ...presets.limits import check_memory, check_workers
 from ...presets.preset import Preset
@@ -177,8 +177,10 @@ def _write_cases(
         ) from None
     except OSError as err:
         raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"rerun with --resume to finish {root}") from None
+    except KeyboardInterrupt as stop:
+        raise Interrupted(
+            f"rerun with --resume to finish {root}", getattr(stop, "signum", 2)
+        ) from None
     finally:
         journal.close()
         if bar is not None:
