@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -158,11 +159,19 @@ class Journal:
     """Append-only log of finished cases (one JSON line each, flushed per case)."""
 
     def __init__(self, root: Path) -> None:
+        from ...io.untrusted import check_regular
+
         self.path = root / JOURNAL
+        if self.path.exists() or self.path.is_symlink():
+            check_regular(self.path, "journal")  # not a FIFO or /dev/zero behind a symlink
         try:
-            torn = self.path.exists() and not self.path.read_bytes().endswith(b"\n")
+            torn = False
+            if self.path.exists() and self.path.stat().st_size:
+                with open(self.path, "rb") as fh:  # its last byte only
+                    fh.seek(-1, os.SEEK_END)
+                    torn = fh.read(1) != b"\n"
             self._fh = open(self.path, "a")  # noqa: SIM115 (closed in close())
-            if torn and self.path.stat().st_size:  # a line cut by a crash or a full disk
+            if torn:  # a line cut by a crash or a full disk
                 self._fh.write("\n")
         except OSError as err:
             raise write_error(self.path, err) from None
