@@ -18,6 +18,7 @@ from typing import NoReturn
 from .. import __version__
 from ..errors import ArgumentError, UserError
 from ..io.guard import check_args
+from ..io.warnlog import captured
 from . import commands
 
 
@@ -61,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version or a usage error (already printed)
         return done.code if isinstance(done.code, int) else 2
+    with captured(args.command):  # third-party warnings go to the log, not between lines
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         check_args(args._mod, args, args._parser)  # outputs, inputs, identifiers: before work
         return int(args._run(args) or 0)
