@@ -16,7 +16,7 @@ def _max_cases() -> int:
 NAME = "report"
 ORDER = 42
 OUTPUTS = {"out": "file"}  # checked by fdif_core.io.guard before run()
-INPUTS = ("run",)
+INPUTS = ("run", "finetune_data")  # finetune_data: only named in the printed command
 IDENTIFIERS = ()
 HELP = "what a pre-training run learned: Dice per class, labelled preview, next command"
 DESCRIPTION = (
