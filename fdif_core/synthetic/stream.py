@@ -121,7 +121,7 @@ def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
     if not root.is_dir():
         raise ArgumentError("data", f"{root} is not a folder")
     cands = [root / "dataset.json", *sorted(root.glob("Dataset*/dataset.json"))]
-    meta_path = next((c for c in cands if c.is_file()), None)
+    meta_path = next((c for c in cands if c.exists() or c.is_symlink()), None)
     if meta_path is None:
         raise ArgumentError("data", f"no dataset.json in {root} (make one with fdif-core generate)")
     base = meta_path.parent

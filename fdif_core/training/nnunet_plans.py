@@ -116,7 +116,7 @@ def read_target(
     check_plans(plans, str(path))
     check_trainer_name(trainer)
     ds_path = path.parent / "dataset.json"
-    if not ds_path.is_file():
+    if not ds_path.exists() and not ds_path.is_symlink():
         raise UserError(
             f"{ds_path}: missing; give the plans file inside $nnUNet_preprocessed/DatasetXXX_Name "
             "(nnUNetv2_plan_and_preprocess writes dataset.json beside it)"
@@ -312,12 +312,12 @@ def preprocessed_dir(dataset: str) -> Path:
     given = Path(dataset)
     if given.is_dir() and (given / "dataset.json").is_file():
         return given
+    if not dataset.isdigit():  # a folder name under $nnUNet_preprocessed: never a path
+        check_identifier(dataset, "--dataset")
     root = os.environ.get("nnUNet_preprocessed")  # noqa: SIM112 (nnU-Net's name)
     if not root:
         raise UserError("--dataset: $nnUNet_preprocessed is not set (export it as for nnU-Net)")
     base = Path(root)
-    if not dataset.isdigit():
-        check_identifier(dataset, "--dataset")
     if dataset.isdigit():
         hits = sorted(base.glob(f"Dataset{int(dataset):03d}_*"))
     else:
@@ -366,7 +366,7 @@ def plans_for_run(
     if plans_name is not None:
         check_identifier(plans_name, "--plans-name")
     src = dataset_dir / f"{source_plans}.json"
-    if not src.is_file():
+    if not src.exists() and not src.is_symlink():
         have = sorted(p.stem for p in dataset_dir.glob("*.json") if p.stem not in _NOT_PLANS)
         raise UserError(
             f"--plans {source_plans}: no {src.name} in {dataset_dir}; plans there: "

@@ -600,7 +600,7 @@ COMMAND_LINE: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[Setup, ...
     ("export/plans-missing", ("export-weights", "{ws}/run", "--dataset", "{ws}/Dataset990_Toy"), ("--plans nnUNetPlans", "plans there: nnUNetResEncUNetLPlans"), (run_folder(), nnunet_toy())),
     ("export/out-folder", ("export-weights", "{ws}/run", "--out", "{ws}/exports"), ("exports", "is a folder"), (run_folder(), folder("exports"))),
     ("export/out-folder-overwrite", ("export-weights", "{ws}/run", "--out", "{ws}/exports", "--overwrite"), ("exports", "is a folder"), (run_folder(), folder("exports", "a.txt"))),
-    ("export/out-own-last", ("export-weights", "{ws}/run", "--out", "{ws}/run/last.pt", "--overwrite"), ("last.pt", "checkpoint being exported"), (run_folder(),)),
+    ("export/out-own-last", ("export-weights", "{ws}/run", "--out", "{ws}/run/last.pt", "--overwrite"), ("last.pt", "keeps for itself"), (run_folder(),)),
     ("export/out-own-best", ("export-weights", "{ws}/run", "--out", "{ws}/run/best.pt", "--overwrite"), ("best.pt", "keeps for itself"), (run_folder(),)),
     ("export/out-own-log", ("export-weights", "{ws}/run", "--out", "{ws}/run/log.jsonl", "--overwrite"), ("log.jsonl", "keeps for itself"), (run_folder(),)),
     ("export/out-fifo", ("export-weights", "{ws}/run", "--out", "{ws}/pipe", "--overwrite"), ("pipe", "not a regular file"), (run_folder(), fifo("pipe"))),
@@ -968,7 +968,14 @@ def corpus() -> list[Bad]:
         *_disk(),
         *_interrupts(),
         *_training_interrupts(),
+        *_surfaces(),
     ]
+
+
+def _surfaces() -> list[Bad]:
+    from .bad_inputs_surfaces import surfaces  # issue 21: outputs, JSON, ranges, studies
+
+    return surfaces()
 
 
 CORPUS = corpus()
