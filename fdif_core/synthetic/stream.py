@@ -99,6 +99,29 @@ class DiskSource:
     def __init__(self, root: str | Path, preset: Preset, num_labels: int) -> None:
         self.preset = preset
         self.pairs = find_pairs(Path(root), num_labels)
+        self.note = self._padding_note()
+
+    def _padding_note(self) -> str | None:
+        """One line when volumes are smaller than the patch (zero-padded), as fine-tuning
+        says it; from the NIfTI headers (no voxel is read)."""
+        import nibabel as nib
+
+        patch = tuple(self.preset.pretrain.patch_size)
+        small = []
+        for img_path, _ in self.pairs:
+            try:
+                shape = tuple(nib.load(str(img_path)).shape[:3])
+            except Exception:  # unreadable: refused with its name when it is loaded
+                continue
+            if len(shape) == 3 and any(a < p for a, p in zip(shape, patch, strict=True)):
+                small.append(shape)
+        if not small:
+            return None
+        least = tuple(min(s[a] for s in small) for a in range(3))
+        return (
+            f"note: {len(small)} of {len(self.pairs)} volume(s) are smaller than the patch "
+            f"{patch} (down to {least}); they are zero-padded to it"
+        )
 
     def name(self, index: int) -> str:
         return str(self.pairs[index % len(self.pairs)][0])
