@@ -222,7 +222,8 @@ def resume_command(command: str, run_dir, args: argparse.Namespace, keep: tuple[
 
 
 def interrupted(command: str, args: argparse.Namespace, err, keep: tuple[str, ...]) -> int:
-    """One line on stderr (rank 0): where the run stopped and how to resume it; exit 130."""
+    """One line on stderr (rank 0): where the run stopped and how to resume it; exit 130
+    (SIGINT) or 143 (SIGTERM)."""
     import os
     import sys
 

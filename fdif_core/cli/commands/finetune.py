@@ -18,7 +18,7 @@ DESCRIPTION = (
     "the output head is re-initialised) or from scratch (--scratch). Writes RUN/last.pt, "
     "best.pt, log.jsonl, tb/, splits_final.json and the preprocessing cache. Ctrl-C or "
     "SIGTERM saves last.pt at the current step and prints the command that resumes (exit "
-    "130). Multi-GPU: "
+    "130; 143 for SIGTERM). Multi-GPU: "
     "torchrun --nproc_per_node N -m fdif_core finetune ... --device cuda"
 )
 

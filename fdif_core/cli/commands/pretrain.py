@@ -16,7 +16,7 @@ DESCRIPTION = (
     "Pre-train the network of the preset's pretrain: section on an endless stream of synthetic "
     "volumes (or on a dataset from `fdif-core generate` with --data). Writes OUT/last.pt, "
     "best.pt, log.jsonl, tb/ (TensorBoard) and preview.png. Ctrl-C or SIGTERM saves last.pt "
-    "at the current step and prints the command that resumes (exit 130). Multi-GPU: "
+    "at the current step and prints the command that resumes (exit 130; 143 for SIGTERM). Multi-GPU: "
     "torchrun --nproc_per_node N -m fdif_core pretrain --preset P --out OUT --device cuda. "
     "With --nnunet-plans, the network is the one nnU-Net builds for that plans file (ResEnc-L "
     "plans of nnUNetPlannerResEncL; Primus-M with a Primus preset), the scenes are rendered "
