@@ -279,7 +279,7 @@ def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
     if not kw["plans"]:
         raise UserError(f"pretrain.{_NO_PLANS}")
     plans = kw["plans"]
-    from ..training.nnunet_allow import check_plans, check_trainer_name  # before any import
+    from .nnunet_allow import check_plans, check_trainer_name  # before any import
 
     check_plans(plans, "pretrain.model_kwargs.plans")
     check_trainer_name(kw["trainer"], "pretrain.model_kwargs.trainer")

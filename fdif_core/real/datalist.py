@@ -319,13 +319,26 @@ def check_case(case: Case, num_channels: int) -> None:
         UserError: naming the case and the file (missing, unreadable, shape or affine
             mismatch).
     """
+    import os
+    import stat
+
     import numpy as np
+
+    from ..io.untrusted import file_kind
 
     files = [*case.images, *([case.label] if case.label is not None else [])]
     for f in files:
-        if not f.is_file():
-            what = "label" if f == case.label else "image"
-            raise UserError(f"case {case.id}: missing {what} file {f}")
+        what = "label" if f == case.label else "image"
+        try:
+            mode = os.stat(f).st_mode
+        except OSError:
+            raise UserError(f"case {case.id}: missing {what} file {f}") from None
+        if not stat.S_ISREG(mode):  # a FIFO would block, /dev/zero never end
+            link = " (through a symlink)" if f.is_symlink() else ""
+            raise UserError(
+                f"case {case.id}: {what} {f} is {file_kind(mode)}{link}; a dataset holds "
+                "regular files only"
+            )
     headers = [(f, _header(case, f)) for f in files if f.name.endswith(NIFTI_ENDINGS)]
     if not headers:
         return

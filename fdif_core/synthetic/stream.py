@@ -11,6 +11,7 @@ resuming at step ``s`` only needs ``t = s * grad_accum``.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import torch
 
 from ..engine.compose import Recipe, sample_seed
 from ..errors import ArgumentError, UserError
+from ..io.untrusted import file_kind
 from ..presets.preset import Preset
 
 AUG_SALT = 0x5EED_A06  # separates augmentation seeds from sample seeds
@@ -170,9 +172,13 @@ def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
         raise UserError(f"{meta_path}: neither a Decathlon nor an nnU-Net v2 dataset.json")
     if not pairs:
         raise UserError(f"{meta_path}: lists no training volumes")
-    missing = [p for pair in pairs for p in pair if not p.is_file()]
+    missing = [p for pair in pairs for p in pair if not p.exists()]
     if missing:
         raise ArgumentError("data", f"{missing[0]} is listed in {meta_path.name} but missing")
+    special = [p for pair in pairs for p in pair if not p.is_file()]
+    if special:  # a FIFO would block, /dev/zero never end
+        kind = file_kind(os.stat(special[0]).st_mode)
+        raise ArgumentError("data", f"{special[0]} is {kind}; a dataset holds regular files only")
     return pairs
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..io import untrusted
-from ..io.guard import check_identifier
+from ..io.guard import check_identifier, same_path
 from ..networks import (
     build_network,
     nnunet_configuration,
@@ -36,7 +36,7 @@ from ..networks import (
     nnunet_module,
     nnunet_trainer_class,
 )
-from .nnunet_allow import check_plans, check_trainer_name
+from ..networks.nnunet_allow import check_plans, check_trainer_name
 
 Shape3 = tuple[int, int, int]
 
@@ -365,6 +365,12 @@ def plans_for_run(
     check_identifier(source_plans, "--plans")
     if plans_name is not None:
         check_identifier(plans_name, "--plans-name")
+    new_name = plans_name or f"fdif_{run.name}"
+    if same_path(dataset_dir / f"{new_name}.json", dataset_dir / f"{source_plans}.json"):
+        raise UserError(
+            f"--plans-name {new_name}: would replace the plans file it starts from "
+            f"(--plans {source_plans}); give another name"
+        )
     src = dataset_dir / f"{source_plans}.json"
     if not src.exists() and not src.is_symlink():
         have = sorted(p.stem for p in dataset_dir.glob("*.json") if p.stem not in _NOT_PLANS)

@@ -184,6 +184,8 @@ def _export() -> list[Bad]:
     ]  # fmt: skip
     out += [
         Bad("export/dataset-name-escapes", ("export-weights", "{ws}/run", "--dataset", "../../etc"), ("--dataset", "'../../etc'", "file name"), R),
+        Bad("export/plans-name-is-source", (*EXPORT, "--plans-name", "nnUNetResEncUNetLPlans", "--overwrite"), ("--plans-name", "would replace the plans file it starts from"), R),
+        Bad("export/plans-name-links-source", (*EXPORT, "--plans-name", "mine", "--overwrite"), ("--plans-name mine", "would replace"), (*R, symlink("Dataset990_Toy/mine.json", "{ws}/Dataset990_Toy/nnUNetResEncUNetLPlans.json"))),
         Bad("export/configuration-path", (*EXPORT, "--configuration", "../x"), ("--configuration", "file name"), R),
         Bad("export/out-is-checkpoint-file", ("export-weights", "{ws}/c.pt", "--out", "{ws}/c.pt", "--overwrite"), ("c.pt", "own input"), (ok_ckpt(),)),
         Bad("export/out-symlink-to-input", ("export-weights", "{ws}/c.pt", "--out", "{ws}/w.pth", "--overwrite"), ("w.pth", "own input"), (ok_ckpt(), symlink("w.pth", "{ws}/c.pt"))),
@@ -435,6 +437,8 @@ def _datasets() -> list[Bad]:
         Bad("generated/pretrain-data-json-nan", (*PT, "--data", "{ws}/g"), ("dataset.json", "non-finite"), (pt_preset, _generated, text_edit("g/dataset.json", lambda t: t.replace("{", '{"x": NaN, ', 1)))),
         Bad("generated/pretrain-data-json-list", (*PT, "--data", "{ws}/g"), ("dataset.json", "JSON object is expected"), (pt_preset, _generated, write("g/dataset.json", "[1]"))),
         Bad("generated/pretrain-data-json-dev-zero", (*PT, "--data", "{ws}/g"), ("dataset.json", "character device"), (pt_preset, _generated, replace_file("g/dataset.json", symlink("g/dataset.json", "/dev/zero")))),
+        Bad("generated/pretrain-data-image-fifo", (*PT, "--data", "{ws}/g"), ("case_00000.nii.gz", "FIFO", "regular files"), (pt_preset, _generated, replace_file("g/imagesTr/case_00000.nii.gz", fifo("g/imagesTr/case_00000.nii.gz")))),
+        Bad("generated/pretrain-data-image-dev-zero", (*PT, "--data", "{ws}/g"), ("case_00000.nii.gz", "character device"), (pt_preset, _generated, replace_file("g/imagesTr/case_00000.nii.gz", symlink("g/imagesTr/case_00000.nii.gz", "/dev/zero")))),
         Bad("generated/pretrain-data-labels-list", (*PT, "--data", "{ws}/g"), ("labels", "mapping"), (pt_preset, _generated, json_edit("g/dataset.json", lambda d: {**d, "labels": [1, 2]}))),
     ]  # fmt: skip
     T = toy()
@@ -443,6 +447,10 @@ def _datasets() -> list[Bad]:
         for n, make, e in JSON_BAD[:7] + JSON_BAD[13:16]
     ]
     out += [
+        Bad("dataset/image-dev-zero", FT, ("case toy_000", "character device", "symlink"), (T, replace_file("ds/imagesTr/toy_000_0000.nii.gz", symlink("ds/imagesTr/toy_000_0000.nii.gz", "/dev/zero")))),
+        Bad("dataset/image-fifo", FT, ("case toy_000", "FIFO"), (T, replace_file("ds/imagesTr/toy_000_0000.nii.gz", fifo("ds/imagesTr/toy_000_0000.nii.gz")))),
+        Bad("dataset/label-dev-urandom", FT, ("case toy_001", "label", "character device"), (T, replace_file("ds/labelsTr/toy_001.nii.gz", symlink("ds/labelsTr/toy_001.nii.gz", "/dev/urandom")))),
+        Bad("dataset/label-folder", FT, ("case toy_002", "label", "a folder"), (T, replace_file("ds/labelsTr/toy_002.nii.gz", folder("ds/labelsTr/toy_002.nii.gz")))),
         Bad("dataset/splits-nan", (*FT, "--fold", "0"), ("splits_final.json", "non-finite"), (T, write("ds/splits_final.json", '[{"train": [NaN], "val": []}]'))),
         Bad("dataset/splits-dict", (*FT, "--fold", "0"), ("splits_final.json", "JSON array is expected"), (T, write("ds/splits_final.json", "{}"))),
         Bad("dataset/splits-deep", (*FT, "--fold", "0"), ("splits_final.json", "nested"), (T, write("ds/splits_final.json", "[" * 3000 + "]" * 3000))),

@@ -19,7 +19,7 @@ from fdif_core.cli.main import build_parser, main
 from fdif_core.errors import UserError
 from fdif_core.io import guard
 from fdif_core.io.untrusted import MAX_DEPTH, UntrustedError, read_json, read_json_lines
-from fdif_core.training.nnunet_allow import check_architecture, check_plans
+from fdif_core.networks.nnunet_allow import check_architecture, check_plans
 
 PATH_METAVARS = {"DIR", "FILE", "PNG", "RUN", "RUN_DIR", "CKPT", "P", "D", "SPEC", "PLANS.json"}
 

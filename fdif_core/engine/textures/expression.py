@@ -117,14 +117,6 @@ def _refuse(what: str, node: ast.AST | None, text: str, variables: tuple[str, ..
     raise ExpressionError(f"expression: {what}{token} is not allowed; {allowed(variables)}")
 
 
-def _finite(v: int | float) -> bool:
-    """A finite number a float can hold (a 351-digit integer cannot: OverflowError)."""
-    try:
-        return math.isfinite(float(v))
-    except OverflowError:
-        return False
-
-
 def _parse(text: str, variables: tuple[str, ...]) -> ast.expr:
     if not isinstance(text, str):
         raise ExpressionError(f"expression: expr must be text, got {type(text).__name__}")
@@ -170,9 +162,8 @@ def _check_node(node, text, variables, names, params) -> None:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             _refuse("the literal", node, text, variables)
-        if not _finite(v):
-            _refuse("the non-finite or out-of-range number (beyond ±1.8e308)", node, text,
-                    variables)  # fmt: skip
+        if not (math.isfinite(v) if isinstance(v, float) else abs(v) < 2**1023):  # 351 digits
+            _refuse("the non-finite or out-of-range number", node, text, variables)
     elif isinstance(node, ast.Name):
         if node.id not in names:
             _refuse("the unknown name", node, text, variables)
@@ -213,7 +204,7 @@ def _check_exponent(node: ast.BinOp, text, variables, params) -> None:
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, (ast.USub, ast.UAdd)):
         e = e.operand
     if isinstance(e, ast.Constant) and isinstance(e.value, (int, float)):
-        value = float(e.value) if _finite(e.value) else math.inf
+        value = float(e.value) if abs(e.value) < 2**1023 else math.inf
     elif isinstance(e, ast.Name) and e.id in params:
         value = float(params[e.id])
     else:
@@ -255,10 +246,8 @@ def compile_expression(text: str, variables: tuple[str, ...], params: dict[str, 
         if k in variables or k in CONSTANTS or k in FUNCTIONS:
             raise ExpressionError(f"expression: parameter {k!r} shadows a variable, constant "
                                   f"or function; rename it")  # fmt: skip
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v):
-            raise ExpressionError(
-                f"expression: parameter {k!r} = {str(v)[:24]} must be a finite number"
-            )
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not abs(v) < 2**1023:
+            raise ExpressionError(f"expression: parameter {k!r} = {v!r} must be a finite number")
     return _compiled(text, tuple(variables), tuple(sorted(params.items())))
 
 
