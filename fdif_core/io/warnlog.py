@@ -1,15 +1,17 @@
 """Warnings of third-party libraries: logged, not printed between the user and the answer.
 
-MONAI, nnU-Net, timm or torch may warn while a command runs (deprecations, notices). The
-user reads this project's own lines (a result, or one error line); the warnings go to a
-log file instead: ``$FDIF_LOG``, else ``$FDIF_CACHE/fdif-core.log`` (``~/.cache/fdif``),
-each with the command and time, so nothing is lost. A log that cannot be written is
-skipped silently (warnings never stop a command).
+MONAI, nnU-Net, timm or torch may warn while a command runs (deprecations, notices), by
+``warnings`` or by ``logging`` records no handler was configured for. The user reads this
+project's own lines (a result, or one error line); those go to a log file instead:
+``$FDIF_LOG``, else ``$FDIF_CACHE/fdif-core.log`` (``~/.cache/fdif``), each with the
+command and time, so nothing is lost. A log that cannot be written is skipped silently
+(warnings never stop a command).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import warnings
@@ -41,6 +43,17 @@ def captured(command: str) -> Iterator[None]:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         _append(f"{stamp} fdif-core {command} [{os.getpid()}]: {text}\n")
 
-    with warnings.catch_warnings():
-        warnings.showwarning = show
-        yield
+    class ToLog(logging.Handler):  # library log records nobody configured a handler for
+        def emit(self, record: logging.LogRecord) -> None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            _append(f"{stamp} fdif-core {command} [{os.getpid()}]: {record.name}: "
+                    f"{record.getMessage()}\n")  # fmt: skip
+
+    last = logging.lastResort
+    logging.lastResort = ToLog(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        logging.lastResort = last

@@ -106,14 +106,14 @@ def _saved_preset(run_dir: Path, state: dict[str, Any]) -> Preset:
 
 def parse_rows(text: str) -> list[dict[str, Any]]:
     """The JSON rows of a log; a torn line (a crash inside a write) is dropped."""
+    from ..io.untrusted import UntrustedError, parse_json
+
     rows = []
     for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+        try:  # finite numbers, bounded depth, objects only
+            rows.append(parse_json(line, "log", "log row", dict))
+        except UntrustedError:
             continue
-        if isinstance(row, dict):
-            rows.append(row)
     return rows
 
 
@@ -130,8 +130,10 @@ class JsonLog:
 
     def __init__(self, path: Path, keep_until: int | None) -> None:
         self.path = path
-        if keep_until is not None and path.exists():
-            text = path.read_text()
+        if keep_until is not None and (path.exists() or path.is_symlink()):
+            from ..io.untrusted import read_bytes_capped  # a regular file, read with a cap
+
+            text = read_bytes_capped(path, "run log").decode("utf-8", errors="replace")
             rows = [r for r in parse_rows(text) if r.get("step", 0) <= keep_until]
             kept = "".join(json.dumps(r) + "\n" for r in rows)
             if kept != text:  # rows past the checkpoint, or a torn line

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -249,9 +250,11 @@ def test_warnings_go_to_the_log_not_the_screen(tmp_path: Path, monkeypatch, caps
     def noisy(args):
         warnings.warn("monai: something is deprecated", FutureWarning, stacklevel=1)
         warnings.warn("timm: notice", UserWarning, stacklevel=1)
+        logging.getLogger("monai.transforms").warning("monai log record")
         raise UserError("--preset x: the project's one line")
 
     monkeypatch.setattr(mod, "run", noisy)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a plain fdif-core run
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         rc = main(["classes", "--preset", "x"])
@@ -262,3 +265,4 @@ def test_warnings_go_to_the_log_not_the_screen(tmp_path: Path, monkeypatch, caps
     ]
     text = log.read_text()
     assert "monai: something is deprecated" in text and "timm: notice" in text
+    assert "monai log record" in text
