@@ -299,6 +299,7 @@ def run_study(
     from .study_report import write_report
 
     out = Path(out)
+    _check_out(out)
     if quick:
         spec = spec.quick_version()
     if report_only:
@@ -327,6 +328,20 @@ def run_study(
     return write_report(spec, results, pretrained, out, skipped=[
         a.name for a in spec.arms if a.name not in arms
     ])  # fmt: skip
+
+
+def _check_out(out: Path) -> None:
+    """A study folder is new, empty, or an earlier study (continued): never another folder
+    with files in it."""
+    from ..io.targets import visible_entries
+
+    if out.is_dir() and not (out / "study.yaml").is_file():
+        names = visible_entries(out)
+        if names:
+            raise UserError(
+                f"--out {out}: holds files of something else ({', '.join(names[:3])}); a "
+                "study goes into a new or empty folder, or continues its own"
+            )
 
 
 def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:

@@ -346,13 +346,16 @@ def _studies() -> list[Bad]:
     ]  # fmt: skip
     out = [Bad(f"study/{n}", S, e, (study(p),)) for n, p, e in rows]
     out += [
+        Bad("study/out-foreign", S, ("--out", "holds files of something else", "mine.txt"), (study({}), folder("out", "mine.txt"))),
+        Bad("study/out-run-folder", (*S[:3], "{ws}/run"), ("--out", "holds files of something else"), (study({}), run_folder())),
+        Bad("study/report-out-foreign", (*S, "--report"), ("--out", "something else"), (study({}), folder("out", "mine.txt"))),
         Bad("study/spec-dev-zero", ("study", "/dev/zero", "--out", "{ws}/out"), ("/dev/zero", "character device"), ()),
         Bad("study/spec-fifo", ("study", "{ws}/p.yaml", "--out", "{ws}/out"), ("FIFO",), (fifo("p.yaml"),)),
         Bad("study/spec-list", ("study", "{ws}/p.yaml", "--out", "{ws}/out"), ("mapping",), (write("p.yaml", "- 1\n"),)),
         Bad("study/spec-binary", ("study", "{ws}/p.yaml", "--out", "{ws}/out"), ("binary data",), (write("p.yaml", bytes(range(256))),)),
-        Bad("study/result-nan", ("study", "{ws}/s/spec.yaml", "--out", "{ws}/out", "--report"), ("fold0_seed0.json", "non-finite"), (study({}), write("out/results/low/scratch/fold0_seed0.json", '{"mean": NaN}'))),
-        Bad("study/result-dev-zero", ("study", "{ws}/s/spec.yaml", "--out", "{ws}/out", "--report"), ("fold0_seed0.json", "character device"), (study({}), folder("out/results/low/scratch"), symlink("out/results/low/scratch/fold0_seed0.json", "/dev/zero"))),
-        Bad("study/result-deep", ("study", "{ws}/s/spec.yaml", "--out", "{ws}/out", "--report"), ("fold0_seed0.json", "nested"), (study({}), write("out/results/low/scratch/fold0_seed0.json", deep()))),
+        Bad("study/result-nan", ("study", "{ws}/s/spec.yaml", "--out", "{ws}/out", "--report"), ("fold0_seed0.json", "non-finite"), (study({}), write("out/study.yaml", "name: s\n"), write("out/results/low/scratch/fold0_seed0.json", '{"mean": NaN}'))),
+        Bad("study/result-dev-zero", ("study", "{ws}/s/spec.yaml", "--out", "{ws}/out", "--report"), ("fold0_seed0.json", "character device"), (study({}), write("out/study.yaml", "name: s\n"), folder("out/results/low/scratch"), symlink("out/results/low/scratch/fold0_seed0.json", "/dev/zero"))),
+        Bad("study/result-deep", ("study", "{ws}/s/spec.yaml", "--out", "{ws}/out", "--report"), ("fold0_seed0.json", "nested"), (study({}), write("out/study.yaml", "name: s\n"), write("out/results/low/scratch/fold0_seed0.json", deep()))),
     ]  # fmt: skip
     return out
 
