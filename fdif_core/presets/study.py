@@ -55,7 +55,7 @@ class StudyFold(Strict):
 class StudyArm(Strict):
     """A pre-training arm: a preset with a pre-training recipe, or none (``scratch``)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)  # a folder name
     preset: str | None = Field(None, description="preset file or shipped name; null = scratch")
 
 
@@ -110,8 +110,10 @@ class StudySpec(Strict):
     @classmethod
     def _names(cls, v: dict[str, int]) -> dict[str, int]:
         for name in v:
-            if not name.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"regime name {name!r}: letters, digits, - and _ only")
+            if not name.replace("_", "").replace("-", "").isalnum() or len(name) > 100:
+                raise ValueError(
+                    f"regime name {name[:40]!r}: letters, digits, - and _ only, at most 100"
+                )
         return v
 
     @model_validator(mode="after")

@@ -337,6 +337,8 @@ def _studies() -> list[Bad]:
         ("regime-zero", {"regimes": {"low": 0}}, ("regimes.low",)),
         ("regime-name", {"regimes": {"../x": 1}}, ("regime name",)),
         ("arm-name-path", {"arms": [{"name": "scratch"}, {"name": "../a", "preset": "a.yaml"}]}, ("arms.1.name",)),
+        ("arm-name-long", {"arms": [{"name": "scratch"}, {"name": "a" * 300, "preset": "a.yaml"}]}, ("arms.1.name", "at most 100")),
+        ("regime-name-long", {"regimes": {"r" * 300: 1}}, ("regime name", "at most 100")),
         ("no-scratch", {"arms": [{"name": "a", "preset": "a.yaml"}, {"name": "b", "preset": "a.yaml"}]}, ("scratch",)),
         ("fold-overlap", {"folds": [{"val": ["toy_000"], "train": ["toy_000"]}]}, ("in both val and train",)),
         ("quick-zero", {"quick": {"folds": 0}}, ("quick.folds",)),
