@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import atomic_path
 from ..io.preview import label_colors
 
@@ -23,7 +22,7 @@ def load_pretrained_run(run: Path, which: str = "best.pt"):
     """(model in eval mode, preset, checkpoint) of a pre-training run folder."""
     from ..io.checkpoints import load_checkpoint
     from ..networks import build_network
-    from ..presets import parse_preset
+    from ..presets.preset import preset_from_text
 
     path = run / which
     if not path.is_file():
@@ -31,9 +30,11 @@ def load_pretrained_run(run: Path, which: str = "best.pt"):
     ckpt = load_checkpoint(path)
     if "preset" not in ckpt or ckpt.get("task", "segmentation") != "segmentation":
         raise UserError(f"report: {path} is not a segmentation pre-training checkpoint")
-    preset = parse_preset(yaml.safe_load(ckpt["preset"]), str(path))
+    preset = preset_from_text(ckpt["preset"], f"{path} (its preset)")
     cfg = preset.pretrain
-    model = build_network(cfg.model, len(ckpt["label_names"]), cfg.patch_size, cfg.model_kwargs)
+    model = build_network(
+        cfg.model, len(ckpt["label_names"]), cfg.patch_size, cfg.model_kwargs, section="pretrain"
+    )
     model.load_state_dict(ckpt["model"])
     return model.eval(), preset, ckpt
 
@@ -46,12 +47,12 @@ def predict_validation(
     how many, default the run's ``val_volumes``; more continue the same sequence)."""
     from monai.inferers import sliding_window_inference
 
-    from ..synthetic.stream import val_indices, validation_volume
+    from ..synthetic.stream import StreamConfig, val_indices, validation_volume
 
-    recipe = preset.recipe()
+    recipe, stream = preset.recipe(), StreamConfig.of(preset)
     out = []
-    for i in val_indices(preset, volumes):
-        image, label = validation_volume(recipe, preset, i)
+    for i in val_indices(stream, volumes):
+        image, label = validation_volume(recipe, stream, i)
         logits = sliding_window_inference(
             image[None, None].to(device), preset.pretrain.patch_size, 4, model.to(device),
             overlap=0.25,
@@ -131,13 +132,14 @@ def report_run(
 
     run = Path(run)
     path = Path(out) if out is not None else run / "report.png"
-    check_new_file(path, "--out", overwrite or out is None)
+    check_new_file(path, arg("out"), overwrite or out is None)
     model, preset, ckpt = load_pretrained_run(run)
     labels = list(ckpt["label_names"])
     count = preset.pretrain.val_volumes if volumes is None else volumes
     if not 1 <= count <= preset.limits.max_cases and volumes is not None:
         raise UserError(
-            f"report --volumes {volumes}: allowed 1..{preset.limits.max_cases:,} (limits.max_cases)"
+            f"report {arg('volumes')} {volumes}: allowed 1..{preset.limits.max_cases:,} "
+            "(limits.max_cases)"
         )
     shape = tuple(preset.pretrain.render_shape or preset.volume.shape)
     check_memory(preset, "report", shape=shape, cases=count)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import write_text
 from ..io.untrusted import read_json, read_json_lines
 from ..presets import Preset, load_preset, parse_preset
@@ -339,7 +339,7 @@ def _check_out(out: Path) -> None:
         names = visible_entries(out)
         if names:
             raise UserError(
-                f"--out {out}: holds files of something else ({', '.join(names[:3])}); a "
+                f"{arg('out')} {out}: holds files of something else ({', '.join(names[:3])}); a "
                 "study goes into a new or empty folder, or continues its own"
             )
 
@@ -348,7 +348,7 @@ def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
     from .study_report import write_report
 
     if not out.is_dir():
-        raise UserError(f"study --report: {out} holds no study")
+        raise UserError(f"study {arg('report')}: {out} holds no study")
     arms = [a.name for a in spec.arms]
     results = [r for u in plan_units(spec, arms)
                if (r := _read_json(result_path(out, u["regime"], u["arm"], u["fold"], u["seed"])))]

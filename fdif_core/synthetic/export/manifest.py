@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import __version__
 from ...engine.compose import sample_seed
-from ...errors import UserError
+from ...errors import UserError, arg
 from ...io.atomic import write_error, write_text
 from ...presets.preset import Preset
 from .layouts import ExportCase, ExportPlan
@@ -114,9 +114,11 @@ def read(root: Path) -> dict[str, Any] | None:
     try:
         data = read_json(path, "manifest", None)
     except UntrustedError as err:
-        raise UserError(f"{err}; use another --out, or --overwrite") from None
+        raise UserError(f"{err}; use another {arg('out')}, or {arg('overwrite')}") from None
     if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
-        raise UserError(f"{path}: not an fdif-core manifest; use another --out, or --overwrite")
+        raise UserError(
+            f"{path}: not an fdif-core manifest; use another {arg('out')}, or {arg('overwrite')}"
+        )
     return data
 
 
