@@ -19,6 +19,8 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import ArgumentError, UserError, word
+from ..io.guard import check_args
+from ..io.warnlog import captured
 from . import commands
 
 
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
             mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP)
         )
         mod.add_arguments(p)
-        p.set_defaults(_run=mod.run, _flags=getattr(mod, "FLAGS", {}))
+        p.set_defaults(_run=mod.run, _flags=getattr(mod, "FLAGS", {}), _mod=mod, _parser=p)
     return parser
 
 
@@ -68,7 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help, --version or a usage error (already printed)
         return done.code if isinstance(done.code, int) else 2
+    with captured(args.command):  # third-party warnings go to the log, not between lines
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
+        check_args(args._mod, args, args._parser)  # outputs, inputs, identifiers: before work
         return int(args._run(args) or 0)
     except ArgumentError as err:  # a library argument: word it as the command's flag
         flag = _flags(args)(err.name)
@@ -76,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args.command, f"{where}: {word(err.message, _flags(args))}")
     except UserError as err:
         return _fail(args.command, word(err.raw or str(err), _flags(args)))
-    except KeyboardInterrupt as stop:  # Ctrl-C (SIGTERM too, where a command maps it)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM where a command maps it
+        signum = getattr(stop, "signum", 2)
+        name = "SIGTERM" if signum == 15 else "SIGINT"
         hint = f"; {word(str(stop), _flags(args))}" if str(stop) else ""
-        print(f"fdif-core {args.command}: interrupted{hint}", file=sys.stderr)
-        return 130
+        print(f"fdif-core {args.command}: interrupted ({name}){hint}", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

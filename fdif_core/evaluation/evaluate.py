@@ -309,7 +309,11 @@ def evaluate_checkpoint(
         info_file = run_dir / "run.json"
         if not info_file.is_file():
             raise UserError(f"{arg('dataset')}: not given and {info_file} does not name one")
-        dataset = json.loads(info_file.read_text())["dataset"]
+        from ..io.untrusted import read_json
+
+        dataset = read_json(info_file, "run.json").get("dataset")
+        if not isinstance(dataset, str) or not dataset.strip():
+            raise UserError(f"{arg('dataset')}: not given and {info_file} does not name one")
     ds = load_dataset(dataset)
     if list(ds.labels) != list(plan.labels):
         raise UserError(

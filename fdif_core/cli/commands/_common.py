@@ -168,7 +168,7 @@ def training_kwargs(args: argparse.Namespace) -> dict:
 
 def run_training(command: str, args: argparse.Namespace, keep: tuple[str, ...], train) -> int:
     """Run ``train()`` (a pre-training or fine-tuning call) and report it on rank 0; on
-    SIGINT / SIGTERM (saved at the current step) print how to resume and exit 130."""
+    SIGINT / SIGTERM (saved at the current step) print how to resume and exit 130 / 143."""
     import os
 
     from ...training.loop import TrainingInterrupted
@@ -222,7 +222,8 @@ def resume_command(command: str, run_dir, args: argparse.Namespace, keep: tuple[
 
 
 def interrupted(command: str, args: argparse.Namespace, err, keep: tuple[str, ...]) -> int:
-    """One line on stderr (rank 0): where the run stopped and how to resume it; exit 130."""
+    """One line on stderr (rank 0): where the run stopped and how to resume it; exit 130
+    (SIGINT) or 143 (SIGTERM)."""
     import os
     import sys
 
@@ -233,4 +234,4 @@ def interrupted(command: str, args: argparse.Namespace, err, keep: tuple[str, ..
             f"resume with: {how}",
             file=sys.stderr,
         )
-    return 130
+    return 128 + int(getattr(err, "signum", 2))  # 130 (SIGINT) or 143 (SIGTERM)

@@ -8,6 +8,9 @@ from ._common import add_device, add_overwrite, float_in, path
 
 NAME = "evaluate"
 ORDER = 55
+OUTPUTS = {"out": "folder"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("weights", "dataset")
+IDENTIFIERS = ()
 HELP = "evaluate a fine-tuned checkpoint: NIfTI predictions, per-case/per-class Dice, NSD"
 DESCRIPTION = (
     "Sliding-window inference (Gaussian blending) of a fine-tuned checkpoint on the run's "
