@@ -1,10 +1,12 @@
 """Evaluation of a segmentation network on labelled cases.
 
-Sliding-window inference (MONAI, Gaussian blending) on the preprocessed image, softmax
-probabilities mapped back to each case's original geometry by inverting the preprocessing
-(``Invertd``: crop, resampling, orientation), argmax, NIfTI written with the original affine;
-per-case and per-class Dice (``DiceMetric``) and surface Dice at given tolerances in mm
-(``SurfaceDiceMetric``, normalised surface distance) in the original spacing.
+Sliding-window inference (MONAI's windows, Gaussian blending) on the preprocessed image,
+streamed slab by slab (:mod:`.sliding`); softmax probabilities mapped back to each case's
+original geometry by inverting the preprocessing (crop, resampling, orientation) and reduced
+to their argmax slab by slab (:mod:`.inverse`), NIfTI written with the original affine;
+per-case and per-class Dice and surface Dice at given tolerances in mm (normalised surface
+distance; MONAI's ``DiceMetric`` / ``SurfaceDiceMetric`` definitions, computed by
+:mod:`.surface`) in the original spacing. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import csv
 import io
 import json
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,24 +54,15 @@ def case_metrics(
         gives None (excluded from means, as nnU-Net does), a present class that the
         prediction misses gives 0.
     """
-    from monai.metrics import DiceMetric, SurfaceDiceMetric
-    from monai.networks.utils import one_hot
+    from .surface import label_metrics
 
     n = len(labels)
-    p = torch.as_tensor(np.asarray(pred), dtype=torch.int64)[None, None]
-    r = torch.as_tensor(np.asarray(ref), dtype=torch.int64)[None, None]
+    p, r = np.asarray(pred), np.asarray(ref)
     if p.shape != r.shape:
-        raise ValueError(f"prediction shape {tuple(p.shape[2:])} != reference {tuple(r.shape[2:])}")
-    p1, r1 = one_hot(p, n), one_hot(r, n)
-    dice = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
-    scores: dict[str, list[float]] = {"dice": dice(p1, r1)[0].tolist()}
-    for tol in tolerances:
-        nsd = SurfaceDiceMetric([float(tol)] * (n - 1), include_background=False, reduction="none")
-        with warnings.catch_warnings():  # MONAI 1.5+ warns about its own internal argument
-            warnings.filterwarnings("ignore", ".*get_mask_edges", FutureWarning)
-            values = nsd(p1, r1, spacing=[float(s) for s in spacing])
-        scores[nsd_key(tol)] = values[0].tolist()
-    present = [bool((r1[0, c] > 0).any()) for c in range(1, n)]
+        raise ValueError(f"prediction shape {p.shape} != reference {r.shape}")
+    m = label_metrics(p, r, n, spacing, tolerances)
+    scores = {"dice": m["dice"], **{nsd_key(t): m["nsd"][k] for k, t in enumerate(tolerances)}}
+    present = np.bincount(r.ravel().astype(np.int64), minlength=n)[1:n] > 0
     out: dict[str, dict[str, float | None]] = {}
     for c, name in enumerate(labels[1:]):
         out[name] = {
@@ -110,6 +102,7 @@ class Predictor:
         sw_batch_size: windows per forward pass.
         device: torch device of the network.
         amp: autocast dtype (``bf16`` / ``fp16``) or ``off``.
+        progress: show a progress bar over the windows of each case.
     """
 
     model: torch.nn.Module
@@ -119,6 +112,7 @@ class Predictor:
     sw_batch_size: int = 2
     device: torch.device | str = "cpu"
     amp: str = "off"
+    progress: bool = False
 
     def __post_init__(self) -> None:
         self.transform = preprocess_transforms(self.plan, label=False)
@@ -146,21 +140,41 @@ class Predictor:
             )
         return out[0].float().cpu()
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a window batch on the network's device (autocast as configured)."""
+        dev = torch.device(self.device)
+        dtype = amp_dtype(self.amp)
+        with torch.no_grad(), torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
+            return self.model(x.to(dev))
+
     def predict(self, item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Label map of one case in its original geometry, and the original affine."""
-        from monai.data import MetaTensor
-        from monai.transforms import Invertd
+        """Label map of one case in its original geometry, and the original affine.
+
+        Streams: sliding-window logits arrive slab by slab (:mod:`.sliding`), each slab's
+        softmax is mapped back to the original grid and reduced to its argmax there
+        (:mod:`.inverse`); no full-size probability volume is ever held.
+        """
+        from .inverse import ArgmaxWriter
+        from .sliding import sliding_chunks
 
         with tracking_meta():  # affines are needed throughout, whatever the global setting
             data = preprocess_case(self.transform, {k: v for k, v in item.items() if k != "label"})
-            probs = torch.softmax(self.logits(data["image"]), 0)
-            data["pred"] = MetaTensor(probs, meta=data["image"].meta)
-            data["pred"].applied_operations = list(data["image"].applied_operations)
-            inv = Invertd("pred", self.transform, orig_keys="image", nearest_interp=False)(data)
-            pred = inv["pred"]
-            affine = np.asarray(pred.affine, dtype=np.float64)
-        dtype = np.uint8 if probs.shape[0] < 256 else np.int16
-        return torch.argmax(pred.as_tensor(), 0).numpy().astype(dtype), affine
+        image = data["image"]
+        affine = np.asarray(image.meta["original_affine"], dtype=np.float64)
+        shape = tuple(int(s) for s in np.asarray(image.meta["spatial_shape"]).ravel()[:3])
+        n = len(self.plan.labels)
+        writer = ArgmaxWriter(
+            tuple(image.shape[1:]), np.asarray(image.affine, np.float64), shape, affine,
+            np.uint8 if n < 256 else np.int16,
+        )  # fmt: skip
+        self.model.eval()
+        x = torch.as_tensor(image, dtype=torch.float32).as_subclass(torch.Tensor)
+        for start, logits in sliding_chunks(
+            x, self.forward, self.patch_size, overlap=self.overlap,
+            sw_batch_size=self.sw_batch_size, device=self.device, progress=self.progress,
+        ):  # fmt: skip
+            writer.add(start, torch.softmax(logits, 0))
+        return writer.result(), affine
 
 
 def save_label(path: Path, label: np.ndarray, affine: np.ndarray) -> None:

@@ -68,7 +68,8 @@ def _dice_table(pred: np.ndarray, ref: np.ndarray, n: int) -> np.ndarray:
 
 def _box(sl: tuple[slice, ...], pad: Sequence[int], shape: Sequence[int]) -> tuple[slice, ...]:
     return tuple(
-        slice(max(s.start - p, 0), min(s.stop + p, n)) for s, p, n in zip(sl, pad, shape, strict=True)
+        slice(max(s.start - p, 0), min(s.stop + p, n))
+        for s, p, n in zip(sl, pad, shape, strict=True)
     )
 
 
