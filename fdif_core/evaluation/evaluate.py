@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,14 @@ def case_metrics(
             for k, v in scores.items()
         }
     return out
+
+
+def empty_classes(pred: np.ndarray, ref: np.ndarray, labels: Sequence[str]) -> list[str]:
+    """Classes the reference has and the prediction lacks entirely (scored 0)."""
+    n = len(labels)
+    p = np.bincount(np.asarray(pred).ravel(), minlength=n)
+    r = np.bincount(np.asarray(ref).ravel(), minlength=n)
+    return [labels[c] for c in range(1, n) if r[c] > 0 and p[c] == 0]
 
 
 def mean_over(values: list[float | None]) -> float | None:
@@ -211,13 +220,15 @@ def evaluate_cases(
     Items without a ``label`` are predicted but not scored.
 
     Returns:
-        The metrics document also written to ``out_dir/metrics.json``.
+        The metrics document also written to ``out_dir/metrics.json``; ``empty`` lists,
+        per case, the classes of the reference that the prediction lacks entirely.
     """
     from ..errors import UserError
     from ..real.checks import check_label_array
 
     labels = predictor.plan.labels
     per_case: dict[str, dict[str, dict[str, float | None]]] = {}
+    empty: dict[str, list[str]] = {}
     for k, item in enumerate(items):
         case = str(item["case"])
         if "label" in item:  # checked before anything is predicted or written
@@ -229,7 +240,9 @@ def evaluate_cases(
             ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
             check_label_array(ref, case, item["label"], labels)
             ref = ref.astype(np.int64)
-        pred, affine = predictor.predict(item)
+        with warnings.catch_warnings():  # third-party warnings stay off the terminal
+            warnings.simplefilter("ignore")
+            pred, affine = predictor.predict(item)
         save_label(out_dir / "predictions" / f"{case}.nii.gz", pred, affine)
         if "label" not in item:
             log(f"[{k + 1}/{len(items)}] {case}: predicted (no reference label)")
@@ -240,13 +253,16 @@ def evaluate_cases(
                 f"{ref.shape}; the image and label headers disagree"
             )
         per_case[case] = case_metrics(pred, ref, labels, spacing, tolerances)
+        empty[case] = empty_classes(pred, ref, labels)
         dices = [v["dice"] for v in per_case[case].values()]
         shown = mean_over(dices)
         log(
             f"[{k + 1}/{len(items)}] {case}: mean Dice "
             + (f"{shown:.4f}" if shown is not None else "n/a (no foreground in the label)")
+            + (f"; empty prediction: {', '.join(empty[case])}" if empty[case] else "")
         )
-    doc = {"classes": list(labels[1:]), "per_case": per_case, **summarize(per_case, labels)}
+    doc = {"classes": list(labels[1:]), "per_case": per_case, **summarize(per_case, labels),
+           "empty": {c: v for c, v in empty.items() if v}}  # fmt: skip
     write_text(out_dir / "metrics.json", json.dumps(doc, indent=2, allow_nan=False))
     write_text(out_dir / "metrics.csv", metrics_csv(per_case))
     return doc
@@ -299,6 +315,7 @@ def evaluate_checkpoint(
     device: torch.device | str = "cpu",
     overlap: float | None = None,
     tolerances: Sequence[float] = NSD_TOLERANCES_MM,
+    progress: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Evaluate a fine-tuned checkpoint on the fold's validation cases or the test cases.
@@ -309,6 +326,7 @@ def evaluate_checkpoint(
         split: ``val`` (the checkpoint's fold) or ``test`` (the dataset's test cases).
         out: output folder (default ``RUN/eval_<split>``).
         overlap: sliding-window overlap (default: the run's ``sw_overlap``).
+        progress: a progress bar over each case's sliding windows (stderr).
     """
 
     from ..errors import UserError
@@ -354,6 +372,7 @@ def evaluate_checkpoint(
         int(state.get("sw_batch_size", 2)),
         device,
         str(state.get("amp", "off")),
+        progress,
     )
     out_dir = Path(out) if out else run_dir / f"eval_{split}"
     log(f"evaluating {weights} on {len(items)} {split} case(s) of {ds.name} -> {out_dir}")

@@ -73,6 +73,66 @@ def _box(sl: tuple[slice, ...], pad: Sequence[int], shape: Sequence[int]) -> tup
     )
 
 
+def _check(pred: np.ndarray, ref: np.ndarray, n: int) -> None:
+    if pred.shape != ref.shape:
+        raise ValueError(f"prediction shape {pred.shape} != reference {ref.shape}")
+    for name, arr in (("prediction", pred), ("reference", ref)):
+        if arr.size and (arr.min() < 0 or arr.max() >= n):
+            raise ValueError(f"{name} labels must lie in 0..{n - 1}")
+
+
+def dice_scores(pred: np.ndarray, ref: np.ndarray, num_classes: int) -> np.ndarray:
+    """Dice of every foreground class (``DiceMetric(ignore_empty=True)``: NaN where the
+    reference lacks the class)."""
+    pred, ref, n = np.asarray(pred), np.asarray(ref), int(num_classes)
+    _check(pred, ref, n)
+    table = _dice_table(pred, ref, n)
+    inter = np.diag(table).astype(np.float64)
+    size_ref, size_pred = table.sum(1).astype(np.float64), table.sum(0).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(size_ref > 0, 2 * inter / (size_ref + size_pred), np.nan)[1:]
+
+
+def surface_dice(
+    pred: np.ndarray,
+    ref: np.ndarray,
+    num_classes: int,
+    spacing: Sequence[float],
+    tolerances: Sequence[float] = (1.0, 2.0),
+) -> np.ndarray:
+    """Surface Dice ``(len(tolerances), num_classes - 1)`` of every foreground class
+    (``SurfaceDiceMetric``: NaN where neither map has the class)."""
+    pred, ref, n = np.asarray(pred), np.asarray(ref), int(num_classes)
+    _check(pred, ref, n)
+    spacing = tuple(float(s) for s in spacing)
+    if len(spacing) != pred.ndim:
+        raise ValueError(f"spacing {spacing} does not have one value per axis of {pred.shape}")
+    tols = [float(t) for t in tolerances]
+    edge_p, edge_r = boundary(pred), boundary(ref)
+    count_p = np.bincount(pred[edge_p].ravel(), minlength=n).astype(np.float64)
+    count_r = np.bincount(ref[edge_r].ravel(), minlength=n).astype(np.float64)
+    boxes = ndimage.find_objects(ref.astype(np.int32, copy=False), max_label=n - 1)
+    pad = [math.ceil(max(tols, default=0.0) / s) + 1 for s in spacing]
+    nsd = np.full((len(tols), n - 1), np.nan)
+    for c in range(1, n):
+        complete = count_p[c] + count_r[c]
+        if complete == 0 or not tols:
+            continue  # neither has the class: NaN
+        sl = boxes[c - 1]
+        if sl is None:  # reference empty (and prediction not): nothing is within reach
+            nsd[:, c - 1] = 0.0
+            continue
+        box = _box(sl, pad, ref.shape)
+        pe = edge_p[box] & (pred[box] == c)
+        re = edge_r[box] & (ref[box] == c)
+        d_pr = _distances_at(pe, re, spacing)  # predicted boundary -> reference boundary
+        d_rp = _distances_at(re, pe, spacing)  # reference boundary -> predicted boundary
+        for k, tau in enumerate(tols):
+            correct = np.count_nonzero(d_pr <= tau) + np.count_nonzero(d_rp <= tau)
+            nsd[k, c - 1] = correct / complete
+    return nsd
+
+
 def label_metrics(
     pred: np.ndarray,
     ref: np.ndarray,
@@ -92,47 +152,10 @@ def label_metrics(
         ``{"dice": a, "nsd": b}``: ``a`` of shape ``(num_classes - 1,)`` and ``b`` of shape
         ``(len(tolerances), num_classes - 1)``, NaN where MONAI returns NaN.
     """
-    if pred.shape != ref.shape:
-        raise ValueError(f"prediction shape {pred.shape} != reference {ref.shape}")
-    spacing = tuple(float(s) for s in spacing)
-    if len(spacing) != pred.ndim:
-        raise ValueError(f"spacing {spacing} does not have one value per axis of {pred.shape}")
-    pred = np.asarray(pred)
-    ref = np.asarray(ref)
-    n = int(num_classes)
-    for name, arr in (("prediction", pred), ("reference", ref)):
-        if arr.size and (arr.min() < 0 or arr.max() >= n):
-            raise ValueError(f"{name} labels must lie in 0..{n - 1}")
-    table = _dice_table(pred, ref, n)
-    inter = np.diag(table).astype(np.float64)
-    size_ref, size_pred = table.sum(1).astype(np.float64), table.sum(0).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dice = np.where(size_ref > 0, 2 * inter / (size_ref + size_pred), np.nan)[1:]
-
-    tols = [float(t) for t in tolerances]
-    edge_p, edge_r = boundary(pred), boundary(ref)
-    count_p = np.bincount(pred[edge_p].ravel(), minlength=n).astype(np.float64)
-    count_r = np.bincount(ref[edge_r].ravel(), minlength=n).astype(np.float64)
-    boxes = ndimage.find_objects(ref.astype(np.int32, copy=False), max_label=n - 1)
-    pad = [math.ceil(max(tols, default=0.0) / s) + 1 for s in spacing]
-    nsd = np.full((len(tols), n - 1), np.nan)
-    for c in range(1, n):
-        complete = count_p[c] + count_r[c]
-        if complete == 0:
-            continue  # neither has the class: NaN
-        sl = boxes[c - 1]
-        if sl is None:  # reference empty (and prediction not): nothing is within reach
-            nsd[:, c - 1] = 0.0
-            continue
-        box = _box(sl, pad, ref.shape)
-        pe = edge_p[box] & (pred[box] == c)
-        re = edge_r[box] & (ref[box] == c)
-        d_pr = _distances_at(pe, re, spacing)  # predicted boundary -> reference boundary
-        d_rp = _distances_at(re, pe, spacing)  # reference boundary -> predicted boundary
-        for k, tau in enumerate(tols):
-            correct = np.count_nonzero(d_pr <= tau) + np.count_nonzero(d_rp <= tau)
-            nsd[k, c - 1] = correct / complete
-    return {"dice": dice, "nsd": nsd}
+    return {
+        "dice": dice_scores(pred, ref, num_classes),
+        "nsd": surface_dice(pred, ref, num_classes, spacing, tolerances),
+    }
 
 
 def _distances_at(at: np.ndarray, to: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
