@@ -73,6 +73,7 @@ def run_new(data: Path) -> dict:
 
     _t, d, shape, probs, n = _prepare(data)
     ref, _aff, spacing = load_reference(str(data / "label.nii.gz"))
+    ref = ref.astype(np.uint8)
     image = d["image"]
     out_aff = np.asarray(image.meta["original_affine"], np.float64)
     del d
@@ -112,6 +113,7 @@ def run_monai(data: Path, classes: int) -> dict:
 
     t, d, shape, probs, n = _prepare(data)
     ref, _aff, spacing = load_reference(str(data / "label.nii.gz"))
+    ref = ref.astype(np.uint8)
     full = torch.cat([probs(a, min(a + SLAB, shape[-1])) for a in range(0, shape[-1], SLAB)], -1)
     times: dict[str, float] = {}
     with tracking_meta():
@@ -153,7 +155,9 @@ def run_monai(data: Path, classes: int) -> dict:
 def _child(stage: str, data: Path, classes: int) -> dict:
     cmd = [sys.executable, __file__, "--stage", stage, "--data", str(data),
            "--baseline-classes", str(classes)]  # fmt: skip
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"{stage} path failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

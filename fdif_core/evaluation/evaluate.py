@@ -239,7 +239,7 @@ def evaluate_cases(
                 raise UserError(f"case {case}: cannot read label {item['label']} ({msg})") from None
             ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
             check_label_array(ref, case, item["label"], labels)
-            ref = ref.astype(np.int64)
+            ref = ref.astype(np.uint8 if len(labels) < 256 else np.int16)
         with warnings.catch_warnings():  # third-party warnings stay off the terminal
             warnings.simplefilter("ignore")
             pred, affine = predictor.predict(item)

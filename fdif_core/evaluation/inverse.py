@@ -3,9 +3,10 @@
 The preprocessing (RAS orientation, resampling to the plan's spacing, foreground crop) maps
 original voxel indices to preprocessed ones by an affine map whose matrix is a signed axis
 permutation times a diagonal: ``q = inv(A_pre) @ A_orig @ i``. The inverse of the whole
-pipeline is therefore a separable linear interpolation, one axis at a time, of each channel
-in the preprocessed grid at the original voxel centres, with zeros outside the crop (what
-MONAI's ``Invertd`` does: pad the crop with zeros, resample back, re-orient).
+pipeline is therefore a trilinear interpolation of each channel in the preprocessed grid at
+the original voxel centres, with zeros outside the crop (what MONAI's ``Invertd`` does: pad
+the crop with zeros, resample back, re-orient): two weighted slices along the streamed axis,
+then ``torch.nn.functional.grid_sample`` in-plane.
 
 :class:`ArgmaxWriter` receives the probabilities slab by slab along the preprocessed last
 axis (as :func:`.sliding.sliding_chunks` produces them), interpolates only the original
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-SLAB_BYTES = 256 * 2**20  # interpolated probabilities held at once (all channels)
+SLAB_BYTES = 128 * 2**20  # interpolated probabilities held at once (all channels)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class _Lerp:
     i1: torch.Tensor
     w0: torch.Tensor
     w1: torch.Tensor
+    q: np.ndarray  # source positions
+    n: int  # source length
 
     @classmethod
     def build(cls, amap: AxisMap, n_dst: int, n_src: int) -> _Lerp:
@@ -70,11 +74,16 @@ class _Lerp:
         i0, i1 = q0.astype(np.int64), q0.astype(np.int64) + 1
         w0 = (1 - frac) * ((i0 >= 0) & (i0 < n_src))  # zeros outside the grid (the crop)
         w1 = frac * ((i1 >= 0) & (i1 < n_src))
+        i0, i1 = np.clip(i0, 0, n_src - 1), np.clip(i1, 0, n_src - 1)
+        i1 = np.where(w1 > 0, i1, i0)  # a neighbour without weight is not needed
+        i0 = np.where(w0 > 0, i0, i1)
         return cls(
-            torch.from_numpy(np.clip(i0, 0, n_src - 1)),
-            torch.from_numpy(np.clip(i1, 0, n_src - 1)),
+            torch.from_numpy(i0),
+            torch.from_numpy(i1),
             torch.from_numpy(w0.astype(np.float32)),
             torch.from_numpy(w1.astype(np.float32)),
+            q,
+            n_src,
         )
 
     def support(self) -> slice:
@@ -82,15 +91,6 @@ class _Lerp:
         nz = np.flatnonzero((self.w0 + self.w1).numpy() > 0)
         return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, 0)
 
-    def take(self, sel: slice | np.ndarray) -> _Lerp:
-        return _Lerp(self.i0[sel], self.i1[sel], self.w0[sel], self.w1[sel])
-
-    def apply(self, x: torch.Tensor, dim: int, base: int = 0) -> torch.Tensor:
-        shape = [1] * x.ndim
-        shape[dim] = -1
-        a = x.index_select(dim, self.i0 - base) * self.w0.view(shape)
-        a += x.index_select(dim, self.i1 - base) * self.w1.view(shape)
-        return a
 
 
 class ArgmaxWriter:
@@ -126,6 +126,7 @@ class ArgmaxWriter:
         self.pending = live[np.argsort(need, kind="stable")]  # original slices, by readiness
         self.need = np.sort(need, kind="stable")
         self.src_len = int(src_shape[2])
+        self._grid: torch.Tensor | None = None
         self.carry: torch.Tensor | None = None
         self.carry_at = 0
 
@@ -145,17 +146,36 @@ class ArgmaxWriter:
         self.carry, self.carry_at = probs[..., -1:].clone(), stop - 1
 
     def _write(self, probs: torch.Tensor, base: int, ready: np.ndarray) -> None:
-        la, lb = (self.lerp[t].take(self.keep[t]) for t in range(2))
+        """Interpolate the ``ready`` original slices: along the streamed axis by two
+        weighted slices, in-plane by ``grid_sample`` (bilinear, zeros outside)."""
         c = probs.shape[0]
-        per_slice = c * max(len(la.w0), 1) * max(len(lb.w0), 1) * 4
-        step = max(1, SLAB_BYTES // per_slice)
+        plane = self._plane_grid()
+        per_slice = c * plane.shape[0] * plane.shape[1] * 4
+        step = max(1, SLAB_BYTES // max(per_slice, 1))
+        stack = probs.permute(3, 0, 1, 2)  # (L, C, n0, n1): slices first
+        z = self.lerp[2]
         for i in range(0, ready.size, step):
-            idx = ready[i : i + step]
-            p = self.lerp[2].take(torch.from_numpy(idx)).apply(probs, 3, base)
-            p = la.apply(p, 1)
-            p = lb.apply(p, 2)
-            lab = torch.argmax(p, 0).numpy().astype(self.out.dtype)
-            self.view[self.keep[0], self.keep[1], idx] = lab
+            idx = torch.from_numpy(ready[i : i + step])
+            sl = stack.index_select(0, z.i0[idx] - base) * z.w0[idx].view(-1, 1, 1, 1)
+            sl += stack.index_select(0, z.i1[idx] - base) * z.w1[idx].view(-1, 1, 1, 1)
+            sl = F.pad(sl, (1, 1, 1, 1))  # zeros around the crop: MONAI's inverse crop
+            grid = plane[None].expand(sl.shape[0], *plane.shape)
+            p = F.grid_sample(sl, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+            lab = torch.argmax(p, 1).numpy().astype(self.out.dtype)  # (r, D0, D1)
+            self.view[self.keep[0], self.keep[1], ready[i : i + step]] = lab.transpose(1, 2, 0)
+
+    def _plane_grid(self) -> torch.Tensor:
+        """``grid_sample`` coordinates ``(D0, D1, 2)`` of the kept original in-plane voxels
+        in the zero-padded preprocessed plane (x indexes the last axis)."""
+        if self._grid is None:
+            q = []
+            for t in range(2):
+                lp = self.lerp[t]
+                pos = lp.q[self.keep[t]] + 1.0  # +1: the zero padding
+                q.append(torch.from_numpy(2 * pos / (lp.n + 1) - 1).float())  # n + 2 samples
+            g0, g1 = torch.meshgrid(q[0], q[1], indexing="ij")
+            self._grid = torch.stack([g1, g0], -1)
+        return self._grid
 
     def result(self) -> np.ndarray:
         """The label map; every original slice with support must have been written."""

@@ -77,6 +77,8 @@ def _check(pred: np.ndarray, ref: np.ndarray, n: int) -> None:
     if pred.shape != ref.shape:
         raise ValueError(f"prediction shape {pred.shape} != reference {ref.shape}")
     for name, arr in (("prediction", pred), ("reference", ref)):
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name}: an integer label map is needed, got {arr.dtype}")
         if arr.size and (arr.min() < 0 or arr.max() >= n):
             raise ValueError(f"{name} labels must lie in 0..{n - 1}")
 
