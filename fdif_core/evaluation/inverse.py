@@ -103,6 +103,8 @@ class ArgmaxWriter:
         dtype: label dtype (``uint8`` below 256 classes).
     """
 
+    shortcut_classes = 254  # up to this many channels, copy labels where neighbours agree
+
     def __init__(
         self,
         src_shape: tuple[int, int, int],
@@ -127,6 +129,7 @@ class ArgmaxWriter:
         self.need = np.sort(need, kind="stable")
         self.src_len = int(src_shape[2])
         self._grid: torch.Tensor | None = None
+        self._pad: list[tuple[np.ndarray, ...]] | None = None
         self.carry: torch.Tensor | None = None
         self.carry_at = 0
 
@@ -146,12 +149,19 @@ class ArgmaxWriter:
         self.carry, self.carry_at = probs[..., -1:].clone(), stop - 1
 
     def _write(self, probs: torch.Tensor, base: int, ready: np.ndarray) -> None:
-        """Interpolate the ``ready`` original slices: along the streamed axis by two
-        weighted slices, in-plane by ``grid_sample`` (bilinear, zeros outside)."""
+        """Interpolate the ``ready`` original slices and write their argmax.
+
+        Along the streamed axis: two weighted preprocessed slices. In-plane (bilinear, zeros
+        outside the crop): where the (up to) four preprocessed neighbours of an original
+        voxel share one argmax, the interpolated probabilities have it too (a convex
+        combination keeps every ``p_k >= p_j``), so it is copied; only the other voxels
+        (near boundaries) are interpolated, channel by channel. More than 254 classes: all
+        voxels are interpolated (``grid_sample``).
+        """
         c = probs.shape[0]
-        plane = self._plane_grid()
-        per_slice = c * plane.shape[0] * plane.shape[1] * 4
-        step = max(1, SLAB_BYTES // max(per_slice, 1))
+        d0, d1 = (self.keep[t].stop - self.keep[t].start for t in range(2))
+        full = c > self.shortcut_classes
+        step = max(1, SLAB_BYTES // max(c * d0 * d1 * 4 if full else d0 * d1 * 24, 1))
         stack = probs.permute(3, 0, 1, 2)  # (L, C, n0, n1): slices first
         z = self.lerp[2]
         for i in range(0, ready.size, step):
@@ -159,10 +169,54 @@ class ArgmaxWriter:
             sl = stack.index_select(0, z.i0[idx] - base) * z.w0[idx].view(-1, 1, 1, 1)
             sl += stack.index_select(0, z.i1[idx] - base) * z.w1[idx].view(-1, 1, 1, 1)
             sl = F.pad(sl, (1, 1, 1, 1))  # zeros around the crop: MONAI's inverse crop
-            grid = plane[None].expand(sl.shape[0], *plane.shape)
-            p = F.grid_sample(sl, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-            lab = torch.argmax(p, 1).numpy().astype(self.out.dtype)  # (r, D0, D1)
+            lab = self._plane_all(sl) if full else self._plane_shortcut(sl)
             self.view[self.keep[0], self.keep[1], ready[i : i + step]] = lab.transpose(1, 2, 0)
+
+    def _plane_shortcut(self, sl: torch.Tensor) -> np.ndarray:
+        """Labels ``(r, D0, D1)`` of zero-padded z-interpolated slices ``(r, C, n0+2, n1+2)``."""
+        pa, pb = self._padded_lerps()
+        src = torch.argmax(sl, 1).numpy().astype(np.uint8)
+        src[:, 0, :] = src[:, -1, :] = src[:, :, 0] = src[:, :, -1] = 255  # outside: no class
+        mn = np.minimum(src[:, pa[0], :], src[:, pa[1], :])
+        mx = np.maximum(src[:, pa[0], :], src[:, pa[1], :])
+        mn = np.minimum(mn[:, :, pb[0]], mn[:, :, pb[1]])
+        mx = np.maximum(mx[:, :, pb[0]], mx[:, :, pb[1]])
+        zz, aa, bb = np.nonzero((mn != mx) | (mn == 255))
+        lab = mn.astype(self.out.dtype)
+        if zz.size:
+            acc = torch.zeros((zz.size, sl.shape[1]))
+            zt = torch.from_numpy(zz)
+            for ia, wa in ((pa[0], pa[2]), (pa[1], pa[3])):
+                for ib, wb in ((pb[0], pb[2]), (pb[1], pb[3])):
+                    w = torch.from_numpy(wa[aa] * wb[bb])
+                    sel = sl[zt, :, torch.from_numpy(ia[aa]), torch.from_numpy(ib[bb])]
+                    acc += sel * w[:, None]
+            lab[zz, aa, bb] = torch.argmax(acc, 1).numpy().astype(self.out.dtype)
+        return lab
+
+    def _padded_lerps(self) -> list[tuple[np.ndarray, ...]]:
+        """In-plane ``(i0, i1, w0, w1)`` of the kept original voxels in the zero-padded plane."""
+        if self._pad is None:
+            self._pad = []
+            for t in range(2):
+                lp = self.lerp[t]
+                q = lp.q[self.keep[t]] + 1.0
+                q0 = np.floor(q)
+                frac = q - q0
+                i0 = np.clip(q0.astype(np.int64), 0, lp.n + 1)
+                i1 = np.clip(q0.astype(np.int64) + 1, 0, lp.n + 1)
+                w0, w1 = (1 - frac).astype(np.float32), frac.astype(np.float32)
+                i1 = np.where(w1 > 0, i1, i0)
+                i0 = np.where(w0 > 0, i0, i1)
+                self._pad.append((i0, i1, w0, w1))
+        return self._pad
+
+    def _plane_all(self, sl: torch.Tensor) -> np.ndarray:
+        """Labels ``(r, D0, D1)`` by ``grid_sample`` of every kept voxel (all channels)."""
+        plane = self._plane_grid()
+        grid = plane[None].expand(sl.shape[0], *plane.shape)
+        p = F.grid_sample(sl, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        return torch.argmax(p, 1).numpy().astype(self.out.dtype)
 
     def _plane_grid(self) -> torch.Tensor:
         """``grid_sample`` coordinates ``(D0, D1, 2)`` of the kept original in-plane voxels
