@@ -3,6 +3,7 @@
     python benchmarks/evaluate_speed.py                       # 512 x 512 x 133, 13 organs
     python benchmarks/evaluate_speed.py --baseline-classes 3  # MONAI NSD on 3 classes, x 13/3
     python benchmarks/evaluate_speed.py --depth 300 --no-baseline   # memory at 300 slices
+    python benchmarks/evaluate_speed.py --depth 300 --predict       # Predictor.predict end to end
 
 Writes a synthetic CT (``fdif_core.real.phantom``: 13 organ-sized classes, 0.7 x 0.7 x 2.5 mm)
 and a noisy prediction of it (ragged boundaries, 1 % speckles: the worst case for surface
@@ -152,9 +153,30 @@ def run_monai(data: Path, classes: int) -> dict:
             "nsd_classes": k, "nsd_measured_s": measured}  # fmt: skip
 
 
-def _child(stage: str, data: Path, classes: int) -> dict:
+def run_predict(data: Path, depth: int) -> dict:
+    """``Predictor.predict`` end to end on a full-size CT at the original spacing (the
+    largest preprocessed grid): MONAI preprocessing, streamed sliding window of a 1x1x1
+    convolution with 14 outputs (a stand-in network), inverse mapping and argmax."""
+    import torch
+
+    from fdif_core.evaluation.evaluate import Predictor
+    from fdif_core.real.phantom import PHANTOM_LABELS
+    from fdif_core.real.preprocess import Plan
+
+    plan = Plan(SPACING, "window", clip=(-175.0, 250.0), crop_foreground=False,
+                channels=["CT"], labels=PHANTOM_LABELS)  # fmt: skip
+    torch.manual_seed(0)
+    net = torch.nn.Conv3d(1, len(PHANTOM_LABELS), 1)
+    pred = Predictor(net, plan, (96, 96, 96), overlap=0.5, sw_batch_size=2)
+    t0 = time.perf_counter()
+    label, _ = pred.predict({"image": str(data / "image.nii.gz"), "case": "ct"})
+    return {"times": {f"predict 512 x 512 x {depth}": time.perf_counter() - t0},
+            "shape": list(label.shape), "peak_mb": _rss_mb()}  # fmt: skip
+
+
+def _child(stage: str, data: Path, classes: int, depth: int = 133) -> dict:
     cmd = [sys.executable, __file__, "--stage", stage, "--data", str(data),
-           "--baseline-classes", str(classes)]  # fmt: skip
+           "--baseline-classes", str(classes), "--depth", str(depth)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"{stage} path failed:\n{out.stderr[-3000:]}")
@@ -171,18 +193,19 @@ def main() -> None:
         help="classes MONAI's surface Dice is timed on (extrapolated to 13)",
     )
     ap.add_argument("--no-baseline", action="store_true", help="time the new path only")
-    ap.add_argument("--stage", choices=["new", "monai"], help=argparse.SUPPRESS)
+    ap.add_argument("--predict", action="store_true",
+                    help="instead: Predictor.predict end to end (stand-in network, 14 outputs, "
+                    "no resampling), time and peak RSS")  # fmt: skip
+    ap.add_argument("--stage", choices=["new", "monai", "predict"], help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.stage:
-        doc = (
-            run_new(args.data)
-            if args.stage == "new"
-            else run_monai(args.data, args.baseline_classes)
-        )
-        print(json.dumps(doc))
+    if args.stage == "predict":
+        print(json.dumps(run_predict(args.data, args.depth)))
         return
-
+    if args.stage:
+        k = args.baseline_classes
+        print(json.dumps(run_new(args.data) if args.stage == "new" else run_monai(args.data, k)))
+        return
     from fdif_core.evaluation.evaluate import save_label
     from fdif_core.real.phantom import noisy_prediction, phantom_affine, phantom_case
 
@@ -197,6 +220,12 @@ def main() -> None:
         del image, label
         print(f"case 512 x 512 x {args.depth} at {SPACING} mm, 13 classes, noisy prediction "
               f"written in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+        if args.predict:
+            doc = _child("predict", data, args.baseline_classes, args.depth)
+            print(f"{next(iter(doc['times']))}: {next(iter(doc['times'].values())):.1f} s, "
+                  f"peak RSS {doc['peak_mb']:.0f} MB, label {doc['shape']}")  # fmt: skip
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+            return
         new = _child("new", data, args.baseline_classes)
         base = None if args.no_baseline else _child("monai", data, args.baseline_classes)
         _report(new, base, data, args.baseline_classes)

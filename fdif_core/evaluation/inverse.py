@@ -162,12 +162,13 @@ class ArgmaxWriter:
         d0, d1 = (self.keep[t].stop - self.keep[t].start for t in range(2))
         full = c > self.shortcut_classes
         step = max(1, SLAB_BYTES // max(c * d0 * d1 * 4 if full else d0 * d1 * 24, 1))
-        stack = probs.permute(3, 0, 1, 2)  # (L, C, n0, n1): slices first
+        stack = probs.permute(3, 0, 1, 2).contiguous()  # (L, C, n0, n1): slices first
         z = self.lerp[2]
         for i in range(0, ready.size, step):
             idx = torch.from_numpy(ready[i : i + step])
             sl = stack.index_select(0, z.i0[idx] - base) * z.w0[idx].view(-1, 1, 1, 1)
-            sl += stack.index_select(0, z.i1[idx] - base) * z.w1[idx].view(-1, 1, 1, 1)
+            if bool((z.w1[idx] > 0).any()):  # slices that fall on a source slice need one
+                sl += stack.index_select(0, z.i1[idx] - base) * z.w1[idx].view(-1, 1, 1, 1)
             sl = F.pad(sl, (1, 1, 1, 1))  # zeros around the crop: MONAI's inverse crop
             lab = self._plane_all(sl) if full else self._plane_shortcut(sl)
             self.view[self.keep[0], self.keep[1], ready[i : i + step]] = lab.transpose(1, 2, 0)
