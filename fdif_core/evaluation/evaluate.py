@@ -58,7 +58,8 @@ def case_metrics(
     from .surface import label_metrics
 
     n = len(labels)
-    p, r = np.asarray(pred), np.asarray(ref)
+    p, r = (np.asarray(a) for a in (pred, ref))
+    p, r = (a if np.issubdtype(a.dtype, np.integer) else a.astype(np.int64) for a in (p, r))
     if p.shape != r.shape:
         raise ValueError(f"prediction shape {p.shape} != reference {r.shape}")
     m = label_metrics(p, r, n, spacing, tolerances)
