@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..dtypes import label_dtype
 from ..io.atomic import atomic_path, write_text
 from ..presets.training import amp_dtype
 from ..real.preprocess import Plan, preprocess_case, preprocess_transforms, tracking_meta
@@ -175,7 +176,7 @@ class Predictor:
         n = len(self.plan.labels)
         writer = ArgmaxWriter(
             tuple(image.shape[1:]), np.asarray(image.affine, np.float64), shape, affine,
-            np.uint8 if n < 256 else np.int16,
+            np.dtype(label_dtype(n)),
         )  # fmt: skip
         self.model.eval()
         x = torch.as_tensor(image, dtype=torch.float32).as_subclass(torch.Tensor)
@@ -240,7 +241,7 @@ def evaluate_cases(
                 raise UserError(f"case {case}: cannot read label {item['label']} ({msg})") from None
             ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
             check_label_array(ref, case, item["label"], labels)
-            ref = ref.astype(np.uint8 if len(labels) < 256 else np.int16)
+            ref = ref.astype(label_dtype(len(labels)))
         with warnings.catch_warnings():  # third-party warnings stay off the terminal
             warnings.simplefilter("ignore")
             pred, affine = predictor.predict(item)
@@ -285,14 +286,14 @@ def metrics_csv(per_case: dict[str, dict[str, dict[str, float | None]]]) -> str:
 
 def load_finetuned(path: str | Path, device: torch.device | str = "cpu"):
     """Network, plan and checkpoint of a fine-tuning run's ``last.pt`` / ``best.pt``."""
-    from ..errors import UserError
+    from ..errors import UserError, arg
     from ..io.checkpoints import load_checkpoint
     from ..networks import build_network
 
     state = load_checkpoint(path)
     if state.get("task") != "finetune" or "plan" not in state:
         raise UserError(
-            f"--weights {path}: not a fine-tuned checkpoint (task {state.get('task')!r}); "
+            f"{arg('weights')} {path}: not a fine-tuned checkpoint (task {state.get('task')!r}); "
             "evaluate the best.pt of an `fdif-core finetune` run"
         )
     plan = Plan.from_dict(state["plan"])
@@ -330,7 +331,7 @@ def evaluate_checkpoint(
         progress: a progress bar over each case's sliding windows (stderr).
     """
 
-    from ..errors import UserError
+    from ..errors import UserError, arg
     from ..real.datalist import load_dataset
     from ..real.splits import fold_cases
 
@@ -340,16 +341,17 @@ def evaluate_checkpoint(
     if dataset is None:
         info_file = run_dir / "run.json"
         if not info_file.is_file():
-            raise UserError(f"--dataset: not given and {info_file} does not name one")
+            raise UserError(f"{arg('dataset')}: not given and {info_file} does not name one")
         dataset = json.loads(info_file.read_text())["dataset"]
     ds = load_dataset(dataset)
     if list(ds.labels) != list(plan.labels):
         raise UserError(
-            f"--dataset {dataset}: classes {ds.labels} differ from the checkpoint's {plan.labels}"
+            f"{arg('dataset')} {dataset}: classes {ds.labels} differ from the checkpoint's "
+            f"{plan.labels}"
         )
     if len(ds.channels) != int(state["in_channels"]):
         raise UserError(
-            f"--dataset {dataset}: {len(ds.channels)} channel(s); the network takes "
+            f"{arg('dataset')} {dataset}: {len(ds.channels)} channel(s); the network takes "
             f"{state['in_channels']}"
         )
     if split == "val":
@@ -357,14 +359,18 @@ def evaluate_checkpoint(
         fold = int(fold) if str(fold).isdigit() else fold
         _, ids = fold_cases(ds, fold, run_dir)
         if not ids:
-            raise UserError(f"--split val: fold {fold} has no validation cases; use --split test")
+            raise UserError(
+                f"{arg('split')} val: fold {fold} has no validation cases; use {arg('split')} test"
+            )
         items = ds.datalist(ids)
     elif split == "test":
         if not ds.test:
-            raise UserError(f"--split test: {ds.root} has no test cases (imagesTs/ or test list)")
+            raise UserError(
+                f"{arg('split')} test: {ds.root} has no test cases (imagesTs/ or test list)"
+            )
         items = [c.item() for c in ds.test]
     else:
-        raise UserError(f"--split {split}: allowed: val, test")
+        raise UserError(f"{arg('split')} {split}: allowed: val, test")
     predictor = Predictor(
         model,
         plan,
