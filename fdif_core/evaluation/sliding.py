@@ -5,8 +5,8 @@ Gaussian importance map (``compute_importance_map``, sigma 0.125) and the same z
 of images smaller than the window as ``monai.inferers.sliding_window_inference(mode=
 "gaussian")``; the windows are visited in order of their start along the last axis, and as
 soon as no later window reaches a slice, that slice is divided by its weight and yielded.
-Only one window's depth of logits is held (``C x n0 x n1 x roi[2]``), never the whole
-volume's, so a full-size CT with many classes stays within a few GB.
+Only the slices that a window still reaches are held (at most ``C x n0 x n1 x roi[2]``
+floats, one tensor per slice, freed when handed on), never the whole volume's logits.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
+
+EMIT = 8  # slices handed on at a time
 
 
 def sliding_chunks(
@@ -48,25 +50,23 @@ def sliding_chunks(
     windows = sorted(dense_patch_slices(size, roi, interval), key=lambda w: w[2].start)
     weight = compute_importance_map(roi, mode="gaussian", sigma_scale=0.125, device="cpu")
     weight = weight.float()
-    depth = roi[2]
-    out: torch.Tensor | None = None
-    count = torch.zeros((*size[:2], depth))
-    lo = 0  # padded index of the buffer's first slice
+    acc: dict[int, torch.Tensor] = {}  # padded slice index -> (C, n0, n1) weighted sum
+    cnt: dict[int, torch.Tensor] = {}  # -> (n0, n1) summed weights
+    lo = 0  # first slice not yet handed on
     lo_keep, hi_keep = pads[2][0], pads[2][0] + shape[2]
+    crop = (slice(pads[0][0], pads[0][0] + shape[0]), slice(pads[1][0], pads[1][0] + shape[1]))
 
     def emit(upto: int) -> Iterator[tuple[int, torch.Tensor]]:
-        nonlocal out, count, lo
-        n = upto - lo
-        if n <= 0 or out is None:
-            return
-        block = out[..., :n] / count[..., :n]
-        a, b = max(lo, lo_keep), min(upto, hi_keep)
-        if b > a:
-            block = block[:, pads[0][0] : pads[0][0] + shape[0], pads[1][0] : pads[1][0] + shape[1]]
-            yield int(a - lo_keep), block[..., a - lo : b - lo]
-        out = torch.cat([out[..., n:], torch.zeros_like(out[..., :n])], -1)
-        count = torch.cat([count[..., n:], torch.zeros_like(count[..., :n])], -1)
-        lo = upto
+        """Hand on slices ``lo .. upto`` (complete), at most ``EMIT`` slices at a time."""
+        nonlocal lo
+        for a in range(lo, upto, EMIT):
+            zs = [z for z in range(a, min(a + EMIT, upto)) if lo_keep <= z < hi_keep]
+            parts = [(acc.pop(z) / cnt.pop(z))[:, crop[0], crop[1]] for z in zs if z in acc]
+            for z in range(a, min(a + EMIT, upto)):
+                acc.pop(z, None), cnt.pop(z, None)
+            if parts:
+                yield zs[0] - lo_keep, torch.stack(parts, -1)
+        lo = max(lo, upto)
 
     bar = None
     if progress:
@@ -83,12 +83,14 @@ def sliding_chunks(
                 batch = row[i : i + sw_batch_size]
                 win = torch.cat([x[(slice(None), *w)][None] for w in batch]).to(device)
                 pred = predictor(win).float().cpu()
-                if out is None:
-                    out = torch.zeros((pred.shape[1], *size[:2], depth))
                 for p, w in zip(pred, batch, strict=True):
-                    z = slice(w[2].start - lo, w[2].stop - lo)
-                    out[:, w[0], w[1], z] += p * weight
-                    count[w[0], w[1], z] += weight
+                    pw = p * weight
+                    for j, z in enumerate(range(w[2].start, w[2].stop)):
+                        if z not in acc:
+                            acc[z] = torch.zeros((pred.shape[1], *size[:2]))
+                            cnt[z] = torch.zeros(size[:2])
+                        acc[z][:, w[0], w[1]] += pw[..., j]
+                        cnt[z][w[0], w[1]] += weight[..., j]
                 if bar is not None:
                     bar.update(len(batch))
         yield from emit(size[2])
