@@ -7,7 +7,11 @@ exists is skipped, an interrupted training run is resumed from its ``last.pt``):
 - ``OUT/results/<regime>/<arm>/fold<k>_seed<s>.json``: one fine-tuning run of the arm on
   fold ``k`` with seed ``s`` (all arms see the same cases, steps and seed), evaluated on the
   fold's validation cases with the *last* checkpoint (no selection on the validation set),
-  and its validation Dice curve.
+  its validation Dice curve, its fine-tuning and evaluation times and its count of empty
+  class predictions (a class of a validation label that the network never predicts).
+
+Every preprocessed case is cached under ``OUT/cache/<plan digest>`` keyed by the case's
+files (not the run), so arms, seeds and regimes that share a plan share the cache.
 
 :mod:`.study_report` then writes the table (means, 95 % intervals, paired tests against
 ``scratch``) and the learning-curve figure.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -252,7 +257,12 @@ def finetune_unit(
             cache_dir=out / "cache", progress=False, log_fn=quiet,
         )  # fmt: skip
     wall = time.perf_counter() - t0
-    doc = evaluate_checkpoint(run / "last.pt", dataset, split="val", device=device, log=quiet)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():  # third-party warnings never reach the terminal
+        warnings.simplefilter("ignore")
+        doc = evaluate_checkpoint(run / "last.pt", dataset, split="val", device=device, log=quiet)
+    eval_s = time.perf_counter() - t0
+    empty = sum(len(v) for v in doc.get("empty", {}).values())
     rows = read_jsonl(run / "log.jsonl")
     result = {
         **unit,
@@ -263,11 +273,24 @@ def finetune_unit(
         "curve": {str(r["step"]): r["val_dice"] for r in rows if "val_dice" in r},
         "train_s": round(sum(r.get("step_s", 0.0) for r in rows), 1),
         "wall_s": round(wall, 1),
+        "eval_s": round(eval_s, 1),
+        "empty": empty,
     }
     _write_json(res, result)
     dice = doc["mean"].get("dice")
-    log(f"{regime} {arm} fold {fold} seed {seed}: Dice {dice:.4f} ({wall:.0f} s)")
+    shown = f"{dice:.4f}" if dice is not None else "n/a"
+    note = f", {empty} empty class prediction(s)" if empty else ""
+    log(f"{regime} {arm} fold {fold} seed {seed}: Dice {shown} (fine-tuning {wall:.0f} s, "
+        f"evaluation {eval_s:.0f} s{note})")  # fmt: skip
     return result
+
+
+def time_note(results: list[dict[str, Any]]) -> str:
+    """One line: total fine-tuning and evaluation time of the units (and their ratio)."""
+    train = sum(float(r.get("wall_s") or 0.0) for r in results)
+    ev = sum(float(r.get("eval_s") or 0.0) for r in results)
+    ratio = f" ({100 * ev / train:.0f} % of fine-tuning)" if train > 0 else ""
+    return f"time: fine-tuning {train:.0f} s, evaluation {ev:.0f} s{ratio}"
 
 
 def plan_units(spec: StudySpec, arms: list[str]) -> list[dict[str, Any]]:
@@ -325,6 +348,7 @@ def run_study(
                       device, log)
         for u in units
     ]  # fmt: skip
+    log(time_note(results))
     return write_report(spec, results, pretrained, out, skipped=[
         a.name for a in spec.arms if a.name not in arms
     ])  # fmt: skip
@@ -354,6 +378,7 @@ def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
                if (r := _read_json(result_path(out, u["regime"], u["arm"], u["fold"], u["seed"])))]
     pretrained = {a: d for a in arms if (d := _read_json(out / "pretrain" / a / DONE))}
     present = {r["arm"] for r in results}
-    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs")
+    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs; "
+        + time_note(results))  # fmt: skip
     missing = [a for a in arms if a not in present]
     return write_report(spec, results, pretrained, out, skipped=missing)

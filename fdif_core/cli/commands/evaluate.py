@@ -53,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from ...evaluation.evaluate import evaluate_checkpoint, format_table
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         device=device(args.device),
         overlap=args.overlap,
         tolerances=args.tolerances,
+        progress=sys.stderr.isatty(),
     )
     if not doc["per_case"]:
         print("no reference labels: predictions written, nothing scored")
