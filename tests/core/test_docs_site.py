@@ -34,3 +34,12 @@ def test_broken_link_fails_the_build(tmp_path):
     done = build(tmp_path, tmp_path / "site")
     assert done.returncode != 0
     assert "no-such-page.md" in done.stderr
+
+
+def test_page_missing_from_the_navigation_fails_the_build(tmp_path):
+    shutil.copytree(REPO / "docs", tmp_path / "docs")
+    shutil.copy(REPO / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    (tmp_path / "docs" / "orphan.md").write_text("# Orphan\n")
+    done = build(tmp_path, tmp_path / "site")
+    assert done.returncode != 0
+    assert "orphan.md" in done.stderr

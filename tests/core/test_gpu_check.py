@@ -48,3 +48,23 @@ def test_gpu_check_help_lists_its_options():
     assert run.returncode == 0
     for flag in ("--device", "--size", "--steps", "--models", "--tiny", "--json"):
         assert flag in run.stdout
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="the refusal is for machines without CUDA"
+)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bash", "benchmarks/gpu_check.sh"],
+        [sys.executable, "benchmarks/pretrain_speed.py", "--device", "cuda"],
+    ],
+    ids=["gpu_check.sh", "pretrain_speed.py"],
+)
+def test_cuda_checks_refuse_in_one_line_without_cuda(argv):
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert run.returncode == 2
+    err = run.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "needs CUDA" in err and "--device cpu" in err

@@ -44,7 +44,7 @@ def _shrunk(name: str, folder: Path) -> str:
     data["volume"]["shape"] = [32, 32, 32]
     # one crop a step, and no bf16 autocast: CPU bf16 instance norms can overflow at 32³
     data["pretrain"].update(patch_size=[32, 32, 32], val_volumes=1, num_workers=0, amp="off")
-    data["pretrain"]["augment"]["crops_per_volume"] = 1
+    data["pretrain"].setdefault("augment", {})["crops_per_volume"] = 1
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
