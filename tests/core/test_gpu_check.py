@@ -68,3 +68,21 @@ def test_cuda_checks_refuse_in_one_line_without_cuda(argv):
     err = run.stderr.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert "needs CUDA" in err and "--device cpu" in err
+
+
+def test_inference_row_names_the_volume_edge(monkeypatch):
+    """The sliding-window row reads '<edge>³ volume' and its time in the measured column."""
+    import importlib.util
+
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_check", mod)  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    table = mod.Table()
+    mod.check_finetune(table, torch.device("cpu"), 64, 64, 1, 0, True)
+    check, measured, _, _ = table.rows[-1]
+    assert check.startswith("sliding-window inference, 64³ volume"), check
+    assert measured == f"{table.data['sliding_window_s']:.2f} s"
