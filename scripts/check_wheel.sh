@@ -4,14 +4,19 @@
 # another folder: --version, every shipped preset validated by name, sample, a few pre-training
 # steps of the quickstart, and the napari plugin found by npe2 with its sample data loaded.
 #
-#   bash scripts/check_wheel.sh            # work folder: a new /tmp/fdif-wheel.XXXXXX
-#   WHEEL_CHECK_DIR=/tmp/w bash scripts/check_wheel.sh
+#   bash scripts/check_wheel.sh            # work folder: a new /tmp/fdif-wheel.XXXXXX, removed after
+#   WHEEL_CHECK_DIR=/tmp/w bash scripts/check_wheel.sh   # kept, to look into
 #
 # Needs python3 (3.10+) with venv, and the system packages of scripts/install-system-deps.sh.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
-WORK=${WHEEL_CHECK_DIR:-$(mktemp -d /tmp/fdif-wheel.XXXXXX)}
+if [ -n "${WHEEL_CHECK_DIR:-}" ]; then
+  WORK=$WHEEL_CHECK_DIR  # kept afterwards
+else
+  WORK=$(mktemp -d /tmp/fdif-wheel.XXXXXX)
+  trap 'rm -rf "$WORK"' EXIT  # the venv weighs about 6.6 GB
+fi
 mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 case "$WORK/" in "$SRC"/*) echo "check_wheel: work folder $WORK is inside the source tree" >&2; exit 2;; esac
