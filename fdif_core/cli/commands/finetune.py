@@ -90,12 +90,7 @@ FLAGS = {"cache_dir": "--cache"}  # library argument -> flag, where the names di
 def run(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...training.finetune import finetune
-    from ._common import (
-        check_counts,
-        check_training_memory,
-        run_training,
-        training_kwargs,
-    )
+    from ._common import check_counts, check_training_memory, run_training, training_kwargs
 
     if args.resume and (args.out or args.dataset or args.weights or args.scratch):
         raise UserError("--resume: give only the run folder (dataset, fold, weights are kept)")

@@ -79,12 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from ...errors import UserError
     from ...presets import load_preset
     from ...training.pretrain import pretrain
-    from ._common import (
-        check_counts,
-        check_training_memory,
-        run_training,
-        training_kwargs,
-    )
+    from ._common import check_counts, check_training_memory, run_training, training_kwargs
 
     if args.resume and args.out:
         raise UserError("--resume and --out: give one (a run resumes in its own folder)")
