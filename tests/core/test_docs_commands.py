@@ -323,7 +323,7 @@ NOT_HERE = {
     "compare": "needs a real dataset", "export-weights": "needs an nnU-Net dataset",
     "study": "about 1.5 hours of CPU", "fetch-data": "downloads from PyPI",
     "generate": "minutes of CPU for a full preset", "bench": "a minute of CPU (timing)",
-    "report": "needs a pre-training run",
+    "report": "needs a pre-training run", "match": "needs your own CT scan",
     "make": "installs the venv (CI runs make test)", "pip": "installs packages",
     "python": "installs or runs a script (checked above)", "source": "shell set-up",
     "napari": "needs a display", "tensorboard": "a server", "sbatch": "a SLURM cluster",
