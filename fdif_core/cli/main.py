@@ -32,12 +32,39 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {text}; see {self.prog} --help\n")
 
 
+def version_text() -> str:
+    """``fdif-core X``, the torch build, and whether CUDA is usable (a first thing to check)."""
+    import torch
+
+    if torch.cuda.is_available():
+        n, name = torch.cuda.device_count(), torch.cuda.get_device_name(0)
+        cuda = f"CUDA usable ({n} device(s), {name})"
+    elif torch.version.cuda:
+        cuda = f"CUDA {torch.version.cuda} build, no usable GPU: CPU only"
+    else:
+        cuda = "CPU-only build: CPU only"
+    return f"fdif-core {__version__}\ntorch {torch.__version__}: {cuda}"
+
+
+class _Version(argparse.Action):
+    """``--version``: imported lazily, so ``--help`` does not pay for torch."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:
+        print(version_text())
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="fdif-core",
         description="Formula-driven (FDIF) synthetic volumes, datasets, pre-training, fine-tuning.",
     )
-    parser.add_argument("--version", action="version", version=f"fdif-core {__version__}")
+    parser.add_argument(
+        "--version", action=_Version, help="print the version, torch's, and whether CUDA is usable"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     mods = [
         importlib.import_module(f"{commands.__name__}.{m.name}")

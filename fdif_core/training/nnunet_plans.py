@@ -169,11 +169,32 @@ def _check_builds(target: Target) -> None:
         with torch.device("meta"):
             build_network(NNUNET_MODEL, 2, target.patch_size, kw, section="pretrain")
     except (AssertionError, ValueError, RuntimeError) as err:
-        why = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        why = _primus_constraint(target) or (
+            str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        )
         raise UserError(
             f"{target.source}: {target.trainer} cannot build a network for the "
             f"{target.configuration} patch {list(target.patch_size)} ({why})"
         ) from None
+
+
+PRIMUS_TOKEN = 8  # nnU-Net's Primus trainers cut the patch into 8 x 8 x 8 tokens
+
+
+def _primus_constraint(target: Target) -> str | None:
+    """Which Primus constraint the patch breaks (its assertion carries no message)."""
+    if "primus" not in target.trainer.lower():
+        return None
+    patch = [int(e) for e in target.patch_size]
+    bad = [e for e in patch if e % PRIMUS_TOKEN]
+    if not bad:
+        return None
+    fixed = [-(-e // PRIMUS_TOKEN) * PRIMUS_TOKEN for e in patch]
+    return (
+        f"Primus cuts the patch into {PRIMUS_TOKEN}³ tokens, so every edge must be a multiple "
+        f"of {PRIMUS_TOKEN}; {', '.join(map(str, bad))} is not: set the configuration's "
+        f"patch_size in the plans to multiples of {PRIMUS_TOKEN}, e.g. {fixed}"
+    )
 
 
 def network_kwargs(target: Target) -> dict[str, Any]:
