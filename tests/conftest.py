@@ -7,6 +7,7 @@ import os
 
 import pytest
 import torch
+import torch._dynamo
 
 if importlib.util.find_spec("PyQt6") is not None:  # napari's default binding; PyQt5 warns
     os.environ.setdefault("QT_API", "pyqt6")

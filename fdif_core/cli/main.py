@@ -52,7 +52,7 @@ class _Version(argparse.Action):
     def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
-    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:
+    def __call__(self, parser, _namespace, _values, _option_string=None) -> NoReturn:
         print(version_text())
         parser.exit(0)
 

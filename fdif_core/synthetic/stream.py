@@ -154,7 +154,7 @@ class DiskSource:
         says it; from the NIfTI headers (no voxel is read)."""
         import nibabel as nib
 
-        patch = tuple(self.preset.pretrain.patch_size)
+        patch = tuple(self.cfg.patch_size)
         small = []
         for img_path, _ in self.pairs:
             try:

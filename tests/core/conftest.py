@@ -54,6 +54,9 @@ def preset_data(task: str = "pretrain", /, **section: Any) -> dict[str, Any]:
     if task == "pretrain":
         data = copy.deepcopy(TINY_PRETRAIN)
         data["pretrain"].update(section)
+        # the frame holds the patch (a patch larger than its volume is refused)
+        frame, patch = data["volume"]["shape"], data["pretrain"]["patch_size"]
+        data["volume"]["shape"] = [max(v, p) for v, p in zip(frame, patch, strict=True)]
         return data
     return {"version": 1, "name": "tiny", "seed": 3, "finetune": {**TINY_FINETUNE, **section}}
 

@@ -170,7 +170,7 @@ def test_draft_round_trip_with_designed_instances(tmp_path) -> None:
     d.add_instance("mapper", design.mapper_spec("my_floor"))
     d.set_enabled("mapper", "linear_slope_10.0", False)
     d.set_classes_text("basic, star_6_prism_cone")
-    d.shape, d.per_volume, d.label_mode, d.seed = (24, 24, 24), 3, "multitask", 7
+    d.shape, d.per_volume, d.label_mode, d.seed = (40, 40, 40), 3, "multitask", 7  # >= patch
     path = tmp_path / "designed.yaml"
     d.save(path)
     preset = load_preset(path)
@@ -178,7 +178,7 @@ def test_draft_round_trip_with_designed_instances(tmp_path) -> None:
         name="my_noise", family="gradient_noise", params=design.displacement_params
     )
     sample = preset.recipe().sample(0)
-    assert sample.image.shape == (24, 24, 24) and set(sample.labels) == {
+    assert sample.image.shape == (40, 40, 40) and set(sample.labels) == {
         "shape",
         "displacement",
         "mapper",

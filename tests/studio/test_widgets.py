@@ -269,15 +269,19 @@ def test_preset_round_trip_through_the_widgets(make_napari_viewer, qtbot, tmp_pa
     design.set_knob("minor_ratio", 0.6)
     _click(editor._add_class)
     for w in editor._shape:
-        w.value = 32
+        w.value = 32  # below fdif-paper's 96³ pre-training patch: refused, nothing written
     editor._per_volume.value = 4
     editor._mode.value = "multitask"
     editor._name.value = "designed"
-    saved = editor.draft.settings()
     path = tmp_path / "designed.yaml"
     editor._save_path.value = path
     _click(editor._save)
-    assert errors() == []
+    assert len(errors()) == 1 and "patch_size" in errors()[0] and not path.exists()
+    for w in editor._shape:
+        w.value = 96
+    saved = editor.draft.settings()
+    _click(editor._save)
+    assert len(errors()) == 1
 
     preset = load_preset(path)  # validates
     assert preset.name == "designed" and preset.objects.per_volume == 4
@@ -308,7 +312,7 @@ def test_preset_round_trip_through_the_widgets(make_napari_viewer, qtbot, tmp_pa
     assert editor.draft.settings() == saved
     assert _tree_item(editor, "torus").checkState(0) == Qt.Unchecked
     assert _list_item(editor.mappers, "my_waves").checkState() == Qt.Checked
-    assert [w.value for w in editor._shape] == [32, 32, 32]
+    assert [w.value for w in editor._shape] == [96, 96, 96]
     assert editor._mode.value == "multitask" and editor._name.value == "designed"
 
 
