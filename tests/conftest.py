@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-import torch._dynamo
+import torch._dynamo  # before any Qt: importing triton after PyQt6 segfaults
 
 if importlib.util.find_spec("PyQt6") is not None:  # napari's default binding; PyQt5 warns
     os.environ.setdefault("QT_API", "pyqt6")
