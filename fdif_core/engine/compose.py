@@ -19,6 +19,7 @@ from .pose import Pose, sample_pose
 from .sdf.geometry import block_lipschitz
 from .sdf.library import (
     PRIMITIVES,
+    PrimitiveClass,
     evaluate,
     reach_extents,
     sample_params,
@@ -256,7 +257,9 @@ class Recipe:
         The object's box (pose, displacement outreach and mapper halo included) is cut
         into blocks of ``BLOCK`` voxels; the undisplaced field at each block centre, with
         Lipschitz constant L = L_field * |M^-1|, drops every block that cannot reach the
-        surface. ``full_grid`` returns every voxel (the naive baseline).
+        surface; the 8 sub-blocks of each kept block not wholly within reach are bounded
+        the same way (:meth:`_block_bounds`), which drops their empty corners. ``full_grid`` returns every voxel (the naive
+        baseline).
         """
         ref = self.shape
         if full_grid:
@@ -271,17 +274,36 @@ class Recipe:
                 return None
         sl = grid.align(sl, BLOCK, shape)
         starts, centres = grid.blocks(sl, BLOCK, device)
-        if not full_grid:
-            _, pts = grid.voxel_index_points(centres, shape, ref)
-            local = self.frame_pose(obj).to_object(self.world(pts, shape))
-            phi = evaluate(cls, obj.params, local)
-            step = [r / n for r, n in zip(ref, shape, strict=True)]
-            radius = 0.5 * (BLOCK - 1) * sum(x * x for x in step) ** 0.5
-            z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (BLOCK - 1) * max(step)
-            lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
-            starts = starts[phi - lip * radius <= reach]
-        idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
+        if full_grid:
+            idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
+            return idx, self.world(pts, shape)
+        low, high = self._block_bounds(obj, cls, centres, BLOCK, shape)
+        starts, sure = starts[low <= reach], high[low <= reach] <= reach
+        # second pass: the 8 sub-blocks of the blocks not surely within reach everywhere
+        keep = torch.ones((len(starts), 8), dtype=torch.bool, device=device)
+        if bool((~sure).any()):
+            unsure = (~sure).nonzero(as_tuple=True)[0]
+            sub = grid.sub_block_centres(starts[unsure], BLOCK, shape).view(-1, 3)
+            low = self._block_bounds(obj, cls, sub, BLOCK // 2, shape)[0]
+            keep[unsure] = (low <= reach).view(-1, 8)
+        idx, pts = grid.sub_block_voxels(starts, keep, BLOCK, shape, ref)
         return idx, self.world(pts, shape)
+
+    def _block_bounds(
+        self, obj: ObjectSpec, cls: PrimitiveClass, centres: torch.Tensor, size: int, shape: Shape3
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lower and upper bounds of the undisplaced field over blocks of ``size`` voxels
+        (float centre indices ``centres``): the field at the centre -/+ L times the block's
+        radius, with the Lipschitz constant L = L_field * |M^-1|."""
+        _, pts = grid.voxel_index_points(centres, shape, self.shape)
+        local = self.frame_pose(obj).to_object(self.world(pts, shape))
+        phi = evaluate(cls, obj.params, local)
+        step = [r / n for r, n in zip(self.shape, shape, strict=True)]
+        radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
+        z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
+        lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
+        margin = lip * radius
+        return phi - margin, phi + margin
 
     def render(
         self,

@@ -99,6 +99,46 @@ def block_voxels(
     return idx, pts
 
 
+def sub_block_centres(starts: torch.Tensor, size: int, shape: Shape3) -> torch.Tensor:
+    """(K, 8, 3) float centre index of the voxels held by each of the 8 sub-blocks (edge
+    ``size // 2``, corners in C order) of the blocks at ``starts``; a sub-block lying wholly
+    outside the volume gets the centre of its (empty) box."""
+    half = size // 2
+    corner = blocks(tuple(slice(0, size) for _ in range(3)), half, starts.device)[0]
+    sub = starts[:, None, :] + corner[None]
+    end = torch.minimum(sub + half, torch.tensor(shape, device=starts.device))
+    end = torch.maximum(end, sub + 1)
+    return (sub + end - 1).to(torch.float32) / 2.0
+
+
+def sub_block_voxels(
+    starts: torch.Tensor, keep: torch.Tensor, size: int, shape: Shape3, ref: Shape3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`block_voxels` restricted to the sub-blocks marked in ``keep`` (K, 8).
+
+    Each voxel is computed from its block's origin and its in-block offset exactly as
+    :func:`block_voxels` computes it (same values, bit for bit), listed sub-block by
+    sub-block.
+    """
+    dev, half = starts.device, size // 2
+    corner = blocks(tuple(slice(0, size) for _ in range(3)), half, dev)[0]  # (8, 3)
+    inner = blocks(tuple(slice(0, half) for _ in range(3)), 1, dev)[0]  # (half^3, 3)
+    offsets = (corner[:, None, :] + inner[None]).reshape(-1, 3)  # (8 * half^3, 3)
+    step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=dev)
+    off_pts = (offsets.to(torch.float32) * step).view(8, -1, 3)
+    off_flat = ((offsets[:, 0] * shape[1] + offsets[:, 1]) * shape[2] + offsets[:, 2]).view(8, -1)
+    blk, sub = keep.nonzero(as_tuple=True)
+    base, origin = voxel_index_points(starts, shape, ref)
+    idx = (base.index_select(0, blk)[:, None] + off_flat.index_select(0, sub)).reshape(-1)
+    pts = origin.index_select(0, blk)[:, None, :] + off_pts.index_select(0, sub)
+    pts = pts.reshape(-1, 3)
+    if any(n % half for n in shape):  # partial sub-blocks at the volume's far faces
+        vox = (starts[blk][:, None, :] + offsets.view(8, -1, 3)[sub]).reshape(-1, 3)
+        inside = (vox < torch.tensor(shape, device=dev)).all(-1)
+        idx, pts = idx[inside], pts[inside]
+    return idx, pts
+
+
 def _prod(axes: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
 
