@@ -258,8 +258,8 @@ class Recipe:
         into blocks of ``BLOCK`` voxels; the undisplaced field at each block centre, with
         Lipschitz constant L = L_field * |M^-1|, drops every block that cannot reach the
         surface; the 8 sub-blocks of each kept block not wholly within reach are bounded
-        the same way (:meth:`_block_bounds`), which drops their empty corners. ``full_grid`` returns every voxel (the naive
-        baseline).
+        the same way (:meth:`_block_bounds`), which drops their empty corners.
+        ``full_grid`` returns every voxel (the naive baseline).
         """
         ref = self.shape
         if full_grid:
