@@ -16,7 +16,7 @@ import torch
 
 from . import grid
 from .pose import Pose, sample_pose
-from .sdf.geometry import block_lipschitz
+from .sdf.geometry import block_bounds, block_lipschitz
 from .sdf.library import (
     PRIMITIVES,
     PrimitiveClass,
@@ -32,7 +32,8 @@ from .types import Device, Params, Shape3
 CHUNK = 1 << 17  # points evaluated at once
 AXIS_SYMMETRIC = frozenset({"ridge", "sharp_max", "sawtooth"})
 """Displacement families unchanged by reordering the axes (no reordered copy needed)."""
-BLOCK = 4  # edge, in voxels, of the blocks culled by the coarse pass
+BLOCK = 4  # edge, in voxels, of the blocks whose voxels are listed together
+COARSE = BLOCK  # edge of the first culling pass's blocks (a power-of-2 multiple of BLOCK)
 
 
 class SpecSource(Protocol):
@@ -255,10 +256,11 @@ class Recipe:
         """Flat indices and world coordinates of the voxels the object may touch.
 
         The object's box (pose, displacement outreach and mapper halo included) is cut
-        into blocks of ``BLOCK`` voxels; the undisplaced field at each block centre, with
-        Lipschitz constant L = L_field * |M^-1|, drops every block that cannot reach the
-        surface; the 8 sub-blocks of each kept block not wholly within reach are bounded
-        the same way (:meth:`_block_bounds`), which drops their empty corners.
+        into blocks of ``COARSE`` voxels; bounds of the undisplaced field over each block
+        (:meth:`_block_bounds`) drop every block that cannot reach the surface and keep
+        whole those wholly within reach; the others are cut in 8 and bounded again, down
+        to sub-blocks of ``BLOCK / 2``. Voxels are always built from their ``BLOCK``-block's
+        origin (the same values whichever blocks are kept).
         ``full_grid`` returns every voxel (the naive baseline).
         """
         ref = self.shape
@@ -277,16 +279,29 @@ class Recipe:
         if full_grid:
             idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
             return idx, self.world(pts, shape)
-        low, high = self._block_bounds(obj, cls, centres, BLOCK, shape)
-        starts, sure = starts[low <= reach], high[low <= reach] <= reach
-        # second pass: the 8 sub-blocks of the blocks not surely within reach everywhere
-        keep = torch.ones((len(starts), 8), dtype=torch.bool, device=device)
-        if bool((~sure).any()):
-            unsure = (~sure).nonzero(as_tuple=True)[0]
-            sub = grid.sub_block_centres(starts[unsure], BLOCK, shape).view(-1, 3)
-            low = self._block_bounds(obj, cls, sub, BLOCK // 2, shape)[0]
-            keep[unsure] = (low <= reach).view(-1, 8)
-        idx, pts = grid.sub_block_voxels(starts, keep, BLOCK, shape, ref)
+        # coarse to fine: blocks of COARSE, COARSE / 2, ... BLOCK voxels; a block surely within
+        # reach everywhere gives all its voxels, one that may be gives its 8 parts to the
+        # next pass, the last pass bounds the 8 sub-blocks (BLOCK / 2) of each block left
+        stop = torch.tensor([s.stop for s in sl], device=device)
+        size = COARSE
+        starts, centres = grid.blocks(sl, size, device)
+        whole = []
+        while True:
+            low, high = self._block_bounds(obj, cls, centres, size, shape)
+            near = low <= reach
+            starts, centres, sure = starts[near], centres[near], high[near] <= reach
+            whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
+            if size == BLOCK:
+                break
+            starts, centres = grid.split(starts[~sure], size, size // 2, stop)
+            size //= 2
+        idx, pts = grid.block_voxels(torch.cat(whole), BLOCK, shape, ref)
+        unsure = starts[~sure]
+        if len(unsure):
+            sub = grid.sub_block_centres(unsure, BLOCK, shape).view(-1, 3)
+            keep = (self._block_bounds(obj, cls, sub, BLOCK // 2, shape)[0] <= reach).view(-1, 8)
+            more = grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref)
+            idx, pts = torch.cat([idx, more[0]]), torch.cat([pts, more[1]])
         return idx, self.world(pts, shape)
 
     def _block_bounds(
@@ -294,7 +309,8 @@ class Recipe:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Lower and upper bounds of the undisplaced field over blocks of ``size`` voxels
         (float centre indices ``centres``): the field at the centre -/+ L times the block's
-        radius, with the Lipschitz constant L = L_field * |M^-1|."""
+        radius, with the Lipschitz constant L = L_field * |M^-1|; for the authors' profiled
+        prisms, the tighter of those and ``block_bounds``'."""
         _, pts = grid.voxel_index_points(centres, shape, self.shape)
         local = self.frame_pose(obj).to_object(self.world(pts, shape))
         phi = evaluate(cls, obj.params, local)
@@ -303,7 +319,11 @@ class Recipe:
         z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
         lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
         margin = lip * radius
-        return phi - margin, phi + margin
+        low, high = phi - margin, phi + margin
+        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
+        if tight is not None:
+            low, high = torch.maximum(low, tight[0]), torch.minimum(high, tight[1])
+        return low, high
 
     def render(
         self,

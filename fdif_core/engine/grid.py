@@ -99,6 +99,22 @@ def block_voxels(
     return idx, pts
 
 
+def split(
+    starts: torch.Tensor, size: int, part: int, stop: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut blocks of ``size`` at ``starts`` (K, 3) into blocks of ``part`` voxels.
+
+    Parts that start at or beyond ``stop`` (per axis, exclusive) are dropped. Returns the
+    (M, 3) first voxel of each part and the (M, 3) float centre index of the voxels it
+    holds before ``stop``.
+    """
+    corner = blocks(tuple(slice(0, size) for _ in range(3)), part, starts.device)[0]
+    sub = (starts[:, None, :] + corner[None]).reshape(-1, 3)
+    sub = sub[(sub < stop).all(-1)]
+    end = torch.minimum(sub + part, stop)
+    return sub, (sub + end - 1).to(torch.float32) / 2.0
+
+
 def sub_block_centres(starts: torch.Tensor, size: int, shape: Shape3) -> torch.Tensor:
     """(K, 8, 3) float centre index of the voxels held by each of the 8 sub-blocks (edge
     ``size // 2``, corners in C order) of the blocks at ``starts``; a sub-block lying wholly
@@ -132,7 +148,7 @@ def sub_block_voxels(
     idx = (base.index_select(0, blk)[:, None] + off_flat.index_select(0, sub)).reshape(-1)
     pts = origin.index_select(0, blk)[:, None, :] + off_pts.index_select(0, sub)
     pts = pts.reshape(-1, 3)
-    if any(n % half for n in shape):  # partial sub-blocks at the volume's far faces
+    if any(n % size for n in shape):  # partial blocks at the volume's far faces
         vox = (starts[blk][:, None, :] + offsets.view(8, -1, 3)[sub]).reshape(-1, 3)
         inside = (vox < torch.tensor(shape, device=dev)).all(-1)
         idx, pts = idx[inside], pts[inside]
