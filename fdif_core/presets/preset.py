@@ -31,6 +31,7 @@ from ..engine.textures import displacements as D
 from ..engine.textures import mappers as M
 from ..engine.textures.instances import Instance as TextureInstance
 from .base import Strict, type_problem
+from .catalog import shipped_dir, shipped_preset_path, shipped_presets
 from .finetune import FinetuneConfig
 from .limits import LimitsConfig, check_sizes
 from .loader import PresetError, read_preset_file
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from ..engine.compose import Recipe
     from ..engine.spec import EngineSpec
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "presets"
+PRESET_DIR = shipped_dir()  # kept for callers; new code uses .catalog
 SEED_MAX = 2**32 - 1  # the engine seeds with the low 32 bits: larger seeds would repeat
 
 
@@ -440,7 +441,7 @@ def format_error(err: ValidationError, source: str) -> str:
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
-    """A preset file, or a shipped preset's name (``quickstart`` -> presets/quickstart.yaml)."""
+    """A preset file, or a shipped preset's name (``quickstart``: the shipped quickstart.yaml)."""
     if not str(name_or_path).strip():
         raise PresetError(
             "--preset: empty name (an unset shell variable?); give a preset file or a "
@@ -449,13 +450,11 @@ def resolve_path(name_or_path: str | Path) -> Path:
     p = Path(name_or_path)
     if p.exists() or p.is_symlink():
         return p
-    for cand in (PRESET_DIR / f"{name_or_path}.yaml", PRESET_DIR / str(name_or_path)):
-        if cand.is_file():
-            return cand
-    shipped = sorted(
-        str(q.relative_to(PRESET_DIR).with_suffix("")) for q in PRESET_DIR.rglob("*.yaml")
-    )
-    raise PresetError(f"{name_or_path}: no such preset file; shipped presets: {', '.join(shipped)}")
+    cand = shipped_preset_path(str(name_or_path))
+    if cand is not None:
+        return cand
+    shipped = ", ".join(shipped_presets())
+    raise PresetError(f"{name_or_path}: no such preset file; shipped presets: {shipped}")
 
 
 def parse_preset(data: Any, source: str = "<preset>") -> Preset:

@@ -29,8 +29,11 @@ ROI_MM = (72.0, 72.0, 60.0)  # physical size of the box kept around each lesion
 
 
 def cache_root() -> Path:
-    """``$FDIF_CACHE`` or ``~/.cache/fdif``."""
-    return Path(os.environ.get("FDIF_CACHE", Path.home() / ".cache" / "fdif"))
+    """``$FDIF_CACHE`` or the user's cache folder (``~/.cache/fdif`` on Linux; never the
+    installed package)."""
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("FDIF_CACHE") or user_cache_dir("fdif"))
 
 
 def pip_fetch(

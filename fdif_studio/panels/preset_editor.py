@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 from fdif_core.errors import UserError
-from fdif_core.presets.preset import PRESET_DIR
+from fdif_core.presets.catalog import shipped_presets
 
 from ..model import LABEL_MODES, check_instance_name, families, merge_order
 from .common import guarded, session_for
@@ -43,7 +43,7 @@ class PresetEditor(QWidget):
         self.session = session_for(napari_viewer)
         self.draft = self.session.draft
         self._updating = False
-        shipped = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+        shipped = [n for n in shipped_presets() if "/" not in n]
         self._shipped = ComboBox(choices=shipped, value="quickstart", label="shipped")
         self._load_shipped = PushButton(text="Load shipped preset")
         self._file = FileEdit(mode="r", filter="*.yaml", label="file")

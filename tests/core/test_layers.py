@@ -73,6 +73,18 @@ def test_import_arrows_follow_the_layer_table() -> None:
     assert not bad, "imports against docs/architecture.md: " + "; ".join(bad)
 
 
+def test_network_families_import_only_the_catalogue() -> None:
+    """Each family module of fdif_core/networks/ stands alone beside catalogue.py."""
+    bad = [
+        f"{name} -> {t}"
+        for path, name, package in modules("fdif_core/networks")
+        if name.rsplit(".", 1)[-1] not in ("networks", "catalogue")
+        for t in imported(path, package)
+        if t.startswith("fdif_core.networks") and t != "fdif_core.networks.catalogue"
+    ]
+    assert not bad, bad
+
+
 def test_studio_imports_no_training() -> None:
     bad = [
         f"{name} -> {t}"
@@ -104,3 +116,23 @@ def test_resolving_a_preset_loads_no_training_code(preset: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_no_class_name_means_two_things() -> None:
+    """A top-level class name is defined once across fdif_core and fdif_studio."""
+    seen: dict[str, list[str]] = {}
+    for folder in ("fdif_core", "fdif_studio"):
+        for path, name, _ in modules(folder):
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, ast.ClassDef):
+                    seen.setdefault(node.name, []).append(name)
+    assert not {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def test_core_modules_stay_under_500_lines() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in sorted((ROOT / "fdif_core").rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) >= 500
+    }
+    assert not long, long

@@ -64,17 +64,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_finetune_preset(name: str | None):
-    """A preset file or shipped name; bare names also look under presets/finetune/."""
+    """A preset file or shipped name; bare names also look among the shipped finetune/ ones."""
     from ...presets import load_preset
-    from ...presets.preset import PRESET_DIR, PresetError
+    from ...presets.catalog import shipped_preset_path
+    from ...presets.preset import PresetError
 
     name = name or "finetune/quick"
     try:
         preset = load_preset(name)
     except PresetError:
-        if not (PRESET_DIR / "finetune" / f"{name}.yaml").is_file():
+        shipped = shipped_preset_path(f"finetune/{name}")
+        if shipped is None:
             raise
-        preset = load_preset(PRESET_DIR / "finetune" / f"{name}.yaml")
+        preset = load_preset(shipped)
     from ...training.finetune import finetune_config
 
     finetune_config(preset, str(name))

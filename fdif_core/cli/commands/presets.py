@@ -35,12 +35,11 @@ def run(args: argparse.Namespace) -> int:
 
     from ...errors import UserError
     from ...presets import PresetError, load_preset
+    from ...presets.catalog import shipped_presets
     from ...presets.limits import check_runs
-    from ...presets.preset import PRESET_DIR
 
     if args.action == "list":
-        for p in sorted(PRESET_DIR.rglob("*.yaml")):
-            print(p.relative_to(PRESET_DIR).with_suffix(""))
+        print("\n".join(shipped_presets()))
         return 0
     if args.action == "show":
         print(load_preset(args.preset).to_yaml(), end="")

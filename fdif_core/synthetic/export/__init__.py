@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .jobs import STRATEGIES, Result, generate
-from .layouts import FORMATS, TASKS, Case, Plan
+from .layouts import FORMATS, TASKS, ExportCase, ExportPlan
 from .manifest import JOURNAL, MANIFEST, PRESET_FILE, data_hash
 
 __all__ = [
@@ -13,8 +13,8 @@ __all__ = [
     "PRESET_FILE",
     "STRATEGIES",
     "TASKS",
-    "Case",
-    "Plan",
+    "ExportCase",
+    "ExportPlan",
     "Result",
     "data_hash",
     "generate",

@@ -20,7 +20,7 @@ FILE_ENDING = ".nii.gz"
 
 
 @dataclass(frozen=True)
-class Case:
+class ExportCase:
     """One output case: sample ``index``, its split and its files (role -> path under root)."""
 
     index: int
@@ -29,7 +29,7 @@ class Case:
 
 
 @dataclass(frozen=True)
-class Plan:
+class ExportPlan:
     """Everything that fixes the bytes of a dataset, apart from the preset itself."""
 
     format: str
@@ -60,12 +60,12 @@ class Plan:
         files = [p for s in ("train", "val") for p in self._files(0, s).values()]
         return sorted({str(Path(p).parent) for p in files})
 
-    def cases(self) -> list[Case]:
+    def cases(self) -> list[ExportCase]:
         """All planned cases, training first, in index order."""
         out = []
         for i in range(self.num_samples + self.num_val):
             split = "train" if i < self.num_samples else "val"
-            out.append(Case(i, split, self._files(i, split)))
+            out.append(ExportCase(i, split, self._files(i, split)))
         return out
 
     def _files(self, index: int, split: str) -> dict[str, str]:
@@ -89,7 +89,7 @@ def sanitize_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "FDIF"
 
 
-def check_plan(plan: Plan) -> None:
+def check_plan(plan: ExportPlan) -> None:
     """Refuse combinations a layout cannot hold, as one line naming the option."""
     if plan.format not in FORMATS:
         raise UserError(f"--format: unknown format {plan.format!r}; allowed: {', '.join(FORMATS)}")
@@ -114,7 +114,10 @@ def check_plan(plan: Plan) -> None:
 
 
 def dataset_json(
-    plan: Plan, cases: list[Case], label_names: dict[str, list[str]], meta: dict[str, Any]
+    plan: ExportPlan,
+    cases: list[ExportCase],
+    label_names: dict[str, list[str]],
+    meta: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``dataset.json`` of ``plan`` (Decathlon datalist or nnU-Net v2)."""
     train = [c for c in cases if c.split == "train"]
@@ -133,7 +136,7 @@ def dataset_json(
             "numTest": len(val),
         }
 
-    def entry(c: Case) -> dict[str, Any]:
+    def entry(c: ExportCase) -> dict[str, Any]:
         e: dict[str, Any] = {k: f"./{v}" for k, v in c.files.items()}
         if plan.task == "classification":
             e["label"] = meta["classes"][c.index]

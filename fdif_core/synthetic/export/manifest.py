@@ -20,7 +20,7 @@ from ...engine.compose import sample_seed
 from ...errors import UserError
 from ...io.atomic import write_error, write_text
 from ...presets.preset import Preset
-from .layouts import Case, Plan
+from .layouts import ExportCase, ExportPlan
 
 MANIFEST = "fdif_manifest.json"
 PRESET_FILE = "fdif_preset.yaml"
@@ -38,7 +38,7 @@ def data_hash(preset: Preset) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def identity(preset: Preset, plan: Plan) -> dict[str, Any]:
+def identity(preset: Preset, plan: ExportPlan) -> dict[str, Any]:
     """What a folder must match to be resumed: equal identities give equal bytes."""
     return {
         "preset_hash": data_hash(preset),
@@ -54,14 +54,14 @@ def identity(preset: Preset, plan: Plan) -> dict[str, Any]:
 
 def build(
     preset: Preset,
-    plan: Plan,
-    cases: list[Case],
+    plan: ExportPlan,
+    cases: list[ExportCase],
     classes: dict[str, list[str]],
     records: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The manifest; ``records`` (index -> journal record) completes it with checksums."""
 
-    def case(c: Case) -> dict[str, Any]:
+    def case(c: ExportCase) -> dict[str, Any]:
         out: dict[str, Any] = {
             "index": c.index,
             "seed": sample_seed(preset.seed, c.index),
@@ -93,7 +93,7 @@ def build(
     }
 
 
-def outputs(plan: Plan) -> list[str]:
+def outputs(plan: ExportPlan) -> list[str]:
     """Files of a dataset besides its cases (relative to its root)."""
     extra = ["index.csv", "classes.txt"] if plan.task == "classification" else []
     return [MANIFEST, PRESET_FILE, "dataset.json", *extra]

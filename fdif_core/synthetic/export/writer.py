@@ -20,7 +20,7 @@ from ...engine.compose import Recipe
 from ...io.atomic import write_bytes
 from ...io.nifti import nifti_bytes
 from ...presets.preset import Preset
-from .layouts import Case
+from .layouts import ExportCase
 from .manifest import COMPRESSION
 
 
@@ -45,12 +45,12 @@ def label_dtype(num_labels: int) -> np.dtype:
 class Rendered:
     """A rendered case: arrays by file role, plus extra journal fields (the class)."""
 
-    case: Case
+    case: ExportCase
     arrays: dict[str, np.ndarray]
     extra: dict[str, Any]
 
 
-def render(recipe: Recipe, job: Job, case: Case) -> Rendered:
+def render(recipe: Recipe, job: Job, case: ExportCase) -> Rendered:
     """Sample ``case.index`` of the recipe as CPU arrays ready to encode."""
     if job.task == "classification":
         img, cls = recipe.classification_sample(case.index, device=job.device)
@@ -99,7 +99,7 @@ def init_worker(job: Job, parent: int) -> None:
     _STATE.update(job=job, recipe=job.preset.recipe(), parent=parent)
 
 
-def run_case(case: Case) -> dict[str, Any]:
+def run_case(case: ExportCase) -> dict[str, Any]:
     """Pool task: render, encode and write one case."""
     job: Job = _STATE["job"]
     return write(job, render(_STATE["recipe"], job, case), _STATE["parent"])

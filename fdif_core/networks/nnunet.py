@@ -1,9 +1,6 @@
-"""Networks for pre-training, built from the libraries that define them.
-
-``NETWORKS`` maps a preset's ``pretrain.model`` to a :class:`NetworkSpec`: a builder
-``build(in_channels, out_channels, patch_size, **kwargs) -> nn.Module``, a patch-size check,
-and the names of the encoder sub-modules a classification head sits on. Importing this module
-pulls in no MONAI / dynamic-network-architectures; builders import them when called.
+"""nnU-Net's networks: ResEnc-L, Primus-M and a small plain-conv U-Net from
+dynamic-network-architectures, the network an nnU-Net trainer builds for a plans file
+(``nnunet``), and the glue that imports and queries nnU-Net v2 quietly.
 
 nnU-Net ResEnc-L for a 96³ patch (``resenc_l``) is what nnU-Net's ``nnUNetPlannerResEncL``
 writes for a 96³ 3d_fullres patch at isotropic spacing: ``get_pool_and_conv_props`` halves an
@@ -21,170 +18,11 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
-from .engine.registry import Registry
-from .errors import UserError
-
-Shape3 = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """How to build one architecture and what input sizes it accepts."""
-
-    name: str
-    doc: str
-    build: Callable[..., Any]
-    divisor: Callable[[dict[str, Any]], int]
-    encoder_keys: tuple[str, ...]
-    encode: Callable[[Any, Any], Any]
-    defaults: dict[str, Any] = field(default_factory=dict)
-    min_factor: int = 2  # smallest edge = min_factor x divisor (instance norm needs > 1 voxel)
-    patch_check: Callable[[Shape3, dict[str, Any]], str | None] | None = None  # replaces divisor
-    structure: Callable[[dict[str, Any]], str | None] = lambda kw: None  # lengths agree...
-    # bytes of layer outputs per input voxel and sample (measured with forward hooks on the
-    # meta device at the default options), scaled by the options that widen the network
-    voxel_bytes: Callable[[dict[str, Any]], float] = lambda kw: 1000.0
-
-    def problem(self, patch_size: Shape3, kwargs: dict[str, Any] | None = None) -> str | None:
-        """Why the network cannot take ``patch_size`` inputs with ``kwargs``; None if it can."""
-        unknown = sorted(set(kwargs or {}) - set(self.defaults))
-        if unknown:
-            return (
-                f"model_kwargs: unknown option {unknown[0]!r} for {self.name}; "
-                f"allowed: {', '.join(sorted(self.defaults))}"
-            )
-        for key, value in (kwargs or {}).items():
-            msg = kwarg_problem(value, self.defaults[key])
-            if msg:
-                return f"model_kwargs.{key}: {msg}"
-        kw = {**self.defaults, **(kwargs or {})}
-        if self.patch_check is not None:
-            return self.patch_check(patch_size, kw)
-        msg = self.structure(kw)
-        if msg:
-            return f"model_kwargs.{msg}"
-        k = self.divisor(kw)
-        low = k * self.min_factor
-        if any(p % k or p < low for p in patch_size):
-            return (
-                f"patch_size: {self.name} needs every edge a multiple of {k} "
-                f"and at least {low}, got {list(patch_size)}"
-            )
-        return None
-
-    def check_patch(
-        self, patch_size: Shape3, kwargs: dict[str, Any] | None = None, section: str = "pretrain"
-    ) -> None:
-        """Raise ``UserError`` (naming ``section.field``) if the network cannot take a
-        ``patch_size`` input with ``kwargs``."""
-        msg = self.problem(patch_size, kwargs)
-        if msg:
-            raise UserError(f"{section}.{msg}")
-
-
-NETWORKS: Registry[NetworkSpec] = Registry("network")
-MAX_WIDTH = 2048  # channels of a stage (ResEnc-L tops at 320); also caps blocks and heads
-MAX_STAGES = 8
-
-
-def _show(v: Any) -> str:
-    return str(v).lower() if isinstance(v, bool) else repr(v)
-
-
-def kwarg_problem(value: Any, default: Any) -> str | None:
-    """Why ``value`` cannot replace a network option whose default is ``default``."""
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else f"must be true or false, got {_show(value)}"
-    if isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WIDTH
-        return None if ok else f"must be an integer 1..{MAX_WIDTH}, got {_show(value)}"
-    if isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
-        return None if ok else f"must be a number in [0, 1), got {_show(value)}"
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)) or not value:
-            return f"must be a list of integers, got {_show(value)}"
-        for i, v in enumerate(value):
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_WIDTH:
-                return f"item {i} must be an integer 1..{MAX_WIDTH}, got {_show(v)}"
-    return None
-
-
-def _lengths(kw: dict[str, Any], stages: tuple[str, int] | None, **need: int) -> str | None:
-    """Entries per option agree (``need``); ``stages``: (option, stages) within 2..8."""
-    if stages is not None and not 2 <= stages[1] <= MAX_STAGES:
-        return f"{stages[0]}: {stages[1]} stage(s); allowed 2..{MAX_STAGES}"
-    for key, n in need.items():
-        if len(kw[key]) != n:
-            return f"{key}: needs {n} entries, got {len(kw[key])}"
-    return None
-
-
-def _register(spec: NetworkSpec) -> NetworkSpec:
-    return NETWORKS.add(spec.name, spec)
-
-
-def _kwargs(spec_defaults: dict[str, Any], overrides: dict[str, Any], name: str) -> dict[str, Any]:
-    unknown = sorted(set(overrides) - set(spec_defaults))
-    if unknown:
-        raise UserError(
-            f"pretrain.model_kwargs: unknown option {unknown[0]!r} for {name}; "
-            f"allowed: {', '.join(sorted(spec_defaults))}"
-        )
-    return {**spec_defaults, **overrides}
-
-
-# --------------------------------------------------------------------------- SwinUNETR
-_SWIN_DEFAULTS: dict[str, Any] = {
-    "feature_size": 48,
-    "depths": (2, 2, 2, 2),
-    "num_heads": (3, 6, 12, 24),
-    "dropout_path_rate": 0.0,
-    "use_checkpoint": False,
-    "use_v2": False,
-}
-
-
-def _build_swinunetr(in_channels: int, out_channels: int, patch_size: Shape3, **kw: Any):
-    from monai.networks.nets import SwinUNETR
-
-    kw = _kwargs(_SWIN_DEFAULTS, kw, "swinunetr")
-    return SwinUNETR(in_channels=in_channels, out_channels=out_channels, spatial_dims=3, **kw)
-
-
-def _swin_structure(kw: dict[str, Any]) -> str | None:
-    f = int(kw["feature_size"])
-    if f % 12:
-        return f"feature_size: must be a multiple of 12, got {f}"
-    msg = _lengths(kw, None, depths=4, num_heads=4)
-    bad = [i for i, h in enumerate(kw["num_heads"]) if (f << i) % int(h)]
-    if not msg and bad:
-        msg = f"num_heads: stage {bad[0]} has {f << bad[0]} channels, not divisible by heads"
-    return msg
-
-
-def _encode_swinunetr(net: Any, x: Any) -> Any:
-    return net.swinViT(x, True)[-1]
-
-
-_register(
-    NetworkSpec(
-        "swinunetr",
-        "MONAI SwinUNETR (feature size 48, as in the paper); edges: multiples of 32, >= 64",
-        _build_swinunetr,
-        lambda kw: 32,
-        ("swinViT",),
-        _encode_swinunetr,
-        _SWIN_DEFAULTS,
-        structure=_swin_structure,
-        voxel_bytes=lambda kw: 8600.0 * int(kw["feature_size"]) / 48,
-    )
-)
-
+from ..errors import UserError
+from .catalogue import NetworkSpec, Shape3, lengths_problem, merged_kwargs, register
 
 # --------------------------------------------------------------------------- nnU-Net ResEnc-L
 _RESENC_L_DEFAULTS: dict[str, Any] = {
@@ -199,7 +37,7 @@ def _build_resenc(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
     import torch.nn as nn
     from dynamic_network_architectures.architectures.unet import ResidualEncoderUNet
 
-    kw = _kwargs(_RESENC_L_DEFAULTS, kw, "resenc_l")
+    kw = merged_kwargs(_RESENC_L_DEFAULTS, kw, "resenc_l")
     n = int(kw["n_stages"])
     for key in ("features_per_stage", "n_blocks_per_stage"):
         if len(kw[key]) != n:
@@ -238,7 +76,7 @@ def _encode_dna_unet(net: Any, x: Any) -> Any:
     return net.encoder(x)[-1]
 
 
-_register(
+register(
     NetworkSpec(
         "resenc_l",
         "nnU-Net ResEnc-L (dynamic-network-architectures ResidualEncoderUNet, 96³ plan)",
@@ -247,7 +85,7 @@ _register(
         ("encoder",),
         _encode_dna_unet,
         _RESENC_L_DEFAULTS,
-        structure=lambda kw: _lengths(
+        structure=lambda kw: lengths_problem(
             kw,
             ("n_stages", int(kw["n_stages"])),
             features_per_stage=int(kw["n_stages"]),
@@ -270,7 +108,7 @@ def _build_primus_m(in_channels: int, out_channels: int, patch_size: Shape3, **k
         warnings.simplefilter("ignore", FutureWarning)
         from dynamic_network_architectures.architectures.primus import PrimusM
 
-    kw = _kwargs(_PRIMUS_DEFAULTS, kw, "primus_m")
+    kw = merged_kwargs(_PRIMUS_DEFAULTS, kw, "primus_m")
     return PrimusM(
         input_channels=in_channels,
         output_channels=out_channels,
@@ -292,7 +130,7 @@ def _primus_divisor(kw: dict[str, Any]) -> int:
     return math.lcm(*(int(p) for p in kw["patch_embed_size"]))
 
 
-_register(
+register(
     NetworkSpec(
         "primus_m",
         "Primus-M (dynamic-network-architectures PrimusM, 8³ patch embedding)",
@@ -302,7 +140,7 @@ _register(
         _encode_primus,
         _PRIMUS_DEFAULTS,
         min_factor=1,
-        structure=lambda kw: _lengths(kw, None, patch_embed_size=3),
+        structure=lambda kw: lengths_problem(kw, None, patch_embed_size=3),
         voxel_bytes=lambda kw: 3050.0,
     )
 )
@@ -316,7 +154,7 @@ def _build_unet_small(in_channels: int, out_channels: int, patch_size: Shape3, *
     import torch.nn as nn
     from dynamic_network_architectures.architectures.unet import PlainConvUNet
 
-    kw = _kwargs(_UNET_SMALL_DEFAULTS, kw, "unet_small")
+    kw = merged_kwargs(_UNET_SMALL_DEFAULTS, kw, "unet_small")
     feats = list(kw["features_per_stage"])
     n = len(feats)
     return PlainConvUNet(
@@ -333,7 +171,7 @@ def _build_unet_small(in_channels: int, out_channels: int, patch_size: Shape3, *
     )
 
 
-_register(
+register(
     NetworkSpec(
         "unet_small",
         "small plain-conv U-Net for CPU runs (4 stages, 16-128 features)",
@@ -342,7 +180,9 @@ _register(
         ("encoder",),
         _encode_dna_unet,
         _UNET_SMALL_DEFAULTS,
-        structure=lambda kw: _lengths(kw, ("features_per_stage", len(kw["features_per_stage"]))),
+        structure=lambda kw: lengths_problem(
+            kw, ("features_per_stage", len(kw["features_per_stage"]))
+        ),
         voxel_bytes=lambda kw: 874.0 * int(kw["features_per_stage"][0]) / 16,
     )
 )
@@ -435,7 +275,7 @@ def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
     A one-channel synthetic image is repeated on every input channel of a multi-channel
     target (a forward pre-hook, so the state dict is nnU-Net's).
     """
-    kw = _kwargs(_NNUNET_DEFAULTS, kw, "nnunet")
+    kw = merged_kwargs(_NNUNET_DEFAULTS, kw, "nnunet")
     if not kw["plans"]:
         raise UserError(f"pretrain.{_NO_PLANS}")
     plans = kw["plans"]
@@ -474,7 +314,7 @@ def _encode_nnunet(net: Any, x: Any) -> Any:
     raise UserError("pretrain.task: classification is not offered for --nnunet-plans networks")
 
 
-_register(
+register(
     NetworkSpec(
         "nnunet",
         "the network nnU-Net builds for a plans file (fdif-core pretrain --nnunet-plans)",
@@ -487,74 +327,3 @@ _register(
         voxel_bytes=_nnunet_voxel_bytes,
     )
 )
-
-
-def training_bytes(
-    name: str, patch: Shape3, kwargs: dict[str, Any] | None, samples: int, amp: str = "off"
-) -> int:
-    """Rough memory of one training step: the layer outputs kept for the backward pass and
-    their gradients, for ``samples`` patches (half with bf16/fp16 autocast)."""
-    import math
-
-    spec = NETWORKS.get(name)
-    per_voxel = spec.voxel_bytes({**spec.defaults, **(kwargs or {})})
-    return int(2 * per_voxel * math.prod(patch) * samples * (0.5 if amp != "off" else 1.0))
-
-
-# --------------------------------------------------------------------------- public builders
-def build_network(
-    name: str,
-    out_channels: int,
-    patch_size: Shape3,
-    kwargs: dict[str, Any] | None = None,
-    in_channels: int = 1,
-):
-    """Segmentation network ``name`` with ``out_channels`` logits per voxel."""
-    spec = NETWORKS.get(name)
-    spec.check_patch(patch_size, kwargs)
-    return spec.build(in_channels, out_channels, tuple(patch_size), **(kwargs or {}))
-
-
-def build_classifier(
-    name: str,
-    num_classes: int,
-    patch_size: Shape3,
-    kwargs: dict[str, Any] | None = None,
-    in_channels: int = 1,
-):
-    """The encoder of network ``name`` with a global-average-pooling + linear head."""
-    seg = build_network(name, 2, patch_size, kwargs, in_channels)
-    return attach_classifier(seg, name, num_classes, patch_size, in_channels)
-
-
-def attach_classifier(
-    seg: Any, name: str, num_classes: int, patch_size: Shape3, in_channels: int = 1
-):
-    """A classifier over the encoder of the segmentation network ``seg`` (shared modules).
-
-    The encoder sub-modules keep the names they have in the segmentation network, so the
-    classifier's state dict (minus ``head.*``) loads into it with ``strict=False``.
-    """
-    import torch
-    from torch import nn
-
-    spec = NETWORKS.get(name)
-
-    class EncoderClassifier(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            for key in spec.encoder_keys:
-                self.add_module(key, getattr(seg, key))
-            with torch.no_grad():
-                probe = torch.zeros(1, in_channels, *patch_size)
-                was = self.training
-                self.eval()
-                channels = spec.encode(self, probe).shape[1]
-                self.train(was)
-            self.head = nn.Sequential(nn.LayerNorm(channels), nn.Linear(channels, num_classes))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            feat = spec.encode(self, x)
-            return self.head(feat.flatten(2).mean(-1))
-
-    return EncoderClassifier()
