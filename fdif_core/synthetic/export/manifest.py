@@ -138,9 +138,9 @@ def done_records(root: Path, manifest: dict[str, Any] | None) -> dict[int, dict[
     return out
 
 
-def read_journal(root: Path) -> dict[int, dict[str, Any]]:
+def read_journal(root: Path, name: str = JOURNAL) -> dict[int, dict[str, Any]]:
     """Journal records by index; a torn last line (killed mid-append) is skipped."""
-    path = root / JOURNAL
+    path = root / name
     if not path.exists():
         return {}
     out: dict[int, dict[str, Any]] = {}
@@ -158,8 +158,8 @@ def read_journal(root: Path) -> dict[int, dict[str, Any]]:
 class Journal:
     """Append-only log of finished cases (one JSON line each, flushed per case)."""
 
-    def __init__(self, root: Path) -> None:
-        self.path = root / JOURNAL
+    def __init__(self, root: Path, name: str = JOURNAL) -> None:
+        self.path = root / name
         try:
             torn = self.path.exists() and not self.path.read_bytes().endswith(b"\n")
             self._fh = open(self.path, "a")  # noqa: SIM115 (closed in close())
