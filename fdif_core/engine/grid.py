@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import torch
 
@@ -69,6 +70,12 @@ def blocks(slices: tuple[slice, ...], size: int, device=None) -> tuple[torch.Ten
     return _prod(starts), _prod(centres)
 
 
+@lru_cache(maxsize=64)
+def cube_offsets(size: int, step: int, device: torch.device) -> torch.Tensor:
+    """(K, 3) offsets 0, step, ... < size of a cube's sub-cubes, C order (cached: constant)."""
+    return blocks(tuple(slice(0, size) for _ in range(3)), step, device)[0]
+
+
 def align(slices: tuple[slice, ...], size: int, shape: Shape3) -> tuple[slice, ...]:
     """Grow ``slices`` outwards to multiples of ``size`` (clamped to the volume)."""
     return tuple(
@@ -86,7 +93,7 @@ def block_voxels(
     whichever blocks are kept (culled and full-grid renders agree bit for bit).
     """
     dev = starts.device
-    offsets = blocks(tuple(slice(0, size) for _ in range(3)), 1, dev)[0]
+    offsets = cube_offsets(size, 1, dev)
     base, origin = voxel_index_points(starts, shape, ref)
     step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=dev)
     off_flat = (offsets[:, 0] * shape[1] + offsets[:, 1]) * shape[2] + offsets[:, 2]
@@ -108,7 +115,7 @@ def split(
     (M, 3) first voxel of each part and the (M, 3) float centre index of the voxels it
     holds before ``stop``.
     """
-    corner = blocks(tuple(slice(0, size) for _ in range(3)), part, starts.device)[0]
+    corner = cube_offsets(size, part, starts.device)
     sub = (starts[:, None, :] + corner[None]).reshape(-1, 3)
     sub = sub[(sub < stop).all(-1)]
     end = torch.minimum(sub + part, stop)
@@ -120,7 +127,7 @@ def sub_block_centres(starts: torch.Tensor, size: int, shape: Shape3) -> torch.T
     ``size // 2``, corners in C order) of the blocks at ``starts``; a sub-block lying wholly
     outside the volume gets the centre of its (empty) box."""
     half = size // 2
-    corner = blocks(tuple(slice(0, size) for _ in range(3)), half, starts.device)[0]
+    corner = cube_offsets(size, half, starts.device)
     sub = starts[:, None, :] + corner[None]
     end = torch.minimum(sub + half, torch.tensor(shape, device=starts.device))
     end = torch.maximum(end, sub + 1)
@@ -137,8 +144,8 @@ def sub_block_voxels(
     sub-block.
     """
     dev, half = starts.device, size // 2
-    corner = blocks(tuple(slice(0, size) for _ in range(3)), half, dev)[0]  # (8, 3)
-    inner = blocks(tuple(slice(0, half) for _ in range(3)), 1, dev)[0]  # (half^3, 3)
+    corner = cube_offsets(size, half, dev)  # (8, 3)
+    inner = cube_offsets(half, 1, dev)  # (half^3, 3)
     offsets = (corner[:, None, :] + inner[None]).reshape(-1, 3)  # (8 * half^3, 3)
     step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=dev)
     off_pts = (offsets.to(torch.float32) * step).view(8, -1, 3)
