@@ -201,9 +201,10 @@ def timed_steps(model, cfg, batch, dev, steps: int, skip: int) -> float:
 
 def stream_batch(preset, dev: torch.device):
     """One training batch of the preset's stream, on the device."""
-    from fdif_core.synthetic.stream import BatchStream, SyntheticSource
+    from fdif_core.synthetic.stream import BatchStream, StreamConfig, SyntheticSource
 
-    b = BatchStream(preset, SyntheticSource(preset, "cpu")).make(0)
+    stream = StreamConfig.of(preset)
+    b = BatchStream(stream, SyntheticSource(preset.recipe(), stream, "cpu")).make(0)
     return b.image.to(dev), b.target.to(dev)
 
 

@@ -2,9 +2,38 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+_ARG = re.compile(r"⟨(\w+)⟩")
+
+
+def arg(name: str) -> str:
+    """An argument named inside an error message (a hint such as "or ``overwrite``"): the
+    CLI shows it as the flag it maps ``name`` to, ``str(err)`` as the argument's name."""
+    return f"⟨{name}⟩"
+
+
+def word(message: str, flag: Callable[[str], str] | None = None) -> str:
+    """``message`` with the arguments it names (:func:`arg`) as ``flag(name)``, or as
+    their names."""
+    return _ARG.sub(lambda m: flag(m[1]) if flag else m[1], message)
+
 
 class UserError(Exception):
-    """Bad input from the user (file, field, value); ``str(err)`` is the one-line message."""
+    """Bad input from the user (file, field, value); ``str(err)`` is the one-line message.
+
+    Library code names function arguments, never command-line flags: a bad argument is an
+    :class:`ArgumentError`, another argument inside a message is :func:`arg`.
+    """
+
+    def __str__(self) -> str:
+        return word(super().__str__())
+
+    @property
+    def raw(self) -> str:
+        """The message with its argument markers, for the CLI to word as flags."""
+        return str(self.args[0]) if self.args else ""
 
 
 class ArgumentError(UserError):

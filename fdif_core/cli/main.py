@@ -1,9 +1,10 @@
 """``fdif-core``: one command line, a subcommand per module in ``fdif_core.cli.commands``.
 
 Each command module defines ``NAME``, ``HELP``, ``ORDER``, ``add_arguments(parser)`` and
-``run(args) -> int``; heavy imports stay inside ``run`` so that ``--help`` is fast. A library
-``ArgumentError`` names a function argument; it is printed as the flag ``--<name>`` (or the
-module's ``FLAGS[name]``).
+``run(args) -> int``; heavy imports stay inside ``run`` so that ``--help`` is fast. Library
+errors name function arguments, never flags: an ``ArgumentError``'s argument and every
+argument a message names (``fdif_core.errors.arg``) are printed as the flag ``--<name>`` (or
+the command module's ``FLAGS[name]``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import importlib
 import os
 import pkgutil
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from .. import __version__
-from ..errors import ArgumentError, UserError
+from ..errors import ArgumentError, UserError, word
 from . import commands
 
 
@@ -49,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _flags(args: argparse.Namespace) -> Callable[[str], str]:
+    """A library argument's name -> the command's flag for it."""
+    table = getattr(args, "_flags", {})
+    return lambda name: table.get(name, "--" + name.replace("_", "-"))
+
+
 def _fail(command: str, message: str) -> int:
     print(f"fdif-core {command}: error: {' '.join(message.split())}", file=sys.stderr)
     return 2
@@ -63,14 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except ArgumentError as err:  # a library argument: word it as the command's flag
-        flag = args._flags.get(err.name, "--" + err.name.replace("_", "-"))
+        flag = _flags(args)(err.name)
         where = flag if err.value is None else f"{flag} {err.value}"
-        print(f"fdif-core {args.command}: error: {where}: {err.message}", file=sys.stderr)
-        return 2
+        return _fail(args.command, f"{where}: {word(err.message, _flags(args))}")
     except UserError as err:
-        return _fail(args.command, str(err))
+        return _fail(args.command, word(err.raw or str(err), _flags(args)))
     except KeyboardInterrupt as stop:  # Ctrl-C (SIGTERM too, where a command maps it)
-        hint = f"; {stop}" if str(stop) else ""
+        hint = f"; {word(str(stop), _flags(args))}" if str(stop) else ""
         print(f"fdif-core {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
 
 import numpy as np
 import torch
 
+from ..dtypes import label_dtype
 from . import grid
 from .pose import Pose, sample_pose
 from .sdf.geometry import block_bounds, block_lipschitz
@@ -30,16 +30,8 @@ from .textures.mappers import Mapper
 from .types import Device, Params, Shape3
 
 CHUNK = 1 << 17  # points evaluated at once
-AXIS_SYMMETRIC = frozenset({"ridge", "sharp_max", "sawtooth"})
-"""Displacement families unchanged by reordering the axes (no reordered copy needed)."""
 BLOCK = 4  # edge, in voxels, of the blocks whose voxels are listed together
 COARSE = BLOCK  # edge of the first culling pass's blocks (a power-of-2 multiple of BLOCK)
-
-
-class SpecSource(Protocol):
-    """Anything that resolves to an ``EngineSpec`` (a preset does)."""
-
-    def engine_spec(self) -> EngineSpec: ...
 
 
 @dataclass(frozen=True)
@@ -81,9 +73,7 @@ def sample_seed(seed: int, index: int) -> int:
 class Recipe:
     """A resolved recipe (``EngineSpec``): class list, instances, label layout, rendering."""
 
-    def __init__(self, spec: EngineSpec | SpecSource) -> None:
-        if not isinstance(spec, EngineSpec):
-            spec = spec.engine_spec()  # a preset: the preset layer resolves it
+    def __init__(self, spec: EngineSpec) -> None:
         self.spec = spec
         self.classes: list[str] = list(spec.classes)
         self.mappers: list[Mapper] = list(spec.mappers)
@@ -232,7 +222,7 @@ class Recipe:
                 div, mul = self.displacement_frame()
                 space = pts
                 if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
-                    if disp.family in AXIS_SYMMETRIC:
+                    if disp.spec.axis_symmetric:  # no reordered copy of the points needed
                         div = div.flip(0)  # type: ignore[union-attr]
                     else:
                         space = pts.flip(-1)
@@ -363,9 +353,7 @@ class Recipe:
 
     def _paint(self, objects, masks, volumes, shape, dev) -> dict[str, torch.Tensor]:
         n_labels = max(len(v) for v in self.task_names().values())
-        dtype = (
-            torch.uint8 if n_labels <= 256 else torch.int16 if n_labels <= 32768 else torch.int32
-        )
+        dtype = getattr(torch, label_dtype(n_labels))
         maps = {k: torch.zeros(shape, dtype=dtype, device=dev) for k in self.task_names()}
         order = sorted(range(len(objects)), key=lambda i: (-volumes[i], i))  # largest first
         for i in order:

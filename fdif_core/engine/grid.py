@@ -37,14 +37,6 @@ def box_to_slices(
     return tuple(out)
 
 
-def box_points(slices: tuple[slice, ...], shape: Shape3, ref: Shape3, device=None) -> torch.Tensor:
-    """(N, 3) reference coordinates of the voxel centres inside ``slices`` (C order)."""
-    axes = [
-        axis_coords(shape[a], ref[a], slices[a].start, slices[a].stop, device) for a in range(3)
-    ]
-    return _prod(axes)
-
-
 def voxel_index_points(
     vox: torch.Tensor, shape: Shape3, ref: Shape3
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..dtypes import label_dtype
 from ..io.atomic import atomic_path, write_text
 from ..presets.training import amp_dtype
 from ..real.preprocess import Plan, preprocess_case, preprocess_transforms, tracking_meta
@@ -159,7 +160,7 @@ class Predictor:
             inv = Invertd("pred", self.transform, orig_keys="image", nearest_interp=False)(data)
             pred = inv["pred"]
             affine = np.asarray(pred.affine, dtype=np.float64)
-        dtype = np.uint8 if probs.shape[0] < 256 else np.int16
+        dtype = np.dtype(label_dtype(probs.shape[0]))
         return torch.argmax(pred.as_tensor(), 0).numpy().astype(dtype), affine
 
 
@@ -254,14 +255,14 @@ def metrics_csv(per_case: dict[str, dict[str, dict[str, float | None]]]) -> str:
 
 def load_finetuned(path: str | Path, device: torch.device | str = "cpu"):
     """Network, plan and checkpoint of a fine-tuning run's ``last.pt`` / ``best.pt``."""
-    from ..errors import UserError
+    from ..errors import UserError, arg
     from ..io.checkpoints import load_checkpoint
     from ..networks import build_network
 
     state = load_checkpoint(path)
     if state.get("task") != "finetune" or "plan" not in state:
         raise UserError(
-            f"--weights {path}: not a fine-tuned checkpoint (task {state.get('task')!r}); "
+            f"{arg('weights')} {path}: not a fine-tuned checkpoint (task {state.get('task')!r}); "
             "evaluate the best.pt of an `fdif-core finetune` run"
         )
     plan = Plan.from_dict(state["plan"])
@@ -297,7 +298,7 @@ def evaluate_checkpoint(
         overlap: sliding-window overlap (default: the run's ``sw_overlap``).
     """
 
-    from ..errors import UserError
+    from ..errors import UserError, arg
     from ..real.datalist import load_dataset
     from ..real.splits import fold_cases
 
@@ -307,16 +308,17 @@ def evaluate_checkpoint(
     if dataset is None:
         info_file = run_dir / "run.json"
         if not info_file.is_file():
-            raise UserError(f"--dataset: not given and {info_file} does not name one")
+            raise UserError(f"{arg('dataset')}: not given and {info_file} does not name one")
         dataset = json.loads(info_file.read_text())["dataset"]
     ds = load_dataset(dataset)
     if list(ds.labels) != list(plan.labels):
         raise UserError(
-            f"--dataset {dataset}: classes {ds.labels} differ from the checkpoint's {plan.labels}"
+            f"{arg('dataset')} {dataset}: classes {ds.labels} differ from the checkpoint's "
+            f"{plan.labels}"
         )
     if len(ds.channels) != int(state["in_channels"]):
         raise UserError(
-            f"--dataset {dataset}: {len(ds.channels)} channel(s); the network takes "
+            f"{arg('dataset')} {dataset}: {len(ds.channels)} channel(s); the network takes "
             f"{state['in_channels']}"
         )
     if split == "val":
@@ -324,14 +326,18 @@ def evaluate_checkpoint(
         fold = int(fold) if str(fold).isdigit() else fold
         _, ids = fold_cases(ds, fold, run_dir)
         if not ids:
-            raise UserError(f"--split val: fold {fold} has no validation cases; use --split test")
+            raise UserError(
+                f"{arg('split')} val: fold {fold} has no validation cases; use {arg('split')} test"
+            )
         items = ds.datalist(ids)
     elif split == "test":
         if not ds.test:
-            raise UserError(f"--split test: {ds.root} has no test cases (imagesTs/ or test list)")
+            raise UserError(
+                f"{arg('split')} test: {ds.root} has no test cases (imagesTs/ or test list)"
+            )
         items = [c.item() for c in ds.test]
     else:
-        raise UserError(f"--split {split}: allowed: val, test")
+        raise UserError(f"{arg('split')} {split}: allowed: val, test")
     predictor = Predictor(
         model,
         plan,

@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import atomic_path
 from ..io.preview import label_colors
 
@@ -23,7 +22,7 @@ def load_pretrained_run(run: Path, which: str = "best.pt"):
     """(model in eval mode, preset, checkpoint) of a pre-training run folder."""
     from ..io.checkpoints import load_checkpoint
     from ..networks import build_network
-    from ..presets import parse_preset
+    from ..presets.preset import preset_from_text
 
     path = run / which
     if not path.is_file():
@@ -31,9 +30,11 @@ def load_pretrained_run(run: Path, which: str = "best.pt"):
     ckpt = load_checkpoint(path)
     if "preset" not in ckpt or ckpt.get("task", "segmentation") != "segmentation":
         raise UserError(f"report: {path} is not a segmentation pre-training checkpoint")
-    preset = parse_preset(yaml.safe_load(ckpt["preset"]), str(path))
+    preset = preset_from_text(ckpt["preset"], f"{path} (its preset)")
     cfg = preset.pretrain
-    model = build_network(cfg.model, len(ckpt["label_names"]), cfg.patch_size, cfg.model_kwargs)
+    model = build_network(
+        cfg.model, len(ckpt["label_names"]), cfg.patch_size, cfg.model_kwargs, section="pretrain"
+    )
     model.load_state_dict(ckpt["model"])
     return model.eval(), preset, ckpt
 
@@ -46,12 +47,12 @@ def predict_validation(
     how many, default the run's ``val_volumes``; more continue the same sequence)."""
     from monai.inferers import sliding_window_inference
 
-    from ..synthetic.stream import val_indices, validation_volume
+    from ..synthetic.stream import StreamConfig, val_indices, validation_volume
 
-    recipe = preset.recipe()
+    recipe, stream = preset.recipe(), StreamConfig.of(preset)
     out = []
-    for i in val_indices(preset, volumes):
-        image, label = validation_volume(recipe, preset, i)
+    for i in val_indices(stream, volumes):
+        image, label = validation_volume(recipe, stream, i)
         logits = sliding_window_inference(
             image[None, None].to(device), preset.pretrain.patch_size, 4, model.to(device),
             overlap=0.25,
@@ -124,7 +125,7 @@ def report_run(
     model, preset, ckpt = load_pretrained_run(run)
     labels = list(ckpt["label_names"])
     if volumes is not None and volumes < 1:
-        raise UserError(f"report --volumes {volumes}: must be at least 1")
+        raise UserError(f"report {arg('volumes')} {volumes}: must be at least 1")
     items = predict_validation(model, preset, device, volumes)
     if not items:
         raise UserError(f"report: {run}'s preset has pretrain.val_volumes 0; nothing to show")

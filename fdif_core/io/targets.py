@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, arg
 
 RUN_MARKERS = ("last.pt", "run.json", "log.jsonl")  # a folder holding one of these is a run
 RUN_FILES = frozenset(
@@ -70,7 +70,7 @@ def check_new_file(path: Path, flag: str, overwrite: bool) -> None:
             f"({', '.join(sorted(RUN_FILES))}, *.pt); choose another name"
         )
     if (path.exists() or path.is_symlink()) and not overwrite:
-        raise UserError(f"{flag} {path}: exists; pass --overwrite to replace it")
+        raise UserError(f"{flag} {path}: exists; pass {arg('overwrite')} to replace it")
 
 
 def check_out_folder(folder: Path, flag: str, overwrite: bool, writes: Iterable[str] = ()) -> None:
@@ -87,7 +87,7 @@ def check_out_folder(folder: Path, flag: str, overwrite: bool, writes: Iterable[
     if names and not overwrite:
         raise UserError(
             f"{flag} {folder}: not empty ({_listing(names)}); choose a new folder, "
-            "or pass --overwrite to replace the files this command writes"
+            f"or pass {arg('overwrite')} to replace the files this command writes"
         )
     if is_run_folder(folder):
         clash = sorted({w.split("/")[0] for w in writes} & RUN_FILES)
@@ -98,7 +98,7 @@ def check_out_folder(folder: Path, flag: str, overwrite: bool, writes: Iterable[
             )
 
 
-def check_run_out(folder: Path, flag: str = "--out") -> None:
+def check_run_out(folder: Path, flag: str = arg("out")) -> None:
     """A new training run's folder: new, empty, or a run folder without a checkpoint yet
     (a run stopped before its first one: it only holds run files)."""
     nonempty(str(folder), flag)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.registry import Registry
-from ..errors import UserError
+from ..errors import ArgumentError, UserError
 
 Shape3 = tuple[int, int, int]
 
@@ -65,13 +65,18 @@ class NetworkSpec:
         return None
 
     def check_patch(
-        self, patch_size: Shape3, kwargs: dict[str, Any] | None = None, section: str = "pretrain"
+        self, patch_size: Shape3, kwargs: dict[str, Any] | None = None, section: str = ""
     ) -> None:
-        """Raise ``UserError`` (naming ``section.field``) if the network cannot take a
-        ``patch_size`` input with ``kwargs``."""
+        """Raise ``UserError`` (naming ``section.field``, or ``field`` without a section) if
+        the network cannot take a ``patch_size`` input with ``kwargs``."""
         msg = self.problem(patch_size, kwargs)
         if msg:
-            raise UserError(f"{section}.{msg}")
+            raise UserError(in_section(section, msg))
+
+
+def in_section(section: str, message: str) -> str:
+    """``message`` (naming a field such as ``model_kwargs.x``) under a preset section."""
+    return f"{section}.{message}" if section else message
 
 
 NETWORKS: Registry[NetworkSpec] = Registry("network")
@@ -124,7 +129,7 @@ def merged_kwargs(
     unknown = sorted(set(overrides) - set(spec_defaults))
     if unknown:
         raise UserError(
-            f"pretrain.model_kwargs: unknown option {unknown[0]!r} for {name}; "
+            f"model_kwargs: unknown option {unknown[0]!r} for {name}; "
             f"allowed: {', '.join(sorted(spec_defaults))}"
         )
     return {**spec_defaults, **overrides}
@@ -149,11 +154,18 @@ def build_network(
     patch_size: Shape3,
     kwargs: dict[str, Any] | None = None,
     in_channels: int = 1,
+    section: str = "",
 ):
-    """Segmentation network ``name`` with ``out_channels`` logits per voxel."""
+    """Segmentation network ``name`` with ``out_channels`` logits per voxel; bad options
+    are reported under the preset ``section`` they came from (``pretrain``, ``finetune``)."""
     spec = NETWORKS.get(name)
-    spec.check_patch(patch_size, kwargs)
-    return spec.build(in_channels, out_channels, tuple(patch_size), **(kwargs or {}))
+    spec.check_patch(patch_size, kwargs, section)
+    try:
+        return spec.build(in_channels, out_channels, tuple(patch_size), **(kwargs or {}))
+    except ArgumentError:
+        raise
+    except UserError as err:
+        raise UserError(in_section(section, err.raw)) from None
 
 
 def build_classifier(
@@ -162,10 +174,14 @@ def build_classifier(
     patch_size: Shape3,
     kwargs: dict[str, Any] | None = None,
     in_channels: int = 1,
+    section: str = "",
 ):
     """The encoder of network ``name`` with a global-average-pooling + linear head."""
-    seg = build_network(name, 2, patch_size, kwargs, in_channels)
-    return attach_classifier(seg, name, num_classes, patch_size, in_channels)
+    seg = build_network(name, 2, patch_size, kwargs, in_channels, section)
+    try:
+        return attach_classifier(seg, name, num_classes, patch_size, in_channels)
+    except UserError as err:
+        raise UserError(in_section(section, err.raw)) from None
 
 
 def attach_classifier(

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import UserError
+from ..errors import ArgumentError, UserError, arg
 from .catalogue import NetworkSpec, Shape3, lengths_problem, merged_kwargs, register
 
 # --------------------------------------------------------------------------- nnU-Net ResEnc-L
@@ -41,9 +41,9 @@ def _build_resenc(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
     n = int(kw["n_stages"])
     for key in ("features_per_stage", "n_blocks_per_stage"):
         if len(kw[key]) != n:
-            raise UserError(f"pretrain.model_kwargs.{key}: needs {n} entries (n_stages)")
+            raise UserError(f"model_kwargs.{key}: needs {n} entries (n_stages)")
     if len(kw["n_conv_per_stage_decoder"]) != n - 1:
-        raise UserError(f"pretrain.model_kwargs.n_conv_per_stage_decoder: needs {n - 1} entries")
+        raise UserError(f"model_kwargs.n_conv_per_stage_decoder: needs {n - 1} entries")
     return ResidualEncoderUNet(
         input_channels=in_channels,
         n_stages=n,
@@ -236,9 +236,10 @@ def nnunet_trainer_class(name: str) -> Any:
     except Exception:  # nnU-Net raises RuntimeError (older versions: AssertionError)
         cls = None
     if cls is None:
-        raise UserError(
-            f"--nnunet-trainer: no nnU-Net trainer {name!r} (nnunetv2.training.nnUNetTrainer "
-            "or $nnUNet_extTrainer); e.g. nnUNetTrainer, nnUNet_Primus_M_Trainer"
+        raise ArgumentError(
+            "nnunet_trainer",
+            f"no nnU-Net trainer {name!r} (nnunetv2.training.nnUNetTrainer "
+            "or $nnUNet_extTrainer); e.g. nnUNetTrainer, nnUNet_Primus_M_Trainer",
         )
     return cls
 
@@ -251,8 +252,8 @@ def nnunet_input_channels(plans: dict[str, Any], cm: Any, dataset_json: dict[str
 
 
 _NO_PLANS = (
-    "model_kwargs: plans is empty; the nnunet network is made by "
-    "fdif-core pretrain --nnunet-plans PLANS.json"
+    "model_kwargs: plans is empty; the nnunet network is made by pre-training with "
+    f"{arg('nnunet_plans')} PLANS.json"
 )
 
 
@@ -277,9 +278,9 @@ def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
     """
     kw = merged_kwargs(_NNUNET_DEFAULTS, kw, "nnunet")
     if not kw["plans"]:
-        raise UserError(f"pretrain.{_NO_PLANS}")
+        raise UserError(_NO_PLANS)
     plans = kw["plans"]
-    cm = nnunet_configuration(plans, kw["configuration"], "pretrain.model_kwargs.plans")
+    cm = nnunet_configuration(plans, kw["configuration"], "model_kwargs.plans")
     cls = nnunet_trainer_class(kw["trainer"])
     pm = nnunet_module("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(plans)
     ds = kw["dataset_json"]
@@ -294,7 +295,7 @@ def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
 
 
 def _repeat_channels(n: int):
-    def hook(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    def hook(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
         x = args[0]
         return (x.expand(x.shape[0], n, *x.shape[2:]).contiguous(), *args[1:])
 
@@ -311,7 +312,7 @@ def _nnunet_voxel_bytes(kw: dict[str, Any]) -> float:
 
 
 def _encode_nnunet(net: Any, x: Any) -> Any:
-    raise UserError("pretrain.task: classification is not offered for --nnunet-plans networks")
+    raise UserError(f"task: classification is not offered for {arg('nnunet_plans')} networks")
 
 
 register(

@@ -1,7 +1,14 @@
 """Preset schema and loading."""
 
 from .finetune import FinetuneConfig
-from .preset import Preset, PresetError, load_preset, parse_preset, resolve_path
+from .preset import (
+    Preset,
+    PresetError,
+    load_preset,
+    parse_preset,
+    preset_from_text,
+    resolve_path,
+)
 from .pretrain import PretrainConfig
 
 __all__ = [
@@ -11,5 +18,6 @@ __all__ = [
     "PretrainConfig",
     "load_preset",
     "parse_preset",
+    "preset_from_text",
     "resolve_path",
 ]

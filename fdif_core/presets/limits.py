@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from .base import Strict
 
 if TYPE_CHECKING:
@@ -98,12 +98,12 @@ def check_sizes(preset: Preset) -> str | None:
     return None
 
 
-def check_shape(preset: Preset, shape: tuple[int, int, int], flag: str = "--shape") -> None:
+def check_shape(preset: Preset, shape: tuple[int, int, int], what: str = arg("shape")) -> None:
     """Refuse a render shape over ``limits.max_voxels``."""
     n = math.prod(shape)
     if n > preset.limits.max_voxels:
         raise UserError(
-            f"{flag} {' '.join(map(str, shape))}: {_fmt(n)} voxels; at most "
+            f"{what} {' '.join(map(str, shape))}: {_fmt(n)} voxels; at most "
             f"{_fmt(preset.limits.max_voxels)} (the preset's limits.max_voxels)"
         )
 
@@ -136,14 +136,14 @@ def max_workers() -> int:
     return WORKERS_PER_CPU * usable_cpus()
 
 
-def check_workers(n: int | None, flag: str = "--workers", low: int = 1) -> None:
+def check_workers(n: int | None, what: str = arg("workers"), low: int = 1) -> None:
     """``low <= n <= 4 x usable CPUs``: more processes than that only add memory."""
     if n is None:
         return
     top = max_workers()
     if not low <= n <= top:
         raise UserError(
-            f"{flag} {n}: allowed {low}..{top} ({WORKERS_PER_CPU} per CPU, "
+            f"{what} {n}: allowed {low}..{top} ({WORKERS_PER_CPU} per CPU, "
             f"{usable_cpus()} CPU(s) here)"
         )
 
@@ -210,7 +210,7 @@ def estimate(
 def memory_limit(preset: Preset, max_memory_gib: float | None = None) -> tuple[int, str]:
     """The memory ceiling in bytes and where it comes from."""
     if max_memory_gib is not None:
-        return int(max_memory_gib * GIB), "--max-memory"
+        return int(max_memory_gib * GIB), arg("max_memory")
     if preset.limits.max_memory_gib is not None:
         return int(preset.limits.max_memory_gib * GIB), "limits.max_memory_gib"
     total = machine_memory()
@@ -228,7 +228,7 @@ def check_memory(
     """Refuse ``command`` when its estimated memory (plus ``extra`` parts, such as a
     network trained on the CPU) is over the ceiling."""
     if max_memory_gib is not None and not (0 < max_memory_gib < float("inf")):
-        raise UserError(f"--max-memory {max_memory_gib}: a positive number of GiB")
+        raise UserError(f"{arg('max_memory')} {max_memory_gib}: a positive number of GiB")
     est = estimate(preset, command, **kw)  # type: ignore[arg-type]
     for what, nbytes in extra:
         est.add(what, nbytes)
@@ -238,11 +238,11 @@ def check_memory(
             f"{command}: needs about {_gib(est.total)} of memory ({est.describe()}); "
             f"the limit is {_gib(limit)} ({source}); lower "
             + (
-                "the patch, batch or crops, or train on a GPU (--device cuda)"
+                f"the patch, batch or crops, or train on a GPU ({arg('device')} cuda)"
                 if extra
-                else "volume.shape, objects.per_volume or --workers"
+                else f"volume.shape, objects.per_volume or {arg('workers')}"
             )
-            + ", or raise limits.max_memory_gib / --max-memory"
+            + f", or raise limits.max_memory_gib / {arg('max_memory')}"
         )
     return est
 

@@ -25,16 +25,18 @@ from pydantic import (
     model_validator,
 )
 
+from ..engine.params import BOUND, SEED_MAX, SHAPE_PARAMS, Param
 from ..engine.registry import Registry, suggest
 from ..engine.sdf.library import FDIF_CLASSES, PRIMITIVES
 from ..engine.textures import displacements as D
 from ..engine.textures import mappers as M
 from ..engine.textures.instances import Instance as TextureInstance
+from ..errors import arg
 from .base import Strict, type_problem
 from .catalog import shipped_dir, shipped_preset_path, shipped_presets
 from .finetune import FinetuneConfig
 from .limits import LimitsConfig, check_sizes
-from .loader import PresetError, read_preset_file
+from .loader import MAX_PRESET_BYTES, PresetError, parse_yaml, read_preset_text
 from .pretrain import PretrainConfig
 
 if TYPE_CHECKING:
@@ -42,7 +44,6 @@ if TYPE_CHECKING:
     from ..engine.spec import EngineSpec
 
 PRESET_DIR = shipped_dir()  # kept for callers; new code uses .catalog
-SEED_MAX = 2**32 - 1  # the engine seeds with the low 32 bits: larger seeds would repeat
 
 
 def _ordered(r: tuple[float, float]) -> tuple[float, float]:
@@ -115,18 +116,17 @@ class ClassesConfig(Strict):
             hit = [c for n, c in PRIMITIVES.items() if fnmatch.fnmatchcase(n, pat)]
             if not hit:
                 raise ValueError(suggest(pat, PRIMITIVES.names, "primitive class pattern"))
-            allowed = sorted({k for c in hit for k in c.ranges})
+            allowed = sorted({k for c in hit for k in c.params})
             for key, (low, high) in params.items():
                 if key not in allowed:
                     raise ValueError(
                         f"{pat}: unknown parameter {key!r}; allowed: {', '.join(allowed)}"
                     )
-                # sizes (whose default ranges are never negative) stay >= 0; all within ±100
-                floor = 0.0 if all(c.ranges[key][0] >= 0 for c in hit if key in c.ranges) else -100
-                if low < floor or high > 100:
+                p = SHAPE_PARAMS.get(key)  # sizes stay >= 0, signed ones within ±100
+                if low < p.low or high > p.high:
                     raise ValueError(
-                        f"{pat}: {key} [{low:g}, {high:g}] must lie within [{floor:g}, 100] "
-                        "(fractions of the volume)"
+                        f"{pat}: {key} [{low:g}, {high:g}] must lie within [{p.low:g}, "
+                        f"{p.high:g}] (fractions of the volume)"
                     )
         return v
 
@@ -179,31 +179,15 @@ class InstanceSpec(Strict):
 
 
 Instance = str | InstanceSpec
-# Texture parameters: (low, high, whole number, low end excluded); others within ±1e6.
-PARAM_DOMAINS: dict[str, tuple[float, float, bool, bool]] = {
-    "axis": (0, 2, True, False),
-    "octaves": (1, 12, True, False),
-    "seed": (0, SEED_MAX, True, False),
-    "modulus": (2, 1000, True, False),
-    "base": (0, 1e6, False, True),
-    "width": (0, 1e6, False, True),
-    "wavelength": (0, 1e6, False, True),
-    "peak": (1, 255, False, False),
-    "value": (0, 255, False, False),
-}
-PARAM_BOUND = 1e6
 
 
-def _param_problem(key: str, value: float | str) -> str | None:
+def _param_problem(meta: dict[str, Param], key: str, value: float | str) -> str | None:
+    """A texture parameter against its family's metadata (a formula's own named numbers:
+    within ±BOUND)."""
     if isinstance(value, str):  # a formula (expr): checked by its family
         return None
-    low, high, whole, open_low = PARAM_DOMAINS.get(key, (-PARAM_BOUND, PARAM_BOUND, False, False))
-    bad_low = value <= low if open_low else value < low
-    if bad_low or value > high or (whole and value != int(value)):
-        kind = "a whole number" if whole else "a number"
-        span = f"{'(' if open_low else '['}{low:g}, {high:g}]"
-        return f"{key} must be {kind} in {span}, got {value:g}"
-    return None
+    default = Param(key, -BOUND, BOUND, "", "", (-BOUND, BOUND, 0))
+    return meta.get(key, default).problem(value)
 
 
 Inst = TypeVar("Inst", bound=TextureInstance)
@@ -217,8 +201,9 @@ def _instances(items: list[Instance], kind: type[Inst], registry: Registry[Inst]
             inst = registry.get(it)
         else:
             kind.check_params(it.family, it.params)
+            meta = kind.families.get(it.family).params
             for key, value in it.params.items():
-                problem = _param_problem(key, value)
+                problem = _param_problem(meta, key, value)
                 if problem:
                     raise ValueError(f"{it.name}: {problem}")
             inst = kind(it.name, it.family, dict(it.params))
@@ -444,7 +429,7 @@ def resolve_path(name_or_path: str | Path) -> Path:
     """A preset file, or a shipped preset's name (``quickstart``: the shipped quickstart.yaml)."""
     if not str(name_or_path).strip():
         raise PresetError(
-            "--preset: empty name (an unset shell variable?); give a preset file or a "
+            f"{arg('preset')}: empty name (an unset shell variable?); give a preset file or a "
             "shipped name such as quickstart"
         )
     p = Path(name_or_path)
@@ -467,7 +452,18 @@ def parse_preset(data: Any, source: str = "<preset>") -> Preset:
         raise PresetError(format_error(err, source)) from None
 
 
+def preset_from_text(text: object, source: str) -> Preset:
+    """A preset stored as YAML text (a file's, a checkpoint's, a run folder's): strict safe
+    YAML (duplicate keys, depth, aliases), the schema and size limits; errors are one line."""
+    if not isinstance(text, str):
+        raise PresetError(f"{source}: holds no preset text (got {type(text).__name__})")
+    if len(text) > MAX_PRESET_BYTES:
+        raise PresetError(f"{source}: a preset of over {MAX_PRESET_BYTES:,} characters")
+    return parse_preset(parse_yaml(text, source), source)
+
+
 def load_preset(name_or_path: str | Path) -> Preset:
-    """Read and validate a preset: file checks, strict safe YAML, schema and size limits."""
+    """Read and validate a preset file or shipped name: file checks, then
+    :func:`preset_from_text`, the one reader of every stored preset."""
     path = resolve_path(name_or_path)
-    return parse_preset(read_preset_file(path), str(path))
+    return preset_from_text(read_preset_text(path), str(path))

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ArgumentError, UserError
+from ..errors import ArgumentError, UserError, arg
 from .checks import check_dims
 
 Layout = Literal["nnunet", "msd", "datalist"]
-Split = Literal["train", "val", "test"]
 NIFTI_ENDINGS = (".nii.gz", ".nii")
 
 
@@ -125,8 +124,8 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
         meta_file = p / "dataset.json"
         if not meta_file.exists():
             raise UserError(
-                f"--dataset {p}: no dataset.json; expected an nnU-Net v2 or Decathlon folder "
-                "or a MONAI JSON datalist file"
+                f"{arg('dataset')} {p}: no dataset.json; expected an nnU-Net v2 or Decathlon "
+                "folder or a MONAI JSON datalist file"
             )
         meta = _read_json(meta_file)
         if "channel_names" in meta or ("modality" not in meta and "file_ending" in meta):

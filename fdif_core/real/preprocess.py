@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..dtypes import label_dtype
 from ..errors import UserError
 from .datalist import Case, Dataset
 
@@ -216,8 +217,8 @@ def preprocess_transforms(plan: Plan, *, label: bool = True):
     elif plan.normalization == "zscore":
         steps.append(T.NormalizeIntensityd("image", channel_wise=True))
     if label:
-        label_dtype = np.uint8 if len(plan.labels) < 256 else None
-        steps.append(T.EnsureTyped("label", dtype=label_dtype, track_meta=True))
+        dtype = np.dtype(label_dtype(len(plan.labels)))
+        steps.append(T.EnsureTyped("label", dtype=dtype, track_meta=True))
     return T.Compose(steps)
 
 

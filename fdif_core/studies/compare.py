@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import write_text
 from ..presets.preset import Preset
 
@@ -29,11 +29,15 @@ def parse_sources(specs: list[str]) -> dict[str, str | None]:
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
-            raise UserError(f"--weights {spec}: expected NAME=CHECKPOINT (e.g. fdif=run/last.pt)")
+            raise UserError(
+                f"{arg('weights')} {spec}: expected NAME=CHECKPOINT (e.g. fdif=run/last.pt)"
+            )
         if name in out:
-            raise UserError(f"--weights {spec}: name {name!r} given twice (scratch is built in)")
+            raise UserError(
+                f"{arg('weights')} {spec}: name {name!r} given twice (scratch is built in)"
+            )
         if not Path(path).is_file():
-            raise UserError(f"--weights {spec}: no checkpoint file {path}")
+            raise UserError(f"{arg('weights')} {spec}: no checkpoint file {path}")
         out[name] = path
     return out
 

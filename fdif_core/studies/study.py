@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import write_text
 from ..presets import Preset, load_preset, parse_preset
 from ..presets.study import SCRATCH, StudyArm, StudySpec
@@ -300,7 +300,7 @@ def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
     from .study_report import write_report
 
     if not out.is_dir():
-        raise UserError(f"study --report: {out} holds no study")
+        raise UserError(f"study {arg('report')}: {out} holds no study")
     arms = [a.name for a in spec.arms]
     results = [r for u in plan_units(spec, arms)
                if (r := _read_json(result_path(out, u["regime"], u["arm"], u["fold"], u["seed"])))]

@@ -11,11 +11,10 @@ resuming at step ``s`` only needs ``t = s * grad_accum``.
 from __future__ import annotations
 
 import contextlib
-import json
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +23,57 @@ import torch
 from ..engine.compose import Recipe, sample_seed
 from ..errors import ArgumentError, UserError
 from ..presets.preset import Preset
+from ..real.datalist import load_dataset
 
 AUG_SALT = 0x5EED_A06  # separates augmentation seeds from sample seeds
+Shape3 = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """``pretrain.augment`` as plain numbers (see ``fdif_core.presets.training``)."""
+
+    crops_per_volume: int
+    flip_prob: float
+    rot90_prob: float
+    rotate_deg: float
+    rotate_prob: float
+    scale_intensity: float
+    shift_intensity: float
+    intensity_prob: float
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """What the stream needs of a preset, resolved once (:meth:`of`) from ``pretrain:``,
+    ``dataset:``, ``intensity:`` and the seed; nothing here reads the preset again."""
+
+    seed: int
+    num_samples: int  # the training block of sample indices; validation follows it
+    val_volumes: int
+    num_volumes: int | None  # cycle over the first N volumes; None: endless
+    render_shape: Shape3 | None  # None: the preset's volume shape
+    patch_size: Shape3
+    batch_size: int
+    task: str
+    clip_max: float  # intensities are divided by it
+    augment: Augmentation
+
+    @classmethod
+    def of(cls, preset: Preset) -> StreamConfig:
+        cfg, aug = preset.pretrain, preset.pretrain.augment
+        return cls(
+            seed=preset.seed,
+            num_samples=preset.dataset.num_samples,
+            val_volumes=cfg.val_volumes,
+            num_volumes=cfg.num_volumes,
+            render_shape=None if cfg.render_shape is None else tuple(cfg.render_shape),
+            patch_size=tuple(cfg.patch_size),
+            batch_size=cfg.batch_size,
+            task=cfg.task,
+            clip_max=float(preset.intensity.clip[1]),
+            augment=Augmentation(**{f.name: getattr(aug, f.name) for f in fields(Augmentation)}),
+        )
 
 
 @dataclass
@@ -40,34 +88,31 @@ class Batch:
     indices: list[int]
 
 
-def val_indices(preset: Preset, count: int | None = None) -> list[int]:
+def val_indices(cfg: StreamConfig, count: int | None = None) -> list[int]:
     """Sample indices of the fixed validation set: right after the training block
-    (``count``: how many, default ``pretrain.val_volumes``; more continue the sequence)."""
-    n = preset.dataset.num_samples
-    return [n + j for j in range(preset.pretrain.val_volumes if count is None else count)]
+    (``count``: how many, default ``val_volumes``; more continue the sequence)."""
+    return [cfg.num_samples + j for j in range(cfg.val_volumes if count is None else count)]
 
 
-def train_index(preset: Preset, position: int) -> int:
-    """Sample index at stream ``position`` (cycles if ``pretrain.num_volumes`` is set)."""
-    cfg = preset.pretrain
+def train_index(cfg: StreamConfig, position: int) -> int:
+    """Sample index at stream ``position`` (cycles if ``num_volumes`` is set)."""
     if cfg.num_volumes is not None:
         position %= cfg.num_volumes
-    n = preset.dataset.num_samples
-    return position if position < n else position + cfg.val_volumes
+    return position if position < cfg.num_samples else position + cfg.val_volumes
 
 
-def scale_image(image: torch.Tensor, preset: Preset) -> torch.Tensor:
+def scale_image(image: torch.Tensor, cfg: StreamConfig) -> torch.Tensor:
     """uint8 intensities -> float32 in [0, 1] (divided by the preset's clip maximum)."""
-    return image.float() / float(preset.intensity.clip[1])
+    return image.float() / cfg.clip_max
 
 
 def validation_volume(
-    recipe: Recipe, preset: Preset, index: int, device: str | torch.device = "cpu"
+    recipe: Recipe, cfg: StreamConfig, index: int, device: str | torch.device = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled image and label of validation volume ``index``, rendered as pre-training
-    renders (``pretrain.render_shape``): what validation and ``fdif-core report`` score."""
-    s = recipe.sample(index, preset.pretrain.render_shape, device)
-    return scale_image(s.image, preset), s.label
+    renders (``render_shape``): what validation and ``fdif-core report`` score."""
+    s = recipe.sample(index, cfg.render_shape, device)
+    return scale_image(s.image, cfg), s.label
 
 
 # --------------------------------------------------------------------------- sources
@@ -75,16 +120,16 @@ class SyntheticSource:
     """Volumes rendered on the fly by the engine, on ``device``."""
 
     def __init__(
-        self, preset: Preset, device: str | torch.device = "cpu", recipe: Recipe | None = None
+        self, recipe: Recipe, cfg: StreamConfig, device: str | torch.device = "cpu"
     ) -> None:
-        self.preset = preset
-        self.recipe = recipe or preset.recipe()
+        self.recipe = recipe
+        self.cfg = cfg
         self.device = torch.device(device)
 
     def volume(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(image (1, D, H, W) float32, label (1, D, H, W) int64) of sample ``index``."""
-        s = self.recipe.sample(index, self.preset.pretrain.render_shape, self.device)
-        return scale_image(s.image, self.preset)[None], s.label.long()[None]
+        s = self.recipe.sample(index, self.cfg.render_shape, self.device)
+        return scale_image(s.image, self.cfg)[None], s.label.long()[None]
 
     def name(self, index: int) -> str:
         return f"synthetic sample {index}"
@@ -97,8 +142,8 @@ class SyntheticSource:
 class DiskSource:
     """Volumes of a dataset written by ``fdif-core generate`` (Decathlon or nnU-Net layout)."""
 
-    def __init__(self, root: str | Path, preset: Preset, num_labels: int) -> None:
-        self.preset = preset
+    def __init__(self, root: str | Path, cfg: StreamConfig, num_labels: int) -> None:
+        self.cfg = cfg
         self.pairs = find_pairs(Path(root), num_labels)
 
     def name(self, index: int) -> str:
@@ -113,40 +158,25 @@ class DiskSource:
             lab = np.asanyarray(nib.load(str(lab_path)).dataobj)
         except Exception as err:  # nibabel raises many kinds
             raise UserError(f"{img_path}: cannot read volume ({err})") from None
-        image = scale_image(torch.from_numpy(np.ascontiguousarray(img)), self.preset)
+        image = scale_image(torch.from_numpy(np.ascontiguousarray(img)), self.cfg)
         return image[None], torch.from_numpy(lab.astype(np.int64))[None]
 
 
 def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
-    """Training (image, label) files listed by a dataset folder's ``dataset.json``."""
+    """Training (image, label) files of a dataset folder from ``fdif-core generate`` (or its
+    parent), read by the real datasets' reader (``fdif_core.real.datalist``)."""
     if not root.is_dir():
         raise ArgumentError("data", f"{root} is not a folder")
     cands = [root / "dataset.json", *sorted(root.glob("Dataset*/dataset.json"))]
     meta_path = next((c for c in cands if c.is_file()), None)
     if meta_path is None:
         raise ArgumentError("data", f"no dataset.json in {root} (make one with fdif-core generate)")
-    base = meta_path.parent
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"{meta_path}: not a readable dataset.json ({err})") from None
-    labels = meta.get("labels", {})
-    if len(labels) != num_labels:
+    ds = load_dataset(meta_path.parent, check=False)  # headers are read when a volume is
+    if ds.num_classes != num_labels:
         raise UserError(
-            f"{meta_path}: labels: {len(labels)} labels, but the preset makes {num_labels}"
+            f"{meta_path}: labels: {ds.num_classes} labels, but the preset makes {num_labels}"
         )
-    if "training" in meta:  # MONAI Decathlon
-        pairs = [(base / d["image"], base / d["label"]) for d in meta["training"]]
-    elif "file_ending" in meta:  # nnU-Net v2
-        end = meta["file_ending"]
-        pairs = [
-            (img, base / "labelsTr" / (img.name[: -len(end) - 5] + end))
-            for img in sorted((base / "imagesTr").glob(f"*_0000{end}"))
-        ]
-    else:
-        raise UserError(f"{meta_path}: neither a Decathlon nor an nnU-Net v2 dataset.json")
-    if not pairs:
-        raise UserError(f"{meta_path}: lists no training volumes")
+    pairs = [(c.images[0], c.label) for c in ds.training if c.label is not None]
     missing = [p for pair in pairs for p in pair if not p.is_file()]
     if missing:
         raise ArgumentError("data", f"{missing[0]} is listed in {meta_path.name} but missing")
@@ -154,14 +184,13 @@ def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
 
 
 # --------------------------------------------------------------------------- augmentation
-def build_augment(preset: Preset):
+def build_augment(cfg: StreamConfig):
     """MONAI dictionary transforms of ``pretrain.augment``: pad, random crops, flips, rot90,
     rotation, intensity scale and shift (a transform whose probability is 0 is left out)."""
     import math
 
     from monai import transforms as T
 
-    cfg = preset.pretrain
     aug = cfg.augment
     keys = ["image", "label"]
     patch = list(cfg.patch_size)
@@ -195,8 +224,8 @@ def rot90_planes(patch: list[int]) -> list[tuple[int, int]]:
     return []
 
 
-def augment_seed(preset: Preset, position: int) -> int:
-    return sample_seed(preset.seed ^ AUG_SALT, position) % (2**32)
+def augment_seed(cfg: StreamConfig, position: int) -> int:
+    return sample_seed(cfg.seed ^ AUG_SALT, position) % (2**32)
 
 
 # --------------------------------------------------------------------------- batches
@@ -205,14 +234,14 @@ class BatchStream(torch.utils.data.IterableDataset):
 
     def __init__(
         self,
-        preset: Preset,
+        cfg: StreamConfig,
         source: SyntheticSource | DiskSource,
         start: int = 0,
         rank: int = 0,
         world: int = 1,
     ) -> None:
         super().__init__()
-        self.preset = preset
+        self.cfg = cfg
         self.source = source
         self.start = start
         self.rank = rank
@@ -221,28 +250,25 @@ class BatchStream(torch.utils.data.IterableDataset):
 
     def positions(self, t: int) -> list[int]:
         """Stream positions of the volumes in micro-step ``t`` of this rank."""
-        b = self.preset.pretrain.batch_size
+        b = self.cfg.batch_size
         return [(t * self.world + self.rank) * b + i for i in range(b)]
 
     def make(self, t: int) -> Batch:
         """Micro-batch ``t`` (a pure function of preset, t, rank and world)."""
-        cfg = self.preset.pretrain
+        cfg = self.cfg
         pos = self.positions(t)
         if cfg.task == "classification":
             imgs, classes = zip(
-                *(
-                    self.source.classification(train_index(self.preset, p), cfg.patch_size)
-                    for p in pos
-                ),
+                *(self.source.classification(train_index(cfg, p), cfg.patch_size) for p in pos),
                 strict=True,
             )
             return Batch(torch.stack(imgs), torch.tensor(classes, dtype=torch.long), pos)
         if self._augment is None:
-            self._augment = build_augment(self.preset)
+            self._augment = build_augment(cfg)
         images, labels = [], []
         for p in pos:
-            image, label = self.source.volume(train_index(self.preset, p))
-            self._augment.set_random_state(seed=augment_seed(self.preset, p))
+            image, label = self.source.volume(train_index(cfg, p))
+            self._augment.set_random_state(seed=augment_seed(cfg, p))
             for crop in self._augment({"image": image, "label": label}):
                 images.append(torch.as_tensor(crop["image"]))
                 labels.append(torch.as_tensor(crop["label"]))
@@ -257,7 +283,7 @@ class BatchStream(torch.utils.data.IterableDataset):
             t += nw
 
 
-def quiet_worker(worker_id: int) -> None:
+def quiet_worker(_worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: Ctrl-C goes to the training process, which saves a
     checkpoint and stops its workers; a worker that died of it first would lose the step."""
     import signal
@@ -321,7 +347,7 @@ class Prefetcher:
 
 
 def batches(
-    preset: Preset,
+    cfg: StreamConfig,
     source: SyntheticSource | DiskSource,
     start: int,
     rank: int,
@@ -331,7 +357,7 @@ def batches(
 ):
     """Iterator over micro-batches from ``start``: in-process prefetch on CUDA (and with
     ``workers == 0``), else DataLoader worker processes. Returns (iterator, closer)."""
-    stream = BatchStream(preset, source, start, rank, world)
+    stream = BatchStream(cfg, source, start, rank, world)
     if device.type == "cuda" or workers == 0:
         pre = Prefetcher(stream, device)
         return pre, pre.close

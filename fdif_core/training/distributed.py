@@ -12,7 +12,6 @@ import torch
 class Dist:
     rank: int = 0
     world: int = 1
-    local_rank: int = 0
 
     @property
     def main(self) -> bool:
@@ -32,7 +31,7 @@ def init_distributed(device: torch.device) -> tuple[Dist, torch.device]:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(rank, world, local), device
+    return Dist(rank, world), device
 
 
 def wrap_ddp(model: torch.nn.Module, info: Dist, device: torch.device) -> torch.nn.Module:

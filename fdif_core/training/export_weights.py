@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..io.atomic import write_bytes, write_text
 
 FORMATS = ("nnunet",)
@@ -45,9 +45,7 @@ def _strip(key: str) -> str:
 
 def _run_settings(state: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, int, int], int]:
     """Model kwargs, patch size and input channels of a pre-training or fine-tuning checkpoint."""
-    import yaml
-
-    from ..presets.preset import parse_preset
+    from ..presets.preset import preset_from_text
 
     if "patch_size" in state:  # fine-tuning checkpoint
         return (
@@ -55,7 +53,7 @@ def _run_settings(state: dict[str, Any]) -> tuple[dict[str, Any], tuple[int, int
             tuple(state["patch_size"]),
             int(state.get("in_channels", 1)),
         )
-    preset = parse_preset(yaml.safe_load(state["preset"]), "checkpoint preset")
+    preset = preset_from_text(state["preset"], "checkpoint preset")
     return dict(preset.pretrain.model_kwargs), tuple(preset.pretrain.patch_size), 1
 
 
@@ -187,7 +185,7 @@ def export_nnunet(
         named = (target.dataset_name, target.dataset_name[7:10].lstrip("0"))
         if dataset is not None and Path(dataset).name.lstrip("0") not in named:
             raise UserError(
-                f"--dataset {dataset}: this run was pre-trained for {target.dataset_name} "
+                f"{arg('dataset')} {dataset}: this run was pre-trained for {target.dataset_name} "
                 f"({target.plans_name}); its weights fit that dataset's plans only"
             )
         out = _check_out(out, Path(checkpoint), "nnunet_weights.pth", overwrite)
@@ -195,8 +193,8 @@ def export_nnunet(
     else:
         if dataset is None:
             raise UserError(
-                "--dataset: give the nnU-Net dataset to fine-tune on (id or DatasetXXX_Name "
-                "under $nnUNet_preprocessed); the matching plans are written there"
+                f"{arg('dataset')}: give the nnU-Net dataset to fine-tune on (id or "
+                "DatasetXXX_Name under $nnUNet_preprocessed); the matching plans are written there"
             )
         kwargs, run_patch, in_ch = _run_settings(state)
         ds_dir = nn.preprocessed_dir(dataset)
@@ -248,8 +246,10 @@ def _check_out(out: str | Path | None, checkpoint: Path, default: str, overwrite
 
     path = Path(out) if out else checkpoint.parent / default
     if path.resolve() == checkpoint.resolve():
-        raise UserError(f"--out {path}: is the checkpoint being exported; choose another file")
-    check_new_file(path, "--out", overwrite)
+        raise UserError(
+            f"{arg('out')} {path}: is the checkpoint being exported; choose another file"
+        )
+    check_new_file(path, f"{arg('out')}", overwrite)
     return path
 
 
@@ -257,6 +257,7 @@ def _write_plans(path: Path, plans: dict[str, Any], overwrite: bool) -> None:
     text = json.dumps(plans, indent=4) + "\n"
     if path.exists() and path.read_text() != text and not overwrite:
         raise UserError(
-            f"{path}: exists with other contents; give another --plans-name or --overwrite"
+            f"{path}: exists with other contents; give another {arg('plans_name')} or "
+            f"{arg('overwrite')}"
         )
     write_text(path, text)

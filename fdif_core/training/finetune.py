@@ -36,7 +36,6 @@ from .rundir import Run, open_run
 from .transfer import TransferReport, head_keys, transfer_weights
 
 TASK = "finetune"
-FinetuneResult = RunResult  # the one result type of training runs (old name kept)
 
 
 def finetune_config(preset: Preset, source: str = "preset") -> FinetuneConfig:
@@ -237,7 +236,7 @@ def _model(
     channels = len(data.ds.channels)
     torch.manual_seed(run.preset.seed)
     n_out = data.ds.num_classes
-    model = build_network(cfg.model, n_out, cfg.patch_size, cfg.model_kwargs, channels)
+    model = build_network(cfg.model, n_out, cfg.patch_size, cfg.model_kwargs, channels, TASK)
     source = run.info.get("weights")
     if run.state is not None:
         return model, None

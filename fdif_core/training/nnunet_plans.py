@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..errors import UserError, arg
 from ..networks import (
     build_network,
     nnunet_configuration,
@@ -138,7 +138,7 @@ def _check_builds(target: Target) -> None:
     kw = network_kwargs(target)
     try:
         with torch.device("meta"):
-            build_network(NNUNET_MODEL, 2, target.patch_size, kw)
+            build_network(NNUNET_MODEL, 2, target.patch_size, kw, section="pretrain")
     except (AssertionError, ValueError, RuntimeError) as err:
         why = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise UserError(
@@ -162,7 +162,7 @@ def target_of(kwargs: dict[str, Any]) -> Target:
     if not kwargs.get("plans"):
         raise UserError(
             "pretrain.model_kwargs.plans: empty; the nnunet network is made by "
-            "fdif-core pretrain --nnunet-plans PLANS.json"
+            f"fdif-core pretrain {arg('nnunet_plans')} PLANS.json"
         )
     return Target(
         kwargs["plans"],
@@ -203,7 +203,9 @@ def pretrain_preset(preset: Any, target: Target) -> Any:
     from ..presets.preset import parse_preset
 
     if preset.pretrain.task != "segmentation":
-        raise UserError("--nnunet-plans: nnU-Net networks are pre-trained for segmentation only")
+        raise UserError(
+            f"{arg('nnunet_plans')}: nnU-Net networks are pre-trained for segmentation only"
+        )
     patch = target.patch_size
     ref, mm, ratio = render_geometry(tuple(preset.volume.shape), patch, target.spacing)
     data = preset.model_dump(mode="json")
@@ -222,12 +224,12 @@ def pretrain_preset(preset: Any, target: Target) -> Any:
 def default_trainer(model: str) -> str:
     """nnU-Net trainer for a preset's ``pretrain.model`` (refuses networks nnU-Net lacks)."""
     if model == NNUNET_MODEL:
-        raise UserError("--nnunet-plans: the preset is already made for nnU-Net plans")
+        raise UserError(f"{arg('nnunet_plans')}: the preset is already made for nnU-Net plans")
     if model not in DEFAULT_TRAINERS:
         raise UserError(
-            f"--nnunet-plans: the preset's model {model!r} has no nnU-Net trainer; use a "
+            f"{arg('nnunet_plans')}: the preset's model {model!r} has no nnU-Net trainer; use a "
             "ResEnc-L or Primus-M preset (fdif-paper-resencl, fdif-paper-primus) or "
-            "give --nnunet-trainer"
+            f"give {arg('nnunet_trainer')}"
         )
     return DEFAULT_TRAINERS[model]
 
@@ -263,11 +265,9 @@ def _shapes(outputs: int, patch: Shape3, kw: dict[str, Any]) -> dict[str, tuple[
 
 
 def _run_kwargs(state: dict[str, Any]) -> dict[str, Any]:
-    import yaml
+    from ..presets.preset import preset_from_text
 
-    from ..presets.preset import parse_preset
-
-    preset = parse_preset(yaml.safe_load(state["preset"]), "checkpoint preset")
+    preset = preset_from_text(state["preset"], "checkpoint preset")
     return dict(preset.pretrain.model_kwargs)
 
 
@@ -285,7 +285,9 @@ def preprocessed_dir(dataset: str) -> Path:
         return given
     root = os.environ.get("nnUNet_preprocessed")  # noqa: SIM112 (nnU-Net's name)
     if not root:
-        raise UserError("--dataset: $nnUNet_preprocessed is not set (export it as for nnU-Net)")
+        raise UserError(
+            f"{arg('dataset')}: $nnUNet_preprocessed is not set (export it as for nnU-Net)"
+        )
     base = Path(root)
     if dataset.isdigit():
         hits = sorted(base.glob(f"Dataset{int(dataset):03d}_*"))
@@ -294,7 +296,7 @@ def preprocessed_dir(dataset: str) -> Path:
     if not hits:
         have = ", ".join(sorted(p.name for p in base.glob("Dataset*"))) or "none"
         raise UserError(
-            f"--dataset: no {dataset} in {base} (run nnUNetv2_plan_and_preprocess first); "
+            f"{arg('dataset')}: no {dataset} in {base} (run nnUNetv2_plan_and_preprocess first); "
             f"found: {have}"
         )
     return hits[0]
@@ -335,10 +337,10 @@ def plans_for_run(
     if not src.is_file():
         have = sorted(p.stem for p in dataset_dir.glob("*.json") if p.stem not in _NOT_PLANS)
         raise UserError(
-            f"--plans {source_plans}: no {src.name} in {dataset_dir}; plans there: "
+            f"{arg('plans')} {source_plans}: no {src.name} in {dataset_dir}; plans there: "
             f"{', '.join(have) or 'none (run nnUNetv2_plan_and_preprocess)'}"
         )
-    plans = read_json(src, "nnU-Net plans file (--plans)")
+    plans = read_json(src, f"nnU-Net plans file ({arg('plans')})")
     if "configurations" not in plans:
         raise UserError(f"{src}: not an nnU-Net v2 plans file (no 'configurations')")
     trainer = DEFAULT_TRAINERS[run.name]
@@ -349,8 +351,8 @@ def plans_for_run(
     new_patch = _run_patch(run, patch)
     problem = NETWORKS.get(run.name).problem(new_patch, run.kwargs)
     if problem:
-        raise UserError(f"--patch: {problem}")
-    where = f"--dataset {dataset_dir.name} ({source_plans} {config})"
+        raise UserError(f"{arg('patch')}: {problem}")
+    where = f"{arg('dataset')} {dataset_dir.name} ({source_plans} {config})"
     _check_fit(run, base, cm, new_patch, where)
     resolved = copy.deepcopy(cm.configuration)
     resolved["patch_size"] = list(new_patch)
@@ -375,7 +377,7 @@ def _run_patch(run: RunNetwork, patch: Shape3 | None) -> Shape3:
         return tuple(run.patch)  # type: ignore[return-value]
     if run.name == "primus_m":
         raise UserError(
-            f"--patch: Primus-M's position embedding fixes its input to the pre-trained "
+            f"{arg('patch')}: Primus-M's position embedding fixes its input to the pre-trained "
             f"patch {list(run.patch)}"
         )
     return tuple(int(p) for p in patch)  # type: ignore[return-value]
@@ -386,8 +388,8 @@ def _check_fit(run: RunNetwork, target: Target, cm: Any, patch: Shape3, where: s
     spacing = [float(s) for s in cm.spacing]
     ratio = max(spacing) / min(spacing)
     redo = (
-        f"pre-train for the dataset's own plans instead: fdif-core pretrain --preset P "
-        f"--nnunet-plans {target.source}"
+        f"pre-train for the dataset's own plans instead: fdif-core pretrain {arg('preset')} P "
+        f"{arg('nnunet_plans')} {target.source}"
     )
     if ratio > aniso:
         raise UserError(

@@ -22,6 +22,7 @@ from ..networks import NETWORKS, build_classifier, build_network
 from ..presets.preset import Preset
 from ..synthetic.stream import (
     DiskSource,
+    StreamConfig,
     SyntheticSource,
     batches,
     train_index,
@@ -46,8 +47,10 @@ def make_model(preset: Preset, recipe: Recipe | None = None) -> torch.nn.Module:
     n_labels = len((recipe or preset.recipe()).label_names)
     torch.manual_seed(preset.seed)
     if cfg.task == "classification":
-        return build_classifier(cfg.model, n_labels - 1, cfg.patch_size, cfg.model_kwargs)
-    return build_network(cfg.model, n_labels, cfg.patch_size, cfg.model_kwargs)
+        return build_classifier(
+            cfg.model, n_labels - 1, cfg.patch_size, cfg.model_kwargs, section="pretrain"
+        )
+    return build_network(cfg.model, n_labels, cfg.patch_size, cfg.model_kwargs, section="pretrain")
 
 
 def check_preset(preset: Preset) -> None:
@@ -66,12 +69,13 @@ class Validator:
         self.recipe = recipe
         cfg = preset.pretrain
         self.items: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for i in val_indices(preset):
+        stream = StreamConfig.of(preset)
+        for i in val_indices(stream):
             if cfg.task == "classification":
                 img, cls = self.recipe.classification_sample(i, cfg.patch_size, device)
                 self.items.append((img.cpu()[None, None], torch.tensor([cls])))
             else:  # rendered on the training device, kept on the CPU
-                image, label = validation_volume(self.recipe, preset, i, device)
+                image, label = validation_volume(self.recipe, stream, i, device)
                 self.items.append((image.cpu()[None, None], label.long().cpu()))
         self.last_pred: torch.Tensor | None = None
 
@@ -186,12 +190,13 @@ def pretrain(
     recipe = preset.recipe()  # resolved once for the model, the stream and validation
     n_workers = cfg.num_workers if workers is None else workers
     _share_cores(dev, dist, n_workers)
+    stream = StreamConfig.of(preset)  # the stream's plain data, resolved once
     source = (
-        DiskSource(data, preset, len(recipe.label_names))
+        DiskSource(data, stream, len(recipe.label_names))
         if data is not None
-        else SyntheticSource(preset, dev if dev.type == "cuda" else "cpu", recipe)
+        else SyntheticSource(recipe, stream, dev if dev.type == "cuda" else "cpu")
     )
-    data = _micro_batches(preset, source, run.start * cfg.grad_accum, dist, dev, n_workers)
+    data = _micro_batches(stream, source, run.start * cfg.grad_accum, dist, dev, n_workers)
     validator = Validator(preset, recipe, dev) if dist.main and cfg.val_volumes > 0 else None
     task = Task(
         name="pretrain",
@@ -210,14 +215,14 @@ def pretrain(
 
 
 def _micro_batches(
-    preset: Preset, source, start: int, dist: Dist, dev: torch.device, workers: int
+    stream: StreamConfig, source, start: int, dist: Dist, dev: torch.device, workers: int
 ) -> Generator[MicroBatch, None, None]:
     """The stream's micro-batches from ``start`` on, with the volumes they came from (sample
     index or file); the stream starts at the first ``next`` (once ``fit`` is set up)."""
-    it, close = batches(preset, source, start, dist.rank, dist.world, dev, workers)
+    it, close = batches(stream, source, start, dist.rank, dist.world, dev, workers)
     try:
         for b in it:
-            names = [source.name(train_index(preset, p)) for p in b.indices]
+            names = [source.name(train_index(stream, p)) for p in b.indices]
             yield MicroBatch(b.image, b.target, names)
     finally:
         close()

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import ArgumentError, UserError
 from ..io import atomic
 from ..io.checkpoints import load_checkpoint
-from ..presets.preset import Preset, load_preset, parse_preset
+from ..presets.preset import Preset, load_preset, preset_from_text
 
 LOG, LAST, BEST, PRESET, INFO = "log.jsonl", "last.pt", "best.pt", "preset.yaml", "run.json"
 
@@ -100,7 +98,7 @@ def _saved_preset(run_dir: Path, state: dict[str, Any]) -> Preset:
     text = state.get("preset")
     if not isinstance(text, str):
         raise ArgumentError("resume", f"{run_dir / PRESET} is missing; give the run's preset")
-    return parse_preset(yaml.safe_load(text), f"{run_dir / LAST} (its preset)")
+    return preset_from_text(text, f"{run_dir / LAST} (its preset)")
 
 
 def parse_rows(text: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from fdif_core.engine.params import SHAPE_PARAMS, Param
 from fdif_core.engine.sdf import ops, sections
 from fdif_core.engine.sdf.library import (
     PrimitiveClass,
@@ -36,60 +37,45 @@ class Knob:
     tip: str = ""
 
 
-KNOBS: dict[str, Knob] = {
+LABELS = {  # display text where it differs from the parameter name
+    "minor_ratio": "minor / major",
+    "offset_ratio": "axis offset",
+    "neck": "neck position",
+    "shape_seed": "vertex seed",
+}
+STUDIO_ONLY: dict[str, Knob] = {  # design controls that are not engine parameters
     k.name: k
     for k in (
-        Knob("radius", "radius", 0.02, 0.5, 0.25, tip="section / solid radius, fraction of G"),
-        Knob("half_height", "half height", 0.02, 0.5, 0.25, tip="prism half height, fraction of G"),
-        Knob("height", "height", 0.02, 0.8, 0.3, tip="cone height, fraction of G"),
-        Knob("size", "size", 0.02, 0.5, 0.25, tip="octahedron |x|+|y|+|z|, fraction of G"),
-        Knob("major_radius", "major radius", 0.05, 0.45, 0.25, tip="torus ring, fraction of G"),
-        Knob("minor_ratio", "minor / major", 0.05, 0.95, 0.5, tip="tube radius / ring radius"),
-        Knob("star_w", "star w", 0.0, 1.0, 0.45, tip="classic star w: 0 = spikes, 1 = n-gon"),
-        Knob("offset_ratio", "axis offset", 0.0, 1.5, 0.5, tip="revolution offset / radius"),
-        Knob("aspect", "aspect", 0.1, 1.0, 0.75, tip="ellipse minor / major radius"),
         Knob("irregularity", "irregularity", 0.0, 1.0, 0.5, tip="0 = regular n-gon"),
         Knob("shape_seed", "vertex seed", 0, 999, 0, step=1, integer=True, tip="n-gon draw"),
-        Knob("peak_scale", "peak scale", 1.0, 5.0, 3.0, tip="barrel: section scale at the neck"),
-        Knob("neck_scale", "neck scale", 0.05, 1.0, 0.35, tip="waist: section scale at the neck"),
-        Knob("neck", "neck position", -0.7, 0.7, 0.0, tip="neck height / full height"),
-        Knob("end_scale", "end scale", 0.0, 2.0, 0.8, tip="cone profile: scale at the far end"),
-        Knob("onion_ratio", "onion ratio", 0.05, 0.9, 0.35, tip="shell thickness / depth"),
     )
+}
+POLYGON_KNOBS = ("irregularity", "shape_seed")  # a polygon section's vertices, drawn by hand
+
+
+def _knob(p: Param) -> Knob:
+    """The editor of an engine shape parameter: its window, step and description."""
+    lo, hi, step = p.view
+    tip = f"{p.doc}, {p.unit}" if p.unit else p.doc
+    label = LABELS.get(p.name, p.name.replace("_", " "))
+    return Knob(p.name, label, lo, hi, round(0.5 * (lo + hi), 4), step=step, tip=tip)
+
+
+KNOBS: dict[str, Knob] = {
+    **{name: _knob(p) for name, p in SHAPE_PARAMS.items()},
+    **STUDIO_ONLY,
 }
 
 
-def _section_knobs(cls: PrimitiveClass) -> list[str]:
-    return {
-        "polygon": ["irregularity", "shape_seed"],
-        "star": ["star_w"],
-        "ellipse": ["aspect"],
-    }.get(cls.section, [])
-
-
-def _profile_knobs(cls: PrimitiveClass) -> list[str]:
-    return {
-        "convex": ["peak_scale", "neck"],
-        "concave": ["neck_scale", "neck"],
-        "cone": ["end_scale"],
-    }.get(cls.profile, [])
-
-
 def knob_names(cls: PrimitiveClass) -> list[str]:
-    """The shape knobs of a class, in display order."""
-    if cls.section == "octahedron":
-        names = ["size"]
-    elif cls.name == "sphere":
-        names = ["radius"]
-    elif cls.name == "cone":
-        names = ["radius", "height"]
-    elif cls.construction == "revolution" and "major_radius" in cls.ranges:
-        names = ["major_radius", "minor_ratio", *_section_knobs(cls)]
-    elif cls.construction == "revolution":
-        names = ["radius", *_section_knobs(cls), "offset_ratio"]
-    else:
-        names = ["radius", "half_height", *_section_knobs(cls), *_profile_knobs(cls)]
-    return [*names, "onion_ratio"] if cls.onion else names
+    """The shape knobs of a class, in display order: the engine's parameters of the class
+    (``PrimitiveClass.params``), a polygon section's vertex controls after its size."""
+    names = list(cls.params)
+    if cls.section == "polygon":
+        at = names.index("minor_ratio" if "minor_ratio" in names else "radius") + 1
+        at += cls.construction == "prism"  # after the half height
+        names[at:at] = POLYGON_KNOBS
+    return names
 
 
 def knobs_for(cls: PrimitiveClass) -> list[Knob]:
@@ -140,7 +126,7 @@ def build_params(
         p["radius"] = v["radius"] * grid
     elif cls.name == "cone":
         p["radius"], p["height"] = v["radius"] * grid, v["height"] * grid
-    elif cls.construction == "revolution" and "major_radius" in cls.ranges:
+    elif cls.torus:
         big = v["major_radius"] * grid
         p["offset"] = big
         section(v["minor_ratio"] * big)

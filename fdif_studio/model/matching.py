@@ -1,137 +1,116 @@
-"""Fit the design's mapper to a region of a real scan ("match").
+"""Match a texture to a scan region: a thin call into ``fdif_core.matching``, the very fit
+``fdif-core match`` runs, in the frame of the preset being edited; and "apply".
 
-The design's object voxels hold φ̃ (rendered once); the mapper turns them into intensities.
-The fit looks for mapper parameters and an intensity scale ``a`` and offset ``b`` such that
-``a · g(φ̃) + b`` has the region's intensity distribution: the loss is the mean squared
-difference of 49 quantiles (a 1D Wasserstein-2 distance), relative to the region's
-variance. For given parameters ``a`` and ``b`` are least squares in closed form; the
-mapper's continuous parameters (all but ``peak``, ``value`` and integers, which the scale
-covers or which are not smooth) are searched by Nelder-Mead within the studio's bounds.
+The fit finds a gradient-noise displacement (cell size in mm, octaves, persistence) and a
+mapper with an intensity scale to scan units (docs/studio.md, "Matching a texture to a
+scan"); the comparison view (``panels.compare``) draws what this module computes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from typing import Any
 
 import numpy as np
-import torch
 
-from fdif_core.engine.textures import mappers as M
+from fdif_core.matching import Frame, MatchResult, fit_region, region_from_array
+from fdif_core.presets.preset import InstanceSpec
 
-from .textures import INTEGER_PARAMS, PARAM_BOUNDS
+from .analysis import histogram
 
-QUANTILES = np.linspace(0.01, 0.99, 49)
-FIXED = {"peak", "value"}  # covered by the intensity scale
-
-
-@dataclass(frozen=True)
-class Match:
-    """Result of a fit: parameters before and after, the scale and offset, the losses."""
-
-    family: str
-    before: dict[str, float]
-    after: dict[str, float]
-    scale: float
-    offset: float
-    loss_before: float
-    loss_after: float
-    fitted: tuple[str, ...]
-
-    def summary(self) -> str:
-        changed = ", ".join(f"{k} {self.before[k]:g} → {self.after[k]:g}" for k in self.fitted)
-        return (
-            f"{self.family}: {changed or 'scale only'}; intensity ≈ {self.scale:.3g} · g "
-            f"+ {self.offset:.3g}; loss {self.loss_before:.3f} → {self.loss_after:.3f}"
-        )
+VIEWS = ("axial", "coronal", "sagittal")
+WORLD_AXIS = {"axial": 2, "coronal": 1, "sagittal": 0}  # the world axis a view looks along
 
 
-def _mapped(family: str, params: dict[str, float], phi: torch.Tensor, clip) -> np.ndarray:
-    inst = M.Mapper("match", family, params)
-    return inst(phi).clamp(*clip).numpy().astype(np.float64)
+def frame_of(session: Any) -> Frame:
+    """The fit's frame: the edited preset's grid edge, voxel spacing and intensity clip."""
+    base = session.draft.base
+    return Frame(float(min(session.draft.shape)), tuple(float(s) for s in base.volume.spacing),
+                 tuple(float(c) for c in base.intensity.clip))  # type: ignore[arg-type]  # fmt: skip
 
 
-def _scale_fit(syn_q: np.ndarray, target_q: np.ndarray) -> tuple[float, float, float]:
-    """Least-squares ``a, b`` with a·syn + b ≈ target, and the relative squared error."""
-    A = np.stack([syn_q, np.ones_like(syn_q)], axis=1)
-    (a, b), *_ = np.linalg.lstsq(A, target_q, rcond=None)
-    var = max(float(target_q.var()), 1e-12)
-    return float(a), float(b), float(np.mean((a * syn_q + b - target_q) ** 2) / var)
+def match_region(
+    session: Any,
+    data: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, ...],
+    affine: np.ndarray | None = None,
+    name: str = "region",
+    seed: int = 0,
+) -> MatchResult:
+    """Fit a texture and a mapper to the region ``mask`` of ``data``; kept as the session's
+    match (the Scan panel's region layer is the mask; data in scan units)."""
+    clean = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "region"
+    region = region_from_array(data, mask, spacing, affine, name=clean)
+    result = fit_region(region, frame_of(session), seed=seed)
+    session.match = result
+    return result
 
 
-def loss_of(
-    family: str, params: dict[str, float], phi: torch.Tensor, target_q: np.ndarray, clip
-) -> tuple[float, float, float]:
-    """(scale, offset, loss) of ``family`` with ``params`` on the object's φ̃ values."""
-    syn = _mapped(family, params, phi, clip)
-    return _scale_fit(np.quantile(syn, QUANTILES), target_q)
+def apply(session: Any, result: MatchResult, prefix: str | None = None) -> tuple[str, str]:
+    """Add the fitted displacement and mapper to the preset being edited (enabled; an
+    instance of the same name is replaced) and give them to the design; their names."""
+    frag = result.fragment(prefix)
+    disp = frag["displacements"]["enabled"][0]
+    mapper = frag["mappers"]["enabled"][0]
+    session.design.set_displacement(disp["family"], dict(disp["params"]))  # checks first
+    session.design.set_mapper(mapper["family"], dict(mapper["params"]))
+    session.draft.add_instance("displacement", InstanceSpec(**disp))
+    session.draft.add_instance("mapper", InstanceSpec(**mapper))
+    return disp["name"], mapper["name"]
 
 
-def fit_mapper(
-    family: str,
-    params: dict[str, float],
-    phi_inside: torch.Tensor,
-    region: np.ndarray,
-    clip: tuple[float, float] = (0.0, 128.0),
-    max_evals: int = 200,
-) -> Match:
-    """Fit ``family``'s parameters (start: ``params``) and an intensity scale to ``region``.
-
-    Args:
-        phi_inside: φ̃ (voxels) of the design's object voxels (φ̃ <= 0), any shape.
-        region: the scan's intensities inside the drawn region.
-        clip: the preset's intensity clip (the engine clamps g to it).
-    """
-    from scipy.optimize import minimize
-
-    phi = phi_inside.detach().reshape(-1).float().cpu()
-    region = np.asarray(region, dtype=np.float64).ravel()
-    if phi.numel() < 8 or region.size < 8:
-        raise ValueError("match: need at least 8 object voxels and 8 region voxels")
-    target_q = np.quantile(region, QUANTILES)
-    start = dict(params)
-    names = tuple(
-        k for k in start if k not in FIXED and k not in INTEGER_PARAMS and k in PARAM_BOUNDS
-    )
-    lo = np.array([PARAM_BOUNDS[k][0] for k in names])
-    hi = np.array([PARAM_BOUNDS[k][1] for k in names])
-
-    def params_at(u: np.ndarray) -> dict[str, float]:  # u in [0, 1] per parameter, clipped
-        x = lo + np.clip(u, 0.0, 1.0) * (hi - lo)
-        return {**start, **{k: float(v) for k, v in zip(names, x, strict=True)}}
-
-    def loss(u: np.ndarray) -> float:
-        return loss_of(family, params_at(u), phi, target_q, clip)[2]
-
-    a0, b0, l0 = loss_of(family, start, phi, target_q, clip)
-    best, a, b, l1 = start, a0, b0, l0
-    if names:
-        u0 = (np.array([start[k] for k in names]) - lo) / (hi - lo)
-        res = minimize(loss, u0, method="Nelder-Mead",
-                       options={"maxfev": max_evals, "xatol": 1e-4, "fatol": 1e-6})  # fmt: skip
-        cand = params_at(res.x)
-        ca, cb, cl = loss_of(family, cand, phi, target_q, clip)
-        if cl < l0:
-            best, a, b, l1 = cand, ca, cb, cl
-    return Match(family, start, best, a, b, l0, l1, names)
-
-
-def before_after(
-    match: Match, phi_inside: torch.Tensor, region: np.ndarray, clip=(0.0, 128.0), bins: int = 48
-) -> dict[str, np.ndarray]:
-    """Densities on one bin grid (scan units): the region, the design before and after the
-    fit (each through its own best scale and offset); key ``edges`` holds the bins."""
-    from .analysis import histogram
-
-    phi = phi_inside.detach().reshape(-1).float().cpu()
-    region = np.asarray(region, dtype=np.float64).ravel()
-    target_q = np.quantile(region, QUANTILES)
-    series = {"region": region}
-    for key, params in (("before", match.before), ("after", match.after)):
-        syn = _mapped(match.family, params, phi, clip)
-        a, b, _ = _scale_fit(np.quantile(syn, QUANTILES), target_q)
-        series[key] = a * syn + b
+def histograms(result: MatchResult, bins: int = 48) -> dict[str, np.ndarray]:
+    """Densities on one bin grid (scan units): the region, the histogram-only fit (before)
+    and the texture fit (after), over the region's voxels; key ``edges`` holds the bins."""
+    m = result.region.mask
+    series = {"region": result.region.values, "before": result.histogram_only[m],
+              "after": result.fitted[m]}  # fmt: skip
     lo = min(float(np.percentile(v, 0.5)) for v in series.values())
     hi = max(float(np.percentile(v, 99.5)) for v in series.values())
     out = {k: histogram(v, bins, (lo, hi)).density for k, v in series.items()}
-    out["edges"] = histogram(region, bins, (lo, hi)).edges
+    out["edges"] = histogram(series["region"], bins, (lo, hi)).edges
     return out
+
+
+def view_axis(affine: np.ndarray, view: str) -> int:
+    """The array axis a view slices along: the one whose direction is closest to the view's
+    world axis (axial: z, coronal: y, sagittal: x), from the scan's affine."""
+    if view not in WORLD_AXIS:
+        raise ValueError(f"view {view!r}; allowed: {', '.join(VIEWS)}")
+    cols = np.abs(np.asarray(affine, float)[:3, :3])
+    cols = cols / np.maximum(cols.sum(axis=0, keepdims=True), 1e-12)
+    return int(np.argmax(cols[WORLD_AXIS[view]]))
+
+
+def slices(
+    result: MatchResult, view: str, index: int | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float], int]:
+    """The region's and the fit's slice ``index`` (default: the middle) of ``view``, the
+    same plane of both, their mm extent (left, right, bottom, top) and the index used.
+    Rows are the first remaining array axis, columns the second (one orientation)."""
+    axis = view_axis(result.region.affine, view)
+    n = result.region.shape[axis]
+    i = n // 2 if index is None else int(min(max(index, 0), n - 1))
+    a = np.take(result.region.data, i, axis=axis)
+    b = np.take(result.fitted, i, axis=axis)
+    rows, cols = (k for k in range(3) if k != axis)
+    sp = result.region.spacing
+    extent = (0.0, a.shape[1] * sp[cols], a.shape[0] * sp[rows], 0.0)
+    return a, b, extent, i
+
+
+def window(result: MatchResult) -> tuple[float, float]:
+    """A shared window for both images: the region's 1-99 % range."""
+    lo, hi = np.percentile(result.region.values, [1.0, 99.0])
+    return float(lo), float(hi if hi > lo else lo + 1.0)
+
+
+def distances_text(result: MatchResult) -> str:
+    b, a, std = result.before, result.after, result.region_std
+    return (
+        f"histogram W1 {b.w1:.2f} → {a.w1:.2f} scan units ({a.w1 / std:.2f} × std); "
+        f"spectrum W1 {b.spectrum:.4f} → {a.spectrum:.4f} cycles/mm; "
+        f"intensity scale: scan = {result.scale:.3g} · design + {result.offset:.3g}; "
+        f"texture cell {result.cell_mm:.2f} mm, {int(result.texture_params['octaves'])} octaves"
+    )

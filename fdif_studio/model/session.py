@@ -40,7 +40,7 @@ class Session:
         self.volumes: Any = None  # the last design preview (render.Volumes)
         self.request: Any = None  # the request it was rendered from
         self.region: Any = None  # the last measured scan region (panels.scans.Region)
-        self.match: Any = None  # the last match (matching.Match)
+        self.match: Any = None  # the last match (fdif_core.matching.MatchResult)
         self._listeners: dict[str, list[Callable[[], Any]]] = {e: [] for e in self.EVENTS}
 
     def follow_draft(self) -> bool:

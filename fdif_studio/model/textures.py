@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from fdif_core.engine.params import TEXTURE_PARAMS
 from fdif_core.engine.registry import suggest
 from fdif_core.engine.textures import displacements as D
 from fdif_core.engine.textures import mappers as M
@@ -18,23 +19,12 @@ FORMULA_DEFAULTS = {
 }
 
 PARAM_BOUNDS: dict[str, tuple[float, float, float]] = {
-    # name: (low, high, step) for the widgets; the model checks the same bounds
-    "amplitude": (-0.5, 0.5, 0.005),
-    "frequency": (0.0, 200.0, 1.0),
-    "octaves": (1, 8, 1),
-    "persistence": (0.0, 1.0, 0.05),
-    "seed": (0, 9999, 1),
-    "axis": (0, 2, 1),
-    "base": (1.0001, 10.0, 0.1),
-    "slope": (0.0, 200.0, 1.0),
-    "width": (0.05, 20.0, 0.05),
-    "step": (0.0, 128.0, 1.0),
-    "peak": (0.0, 255.0, 1.0),
-    "modulus": (2, 64, 1),
-    "wavelength": (0.1, 50.0, 0.1),
-    "value": (0.0, 255.0, 1.0),
+    # name: (low, high, step) the widgets show (and matching searches), inside the domain
+    # the model checks: both from the engine's table, as presets read it
+    name: p.view
+    for name, p in TEXTURE_PARAMS.items()
 }
-INTEGER_PARAMS = {"octaves", "seed", "axis", "modulus"}
+INTEGER_PARAMS = {name for name, p in TEXTURE_PARAMS.items() if p.whole}
 
 
 def check_texture_params(kind: str, family: str, params: dict[str, float]) -> dict[str, float]:
@@ -42,7 +32,8 @@ def check_texture_params(kind: str, family: str, params: dict[str, float]) -> di
 
     Raises:
         ValueError: a name the family does not take, or a value that is not finite or lies
-            outside ``PARAM_BOUNDS``; the message names the parameter and what is allowed.
+            outside the parameter's domain (``TEXTURE_PARAMS``, as presets check it); the
+            message names the parameter and what is allowed.
     """
     families = D.FAMILIES if kind == "displacement" else M.FAMILIES
     if family not in families:
@@ -58,9 +49,11 @@ def check_texture_params(kind: str, family: str, params: dict[str, float]) -> di
             x = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"{kind} {family}: {name} must be a number, got {value!r}") from None
-        lo, hi, _ = PARAM_BOUNDS.get(name, (-math.inf, math.inf, 0.0))
-        if not math.isfinite(x) or not lo <= x <= hi:
-            raise ValueError(f"{kind} {family}: {name} = {value!r} is outside [{lo}, {hi}]")
+        if not math.isfinite(x):
+            raise ValueError(f"{kind} {family}: {name} = {value!r} must be finite")
+        problem = families.get(family).params[name].problem(x)
+        if problem:
+            raise ValueError(f"{kind} {family}: {problem}")
         out[name] = float(round(x)) if name in INTEGER_PARAMS else x
     return out
 

@@ -3,13 +3,15 @@
 ``designer`` (one primitive, live; undo/redo), ``gallery`` (the classes as thumbnails),
 ``scene`` (samples of the edited preset), ``preset_editor`` (classes, textures, volume,
 labels), ``views`` (window/level, label outlines, three planes, 3D camera), ``scans``
-(a real scan: region, statistics, match), ``plots`` (g(d), Δ profile, histograms),
+(a real scan: region, statistics, match), ``compare`` (region beside the
+texture fitted to it, histograms, spectra, apply), ``plots`` (g(d), Δ profile, histograms),
 ``export`` (NIfTI + PNG + design file), ``studio`` (all in one dock). ``common`` and
 ``layers`` hold the shared plumbing and how volumes are drawn.
 """
 
 from __future__ import annotations
 
+from .compare import Compare
 from .designer import Designer
 from .export import Export
 from .gallery import Gallery
@@ -21,6 +23,7 @@ from .studio import Studio
 from .views import Views
 
 __all__ = [
+    "Compare",
     "Designer",
     "Export",
     "Gallery",

@@ -22,7 +22,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ..model import analysis
-from ..model.matching import before_after
+from ..model.matching import histograms
 from .common import session_for
 
 FG, BG = "#d6d6d6", "#262930"  # napari's dark theme
@@ -105,14 +105,12 @@ class Plots(QWidget):
     def draw_histograms(self, ax: Any) -> None:
         s = self.session
         match, region = s.match, s.region
-        if match is not None and region is not None and s.volumes is not None:
-            phi = s.volumes.phi[s.volumes.phi <= 0.0]
-            clip = s.volumes.request.recipe.spec.clip
-            h = before_after(match, phi, region.values, clip)
+        if match is not None:  # the fit's own histograms (panels.compare draws them too)
+            h = histograms(match)
             centres = 0.5 * (h["edges"][1:] + h["edges"][:-1])
             for key in ("region", "before", "after"):
                 ax.plot(centres, h[key], color=COLORS[key], lw=1.4, label=key)
-            ax.set_title("match: region vs design before / after (scan units)", color=FG,
+            ax.set_title("match: region vs histogram-only / texture fit (scan units)", color=FG,
                          fontsize=8)  # fmt: skip
             _legend(ax)
             return

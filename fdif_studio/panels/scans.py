@@ -2,9 +2,9 @@
 
 Open a NIfTI scan (placed in mm by its affine, like the studio's volumes), draw a region
 on it (a rectangle on a slice, or painted voxels), measure it (histogram, mean, spread,
-dominant wavelength, next to the design's and the scene's), and **match**: fit the
-Designer's mapper and an intensity scale to the region (``model.matching``), shown as
-before/after histograms in the Plots dock.
+dominant wavelength, next to the design's and the scene's), and **match**: fit a texture
+(displacement) and a mapper to the region (``model.matching``), shown in the comparison
+view (``panels.compare``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 from napari.utils.notifications import show_info
 
 from ..model import analysis, render
-from ..model.matching import fit_mapper
 from ..model.scans import read_scan, window_limits
 from .common import guarded, session_for
+from .compare import match_and_compare
 
 NEW_RECT, NEW_PAINT = "Draw a rectangle region", "Paint a region"
 
@@ -62,7 +62,7 @@ class Scans(Container):
         self._rect = PushButton(text=NEW_RECT)
         self._paint = PushButton(text=NEW_PAINT)
         self._measure = PushButton(text="Measure region")
-        self._match = PushButton(text="Match mapper to region")
+        self._match = PushButton(text="Match texture to region")
         self._stats = Label(value="")
         self._stats.native.setWordWrap(True)
         self.extend([self._file, self._open, self._scan, self._rect, self._paint, self._region,
@@ -149,7 +149,7 @@ class Scans(Container):
                                        s.sample.label.cpu().numpy(), sp)  # fmt: skip
             rows.append(f"<b>scene</b>: {st.row() if st else 'empty'}")
         if s.match is not None:
-            rows.append(f"<b>match</b>: {s.match.summary()}")
+            rows.append("<b>match</b>: " + "<br>".join(s.match.summary()[1:]))
         return "<br>".join(rows)
 
     @guarded
@@ -157,19 +157,14 @@ class Scans(Container):
         return self.match()
 
     def match(self) -> Any:
-        """Fit the Designer's mapper and an intensity scale to the region; apply the fit."""
-        s = self.session
-        region = s.region if s.region is not None else self.measure()
-        if s.volumes is None or not (s.volumes.phi <= 0).any():
-            raise ValueError("match: the design is empty; render a design first")
-        phi = s.volumes.phi[s.volumes.phi <= 0.0]
-        clip = s.volumes.request.recipe.spec.clip
-        m = fit_mapper(s.design.mapper, s.design.mapper_params, phi, region.values, clip)
-        s.match = m
-        s.design.set_mapper(m.family, m.after)
-        s.history.record()
+        """Fit a texture and a mapper to the region (``fdif_core.matching``); open the
+        comparison view (``panels.compare``), whose "Apply" adds them to the preset."""
+        scan = self.scan_layer()
+        if self.session.region is None:
+            self.measure()
+        result = match_and_compare(self.viewer, np.asarray(scan.data), self.region_mask(),
+                                   _spacing(scan), scan.metadata.get("affine"),
+                                   scan.name)  # fmt: skip
         self._stats.value = self.stats_text()
-        s.emit("design")
-        s.emit("region")
-        show_info(m.summary())
-        return m
+        show_info("; ".join(result.summary()[1:3]))
+        return result

@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from fdif_core.cli.main import main
-from fdif_core.engine.compose import Recipe
 from fdif_core.presets import load_preset
 
 
@@ -25,7 +24,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_classes_lines_are_labels(capsys: pytest.CaptureFixture) -> None:
     assert main(["classes", "--preset", "fdif-paper"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    names = Recipe(load_preset("fdif-paper")).label_names
+    names = load_preset("fdif-paper").recipe().label_names
     assert [ln.split("\t")[0] for ln in lines] == names
     assert lines[1] == "sphere\tbasic" and lines[-1].split("\t")[1] == "star_torus"
 
@@ -35,7 +34,7 @@ def test_sample_writes_nifti_and_preview(tmp_path: Path) -> None:
     assert main(["sample", "--preset", "quickstart", "--seed", "2", "--out", str(out)]) == 0
     img = nib.load(out / "image.nii.gz")
     lab = nib.load(out / "label.nii.gz")
-    expected = Recipe(load_preset("quickstart")).sample(2)
+    expected = load_preset("quickstart").recipe().sample(2)
     assert img.shape == (40, 40, 40) and img.get_data_dtype() == np.uint8  # the preset's shape
     assert np.array_equal(np.asarray(img.dataobj), expected.image.numpy())
     assert np.array_equal(np.asarray(lab.dataobj), expected.label.numpy())

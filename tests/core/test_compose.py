@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fdif_core.engine.compose import ObjectSpec, Recipe, sample_seed
+from fdif_core.engine.compose import ObjectSpec, sample_seed
 from fdif_core.engine.pose import Pose
 from fdif_core.engine.sdf.library import FDIF_CLASSES
 from fdif_core.presets import Preset, load_preset, parse_preset
@@ -18,20 +18,20 @@ def small(**over) -> Preset:
 
 
 def test_sample_is_a_pure_function_of_preset_and_index() -> None:
-    r1, r2 = Recipe(small()), Recipe(small())
+    r1, r2 = small().recipe(), small().recipe()
     a = [r1.sample(i) for i in (3, 1, 2)]
     b = {i: r2.sample(i) for i in (1, 2, 3)}
     for s, i in zip(a, (3, 1, 2), strict=True):
         assert torch.equal(s.image, b[i].image) and torch.equal(s.label, b[i].label)
     assert not torch.equal(b[1].image, b[2].image)
     assert sample_seed(7, 1) != sample_seed(8, 1) != sample_seed(7, 2)
-    other = Recipe(small(seed=8)).sample(1)
+    other = small(seed=8).recipe().sample(1)
     assert not torch.equal(other.image, b[1].image)
 
 
 @pytest.mark.parametrize("preset", ["fdif-paper", "fdif-exact", "primgeoseg"])
 def test_culled_render_equals_full_grid(preset: str) -> None:
-    r = Recipe(load_preset(preset))
+    r = load_preset(preset).recipe()
     for i in range(2):
         objs = r.scene(i)[:8]
         a, b = r.render(objs, (40, 40, 40)), r.render(objs, (40, 40, 40), full_grid=True)
@@ -51,7 +51,7 @@ def test_culled_render_equals_full_grid_at_odd_shapes(shape: tuple[int, int, int
 
 
 def test_image_and_label_types_and_ranges() -> None:
-    r = Recipe(load_preset("fdif-paper"))
+    r = load_preset("fdif-paper").recipe()
     s = r.sample(0)
     assert s.image.dtype == torch.uint8 and s.image.shape == (96, 96, 96)
     assert int(s.image.max()) <= 128 and int(s.image.max()) > 0
@@ -71,7 +71,7 @@ def test_smaller_objects_win_overlaps_and_intensities_add() -> None:
             "enabled": ["flat_128", {"name": "half", "family": "constant", "params": {"value": 50}}]
         },
     )
-    r = Recipe(preset)
+    r = preset.recipe()
     big = sphere(10.0, 0.0, mapper=1)
     little = ObjectSpec(
         "octahedron", {"size": 5.0}, Pose.build((4.0, 0, 0), (0, 0, 0), (0, 0, 0)), 1, -1
@@ -88,7 +88,7 @@ def test_smaller_objects_win_overlaps_and_intensities_add() -> None:
 
 
 def test_resolution_independence() -> None:
-    r = Recipe(small())
+    r = small().recipe()
     hi = r.sample(4, (64, 64, 64)).label
     lo = r.sample(4, (32, 32, 32)).label
     down = hi[::2, ::2, ::2]
@@ -96,12 +96,10 @@ def test_resolution_independence() -> None:
 
 
 def test_label_mode_classes_and_multitask() -> None:
-    combo = Recipe(
-        small(
-            labels={"mode": "classes", "combine": ["mapper", "displacement"]},
-            classes={"include": ["basic"]},
-        )
-    )
+    combo = small(
+        labels={"mode": "classes", "combine": ["mapper", "displacement"]},
+        classes={"include": ["basic"]},
+    ).recipe()
     n_maps, n_disp = len(combo.mappers), len(combo.displacements) + 1
     assert len(combo.label_names) == 1 + 8 * n_maps * n_disp
     s = combo.sample(0)
@@ -109,7 +107,7 @@ def test_label_mode_classes_and_multitask() -> None:
         name = combo.label_names[combo.label_of(obj)["shape"]]
         disp = combo.displacements[obj.displacement].name if obj.displacement >= 0 else "none"
         assert name == f"{obj.primitive}+{combo.mappers[obj.mapper].name}+{disp}"
-    multi = Recipe(small(labels={"mode": "multitask"}))
+    multi = small(labels={"mode": "multitask"}).recipe()
     s = multi.sample(0)
     assert set(s.labels) == {"shape", "displacement", "mapper"}
     inside = s.labels["shape"] > 0
@@ -120,7 +118,7 @@ def test_label_mode_classes_and_multitask() -> None:
 
 
 def test_classification_variant() -> None:
-    r = Recipe(small())
+    r = small().recipe()
     img, cls = r.classification_sample(3)
     assert img.dtype == torch.float32 and abs(img.mean().item()) < 1e-4
     assert img.std().item() == pytest.approx(1.0, abs=1e-3)
@@ -132,7 +130,7 @@ def test_classification_variant() -> None:
 @pytest.mark.parametrize("chunk", range(4))
 def test_every_class_is_visible_at_96(chunk: int) -> None:
     """Each class's geometry (no displacement, which may erode thin shells) shows up."""
-    r = Recipe(parse_preset({"displacements": {"enabled": []}}))
+    r = parse_preset({"displacements": {"enabled": []}}).recipe()
     for name in FDIF_CLASSES[chunk::4]:
         for index in range(2):
             obj = r.draw_object(r.generator(1000 + index), primitive=name)

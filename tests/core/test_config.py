@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from fdif_core.engine.compose import Recipe
 from fdif_core.presets import PresetError, load_preset, parse_preset
 from fdif_core.presets.preset import PRESET_DIR
 
@@ -51,7 +50,7 @@ INVALID = [
 def test_shipped_presets_validate(name: str) -> None:
     preset = load_preset(name)
     assert preset.name == name
-    assert len(Recipe(preset).label_names) > 1
+    assert len(preset.recipe().label_names) > 1
 
 
 def test_geometry_switch_shorthand_overrides_and_grid() -> None:
@@ -69,16 +68,16 @@ def test_geometry_switch_shorthand_overrides_and_grid() -> None:
 
 def test_paper_preset_is_the_paper_configuration() -> None:
     p = load_preset("fdif-paper")
-    r = Recipe(p)
+    r = p.recipe()
     assert p.volume.shape == (96, 96, 96) and p.objects.per_volume == 20
     assert len(r.classes) == 109 and len(r.label_names) == 110
     assert len(r.mappers) == 10 and len(r.displacements) == 9 and p.displacements.include_none
     assert p.dataset.num_samples == 5000 and p.displacements.space == "world"
     assert set(r.spec.geometry.values()) == {"authors"} and r.spec.grid == "authors"
-    exact = Recipe(load_preset("fdif-exact"))
+    exact = load_preset("fdif-exact").recipe()
     assert exact.classes == r.classes and set(exact.spec.geometry.values()) == {"exact"}
     assert exact.spec.grid == "centred" and exact.spec.displacement_space == "object"
-    prim = Recipe(load_preset("primgeoseg"))
+    prim = load_preset("primgeoseg").recipe()
     assert len(prim.classes) == 32 and [m.name for m in prim.mappers] == ["flat_128"]
     assert prim.displacements == [] and prim.spec.pose.rotation == (0.0, 0.0)
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import yaml
 
-from fdif_core import Recipe, load_preset
+from fdif_core import load_preset
 from fdif_core.cli.main import main
+from fdif_core.dtypes import label_dtype
 from fdif_core.io.nifti import nifti_bytes
 from fdif_core.synthetic.export import JOURNAL, MANIFEST, generate
 from fdif_core.synthetic.export import writer as writer_mod
-from fdif_core.synthetic.export.writer import label_dtype
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
@@ -73,7 +73,7 @@ def test_decathlon_reads_back_with_nibabel_and_monai(tiny: Path, tmp_path: Path)
     out = tmp_path / "ds"
     assert run_cli("--preset", str(tiny), "--out", str(out)) == 0
     preset = load_preset(tiny)
-    recipe = Recipe(preset)
+    recipe = preset.recipe()
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["labels"] == {str(i): n for i, n in enumerate(recipe.label_names)}
     assert (meta["numTraining"], meta["numValidation"]) == (4, 2)
@@ -115,13 +115,13 @@ def test_nifti_bytes_are_deterministic_gzip() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "dtype"), [(9, np.uint8), (256, np.uint8), (257, np.uint16), (65537, np.uint32)]
+    ("n", "dtype"), [(9, np.uint8), (256, np.uint8), (257, np.int16), (32769, np.int32)]
 )
 def test_label_dtype(n: int, dtype: type) -> None:
     assert label_dtype(n) == np.dtype(dtype)
 
 
-def test_more_than_255_classes_give_uint16_labels(tmp_path: Path) -> None:
+def test_more_than_255_classes_give_int16_labels(tmp_path: Path) -> None:
     preset = write_preset(
         tmp_path / "many.yaml",
         classes={"include": ["all"]},
@@ -135,7 +135,7 @@ def test_more_than_255_classes_give_uint16_labels(tmp_path: Path) -> None:
     names = json.loads((out / "dataset.json").read_text())["labels"]
     assert len(names) == 1 + 109 * 2 * 3 > 256
     lab = nib.load(out / "labelsTr" / "case_00000.nii.gz")
-    assert lab.get_data_dtype() == np.uint16
+    assert lab.get_data_dtype() == np.int16
     assert int(np.asarray(lab.dataobj).max()) < len(names)
 
 
@@ -145,7 +145,7 @@ def test_multitask_writes_one_folder_per_task(tmp_path: Path) -> None:
     preset = write_preset(tmp_path / "mt.yaml", labels={"mode": "multitask"})
     out = tmp_path / "ds"
     assert run_cli("--preset", str(preset), "--out", str(out), "--num-val", "0") == 0
-    recipe = Recipe(load_preset(preset))
+    recipe = load_preset(preset).recipe()
     meta = json.loads((out / "dataset.json").read_text())
     assert list(meta["labels_mapper"].values()) == recipe.task_names()["mapper"]
     items = load_decathlon_datalist(out / "dataset.json")
@@ -165,7 +165,7 @@ def test_classification_index_and_classes(tiny: Path, tmp_path: Path) -> None:
 
     out = tmp_path / "cls"
     assert run_cli("--preset", str(tiny), "--out", str(out), "--task", "classification") == 0
-    recipe = Recipe(load_preset(tiny))
+    recipe = load_preset(tiny).recipe()
     classes = (out / "classes.txt").read_text().splitlines()
     assert classes == recipe.label_names[1:]
     rows = (out / "index.csv").read_text().splitlines()
@@ -193,7 +193,7 @@ def test_nnunet_layout_meets_dataset_requirements(tiny: Path, tmp_path: Path) ->
     ds = json.loads((root / "dataset.json").read_text())
     assert {"channel_names", "labels", "numTraining", "file_ending"} <= set(ds)
     assert ds["file_ending"] == ".nii.gz" and list(ds["channel_names"]) == ["0"]
-    names = Recipe(load_preset(tiny)).label_names
+    names = load_preset(tiny).recipe().label_names
     assert ds["labels"] == {n: i for i, n in enumerate(names)}
     assert sorted(ds["labels"].values()) == list(range(len(names)))  # consecutive from 0
     labels = sorted((root / "labelsTr").glob("*.nii.gz"))
@@ -267,7 +267,7 @@ def test_resume_after_crash_is_identical(
     assert not any(p.name.startswith(".case_00003") for p in out.rglob(".*"))  # cleaned up
     monkeypatch.setattr("fdif_core.synthetic.export.jobs.write", real_write)
 
-    with pytest.raises(Exception, match="--resume"):
+    with pytest.raises(Exception, match="pass resume to finish"):  # the argument, not a flag
         generate(preset, tmp_path / "ds", **kw)
     res = generate(preset, tmp_path / "ds", resume=True, **kw)
     assert res.written == 3  # cases 3, 4, 5; 0-2 kept
@@ -349,7 +349,7 @@ def test_dead_worker_fails_in_one_line_then_resumes(
 
     preset = load_preset(tiny)
     monkeypatch.setattr("fdif_core.synthetic.export.jobs.run_case", _die)
-    with pytest.raises(UserError, match=r"worker process died.*--resume"):
+    with pytest.raises(UserError, match=r"worker process died.*rerun with resume"):
         generate(preset, tmp_path / "ds", workers=2, progress=False)
     monkeypatch.undo()
     res = generate(preset, tmp_path / "ds", workers=2, resume=True, progress=False)

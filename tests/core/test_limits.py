@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fdif_core.errors import UserError
+from fdif_core.errors import UserError, arg
 from fdif_core.presets import load_preset
 from fdif_core.presets.limits import (
     GIB,
@@ -31,7 +31,7 @@ def test_estimate_grows_with_shape_objects_workers_and_cases() -> None:
 def test_memory_ceiling_sources() -> None:
     p = parse_preset({"limits": {"max_memory_gib": 3}})
     assert memory_limit(p) == (3 * GIB, "limits.max_memory_gib")
-    assert memory_limit(p, 5.0) == (5 * GIB, "--max-memory")
+    assert memory_limit(p, 5.0) == (5 * GIB, arg("max_memory"))  # the CLI: --max-memory
     limit, source = memory_limit(parse_preset({}))
     assert limit > 0 and "80%" in source
 

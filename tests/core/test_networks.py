@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fdif_core.engine.compose import Recipe
 from fdif_core.errors import UserError
 from fdif_core.networks import NETWORKS, attach_classifier
 from fdif_core.training.pretrain import make_model
@@ -23,7 +22,7 @@ CASES = [
 @pytest.mark.parametrize(("name", "patch", "kwargs"), CASES, ids=[c[0] for c in CASES])
 def test_forward_backward_segmentation_and_classification(name, patch, kwargs, tiny):
     preset = tiny(model=name, patch_size=patch, model_kwargs=kwargs)
-    n_out = len(Recipe(preset).label_names)
+    n_out = len(preset.recipe().label_names)
     assert n_out == 9  # 8 basic classes + background
     net = make_model(preset)
     opt = torch.optim.SGD(net.parameters(), lr=1e-3)

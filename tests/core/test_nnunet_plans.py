@@ -119,9 +119,9 @@ def test_preset_for_plans_builds_nnunets_network_and_renders_the_patch(ds):
     out = ours(torch.zeros(1, 1, 24, 32, 32))
     assert out.shape == (1, 110, 24, 32, 32)  # deep supervision off: one output
     # the stream renders whole volumes at the plans' patch size
-    from fdif_core.synthetic.stream import SyntheticSource
+    from fdif_core.synthetic.stream import StreamConfig, SyntheticSource
 
-    image, label = SyntheticSource(preset).volume(0)
+    image, label = SyntheticSource(preset.recipe(), StreamConfig.of(preset)).volume(0)
     assert image.shape == label.shape == (1, 24, 32, 32)
     assert int(label.max()) > 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fdif_core.engine.compose import Recipe
 from fdif_core.networks import NETWORKS
 from fdif_core.presets import load_preset
 
@@ -21,7 +20,7 @@ def test_paper_recipe():
         0.1,
         0.5,
     )
-    assert len(Recipe(p).label_names) == 110  # DiceCE over 110 channels
+    assert len(p.recipe().label_names) == 110  # DiceCE over 110 channels
 
 
 def test_quickstart_is_a_cpu_recipe():

@@ -64,14 +64,15 @@ def test_report_scores_the_volumes_validation_scored(tiny):
     same indices and pixels that the run's validation scored."""
     from fdif_core.evaluation.run_report import predict_validation
     from fdif_core.networks import build_network
-    from fdif_core.synthetic.stream import val_indices
+    from fdif_core.synthetic.stream import StreamConfig, val_indices
 
     preset = tiny(render_shape=[12, 12, 12], patch_size=[8, 8, 8], val_volumes=2)
     model = build_network("unet_small", len(preset.recipe().label_names), (8, 8, 8),
                           {"features_per_stage": [4, 8]}).eval()  # fmt: skip
     items = predict_validation(model, preset, volumes=3)
-    assert [it["index"] for it in items] == val_indices(preset, 3)
-    assert val_indices(preset, 3)[:2] == val_indices(preset)
+    stream = StreamConfig.of(preset)
+    assert [it["index"] for it in items] == val_indices(stream, 3)
+    assert val_indices(stream, 3)[:2] == val_indices(stream)
     sample = preset.recipe().sample(items[0]["index"], (12, 12, 12))
     for it in items:
         assert it["image"].shape == it["label"].shape == it["pred"].shape == (12, 12, 12)

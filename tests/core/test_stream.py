@@ -6,6 +6,7 @@ import torch
 
 from fdif_core.synthetic.stream import (
     BatchStream,
+    StreamConfig,
     SyntheticSource,
     batches,
     train_index,
@@ -14,8 +15,8 @@ from fdif_core.synthetic.stream import (
 
 
 def test_positions_are_disjoint_across_ranks_and_steps(tiny):
-    preset = tiny(batch_size=3)
-    src = SyntheticSource(preset)
+    preset = StreamConfig.of(tiny(batch_size=3))
+    src = SyntheticSource(tiny(batch_size=3).recipe(), preset)
     seen: set[int] = set()
     for rank in range(2):
         s = BatchStream(preset, src, rank=rank, world=2)
@@ -27,17 +28,18 @@ def test_positions_are_disjoint_across_ranks_and_steps(tiny):
 
 
 def test_training_never_uses_validation_indices(tiny):
-    preset = tiny(val_volumes=3)
+    preset = StreamConfig.of(tiny(val_volumes=3))
     val = set(val_indices(preset))
     assert val == {50, 51, 52}  # right after dataset.num_samples
     assert not val & {train_index(preset, p) for p in range(200)}
-    cycled = tiny(num_volumes=5)
+    cycled = StreamConfig.of(tiny(num_volumes=5))
     assert {train_index(cycled, p) for p in range(100)} == set(range(5))
 
 
 def test_batches_are_pure_functions_of_the_step(tiny):
-    preset = tiny(augment={"crops_per_volume": 2})
-    src = SyntheticSource(preset)
+    full = tiny(augment={"crops_per_volume": 2})
+    preset = StreamConfig.of(full)
+    src = SyntheticSource(full.recipe(), preset)
     a = BatchStream(preset, src).make(5)
     b = BatchStream(preset, src, start=5).make(5)
     assert a.image.shape == (4, 1, 16, 16, 16) and a.target.dtype == torch.int64
@@ -49,8 +51,9 @@ def test_batches_are_pure_functions_of_the_step(tiny):
 
 
 def test_worker_processes_give_the_same_stream(tiny):
-    preset = tiny()
-    src = SyntheticSource(preset)
+    full = tiny()
+    preset = StreamConfig.of(full)
+    src = SyntheticSource(full.recipe(), preset)
     inline = [BatchStream(preset, src, start=2).make(t) for t in range(2, 6)]
     it, close = batches(preset, src, 2, 0, 1, torch.device("cpu"), workers=2)
     try:
@@ -75,7 +78,8 @@ def test_find_pairs_reads_nnunet_layout(tmp_path):
     for i in range(2):
         (ds / "imagesTr" / f"case_{i:05d}_0000.nii.gz").write_bytes(b"")
         (ds / "labelsTr" / f"case_{i:05d}.nii.gz").write_bytes(b"")
-    meta = {"labels": {"background": 0, "a": 1}, "file_ending": ".nii.gz", "numTraining": 2}
+    meta = {"channel_names": {"0": "FDIF"}, "labels": {"background": 0, "a": 1},
+            "file_ending": ".nii.gz", "numTraining": 2}  # fmt: skip
     (ds / "dataset.json").write_text(json.dumps(meta))
     pairs = find_pairs(tmp_path, num_labels=2)  # the parent folder is enough
     assert [(p.name, q.name) for p, q in pairs] == [

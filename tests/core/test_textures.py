@@ -102,3 +102,17 @@ def test_mappers_zero_outside_except_inverse_cube(name: str) -> None:
         assert outside[0] > 100 and outside[-1] == 0.0 and mapper.halo() > 5
     else:
         assert outside.abs().max() == 0.0 and mapper.halo() == 0.0
+
+
+def test_axis_symmetric_families_are_what_their_metadata_says() -> None:
+    """``axis_symmetric`` (the engine then skips the reordered copy of the points) holds
+    exactly for the families whose Δ is unchanged when the axes are reordered."""
+    from fdif_core.engine.textures.displacements import FAMILIES
+
+    x = torch.rand(500, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    for name, fam in FAMILIES.items():
+        if fam.check is not None:  # formula families: their axes are the formula's
+            continue
+        a, b = fam.fn(x, **fam.defaults), fam.fn(x.flip(-1), **fam.defaults)
+        same = torch.allclose(a, b, atol=1e-6)
+        assert same == fam.axis_symmetric, name

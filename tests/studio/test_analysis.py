@@ -21,7 +21,6 @@ from fdif_studio.model.analysis import (
 from fdif_studio.model.exports import export_sample, load_design, save_design
 from fdif_studio.model.gallery import thumbnail
 from fdif_studio.model.history import History
-from fdif_studio.model.matching import _mapped, fit_mapper
 from fdif_studio.model.render import render_volumes
 from fdif_studio.model.scans import placement, read_scan, window_limits
 
@@ -120,18 +119,6 @@ def test_texture_stats_find_the_wavelength(wavelength: float, spacing: float) ->
     assert math.isinf(texture_stats(np.full((8, 8, 8), 3.0), None).wavelength)
     with pytest.raises(ValueError, match="empty"):
         texture_stats(img, np.zeros(img.shape, bool))
-
-
-def test_match_recovers_a_mapper_and_its_intensity_scale() -> None:
-    s = DesignState(shape=(48, 48, 48))
-    s.set_knob("radius", 0.35)
-    vol = render_volumes(s.request(48))
-    phi = vol.phi[vol.phi <= 0]
-    target = 0.5 * _mapped("linear", {"slope": 25.0, "peak": 128.0}, phi, (0, 128)) - 10.0
-    m = fit_mapper("linear", {"slope": 10.0, "peak": 128.0}, phi, target)
-    assert m.after["slope"] == pytest.approx(25.0, rel=0.02)
-    assert m.scale == pytest.approx(0.5, rel=0.02) and m.offset == pytest.approx(-10, abs=0.5)
-    assert m.loss_after < 0.01 < m.loss_before
 
 
 def test_scans_keep_their_affine_and_regions_measure(tmp_path) -> None:

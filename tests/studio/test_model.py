@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from fdif_core import PRIMITIVES, Recipe, load_preset
+from fdif_core import PRIMITIVES, load_preset
 from fdif_core.engine.sdf.library import sample_params
 from fdif_core.presets.preset import InstanceSpec, PresetError
 from fdif_studio.model import (
@@ -154,7 +154,7 @@ def test_compress_classes() -> None:
 def test_draft_keeps_shipped_presets(name: str) -> None:
     preset = load_preset(name)
     out = PresetDraft(base=preset).to_preset()
-    a, b = Recipe(preset), Recipe(out)
+    a, b = preset.recipe(), out.recipe()
     assert a.label_names == b.label_names
     assert [m.name for m in a.mappers] == [m.name for m in b.mappers]
     assert [d.name for d in a.displacements] == [d.name for d in b.displacements]
@@ -177,7 +177,7 @@ def test_draft_round_trip_with_designed_instances(tmp_path) -> None:
     assert preset.displacements.enabled[-1] == InstanceSpec(
         name="my_noise", family="gradient_noise", params=design.displacement_params
     )
-    sample = Recipe(preset).sample(0)
+    sample = preset.recipe().sample(0)
     assert sample.image.shape == (24, 24, 24) and set(sample.labels) == {
         "shape",
         "displacement",
@@ -223,7 +223,7 @@ def test_designed_class_ranges_steer_the_dataset() -> None:
     ranges = d.add_design_class(design, spread=0.1)
     assert set(ranges) == {"radius", "half_height", "peak_scale", "neck"}
     assert ranges["half_height"] == pytest.approx((0.4 - 0.024, 0.4 + 0.024))
-    recipe = Recipe(d.to_preset())
+    recipe = d.to_preset().recipe()
     assert recipe.classes == ["sphere", "polygon_5_prism_convex"]
     objs = [o for i in range(6) for o in recipe.scene(i) if o.primitive != "sphere"]
     assert objs

@@ -21,7 +21,7 @@ if not (
     pytest.skip("needs a display: run under xvfb-run", allow_module_level=True)
 
 import fdif_studio
-from fdif_core import Recipe, load_preset
+from fdif_core import load_preset
 from fdif_core.engine.compose import ObjectSpec
 from fdif_core.engine.pose import Pose
 from fdif_core.presets.preset import parse_preset
@@ -116,7 +116,7 @@ def test_designer_layers_follow_shape_displacement_and_mapper(make_napari_viewer
             "mappers": {"enabled": [{"name": "m", "family": "linear", "params": {"slope": 10}}]},
         }
     )
-    direct = Recipe(preset).render(
+    direct = preset.recipe().render(
         [ObjectSpec("sphere", {"radius": 0.33 * frame[0]}, Pose.identity(), 0, -1)], (48, 48, 48)
     )
     assert_layers_match_engine(viewer, direct)
@@ -192,7 +192,7 @@ def test_scene_renders_the_preset_sample_with_class_names(make_napari_viewer, qt
     scene._index.value = 3
     scene.render()
     wait(qtbot, scene)
-    recipe = Recipe(load_preset("quickstart"))
+    recipe = load_preset("quickstart").recipe()
     ref = recipe.sample(3, shape=(32, 32, 32))
     image, label = viewer.layers["scene image"], viewer.layers["scene label"]
     np.testing.assert_array_equal(image.data, ref.image.numpy())
@@ -214,7 +214,7 @@ def test_scene_renders_the_preset_sample_with_class_names(make_napari_viewer, qt
     editor = W.PresetEditor(viewer)
     editor._per_volume.value = 2
     wait(qtbot, scene)
-    fewer = Recipe(editor.draft.to_preset()).sample(3, shape=(32, 32, 32))
+    fewer = editor.draft.to_preset().recipe().sample(3, shape=(32, 32, 32))
     assert len(fewer.objects) == 2
     np.testing.assert_array_equal(label.data, fewer.label.numpy())
 

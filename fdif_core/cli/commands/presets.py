@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ...errors import UserError
+    from ...errors import UserError, word
     from ...presets import PresetError, load_preset
     from ...presets.catalog import shipped_presets
     from ...presets.limits import check_runs
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except UserError as err:
             where = "" if isinstance(err, PresetError) else f"{name}: "
-            print(f"error: {where}{' '.join(str(err).split())}", file=sys.stderr)
+            text = word(err.raw or str(err), lambda n: "--" + n.replace("_", "-"))
+            print(f"error: {where}{' '.join(text.split())}", file=sys.stderr)
             failed += 1
     return 2 if failed else 0

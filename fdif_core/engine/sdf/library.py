@@ -15,6 +15,7 @@ from functools import partial
 import torch
 
 from ..grid import lattice_minimum
+from ..params import SHAPE_PARAMS
 from ..pose import Pose
 from ..registry import Registry
 from ..types import Params, Range
@@ -33,7 +34,23 @@ from .geometry import (
     section_fn,
 )
 
-PROFILES = ("none", "convex", "concave", "cone")
+# What each part of a class adds to the parameters it draws (names in SHAPE_PARAMS):
+SECTION_PARAMS: dict[str, tuple[str, ...]] = {  # section kind -> its parameters
+    "circle": (),
+    "ellipse": ("aspect",),
+    "polygon": (),  # vertices are drawn, not parameterised
+    "star": ("star_w",),
+    "triangle": (),
+    "octahedron": (),
+}
+PROFILE_PARAMS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "convex": ("peak_scale", "neck"),
+    "concave": ("neck_scale", "neck"),
+    "cone": ("end_scale",),
+}
+CONSTRUCTIONS = ("prism", "revolution", "solid")
+PROFILES = tuple(PROFILE_PARAMS)
 
 # Sampling ranges of the authors' released generator (docs/method.md gives each source line).
 # Lengths are fractions of the grid edge G; the rest are ratios. ``half_height``: the authors
@@ -70,6 +87,38 @@ class PrimitiveClass:
     onion: bool = False
     ranges: dict[str, Range] = field(default_factory=dict)
     library: str = "fdif"  # "fdif" (the paper's 109) or "primgeoseg"
+
+    def __post_init__(self) -> None:
+        if self.section not in SECTION_PARAMS or self.profile not in PROFILE_PARAMS:
+            raise ValueError(f"{self.name}: section {self.section!r}, profile {self.profile!r}")
+        if self.construction not in CONSTRUCTIONS:
+            raise ValueError(f"{self.name}: construction {self.construction!r}")
+        missing = [k for k in self.params if k not in self.ranges or k not in SHAPE_PARAMS]
+        if missing:
+            raise ValueError(f"{self.name}: no range or metadata for {missing}")
+
+    @property
+    def torus(self) -> bool:
+        """A revolution of a section around a ring (its own ring radius, not a preset's)."""
+        return self.construction == "revolution" and "major_radius" in self.ranges
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The parameters :func:`sample_params` draws for this class, in display order."""
+        sec = SECTION_PARAMS[self.section]
+        if self.section == "octahedron":
+            names: tuple[str, ...] = ("size",)
+        elif self.name == "sphere":
+            names = ("radius",)
+        elif self.name == "cone":
+            names = ("radius", "height")
+        elif self.torus:
+            names = ("major_radius", "minor_ratio", *sec)
+        elif self.construction == "revolution":
+            names = ("radius", *sec, "offset_ratio")
+        else:
+            names = ("radius", "half_height", *sec, *PROFILE_PARAMS[self.profile])
+        return (*names, "onion_ratio") if self.onion else names
 
     @property
     def description(self) -> str:
@@ -238,7 +287,7 @@ def sample_params(
     elif cls.name == "cone":
         p["radius"] = _u(gen, rg["radius"]) * grid
         p["height"] = _u(gen, rg["height"]) * grid
-    elif cls.construction == "revolution" and "major_radius" in rg:  # tori
+    elif cls.torus:
         big = _u(gen, rg["major_radius"]) * grid
         small = _u(gen, rg["minor_ratio"]) * big
         p["offset"] = big

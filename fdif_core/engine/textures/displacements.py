@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import torch
 
+from ..params import TEXTURE_PARAMS, Param
 from ..registry import Registry
 from ..types import Field, Points
 from . import expression
@@ -32,15 +33,25 @@ class DisplacementFamily:
     doc: str
     bounds: Callable[..., tuple[float, float]] | None = None  # (min Δ, max Δ) from params
     check: Callable[[dict], None] | None = None  # validates params (formula families)
+    axis_symmetric: bool = False  # Δ unchanged when the axes are reordered
+
+    @property
+    def params(self) -> dict[str, Param]:
+        """Domain, unit and editing window of each parameter (a formula's are its own)."""
+        return {k: TEXTURE_PARAMS.get(k) for k in self.defaults}
 
 
 FAMILIES: Registry[DisplacementFamily] = Registry("displacement family")
 
 
-def _family(name: str, defaults: dict[str, float], low: float, high: float):
+def _family(
+    name: str, defaults: dict[str, float], low: float, high: float, axis_symmetric: bool = False
+):
     def deco(fn: Callable[..., Field]) -> Callable[..., Field]:
+        doc = (fn.__doc__ or "").strip()
         FAMILIES.add(
-            name, DisplacementFamily(name, fn, defaults, low, high, (fn.__doc__ or "").strip())
+            name,
+            DisplacementFamily(name, fn, defaults, low, high, doc, axis_symmetric=axis_symmetric),
         )
         return fn
 
@@ -65,13 +76,13 @@ def turbulence(x: Points, amplitude: float, frequency: float) -> Field:
     )
 
 
-@_family("ridge", {"amplitude": 0.03, "frequency": 30.0}, 0.0, 3.0)
+@_family("ridge", {"amplitude": 0.03, "frequency": 30.0}, 0.0, 3.0, axis_symmetric=True)
 def ridge(x: Points, amplitude: float, frequency: float) -> Field:
     """A·(|sin f x̂| + |sin f ŷ| + |sin f ẑ|)."""
     return amplitude * torch.sin(frequency * x).abs().sum(-1)
 
 
-@_family("sharp_max", {"amplitude": 0.05, "frequency": 20.0}, 0.0, 1.0)
+@_family("sharp_max", {"amplitude": 0.05, "frequency": 20.0}, 0.0, 1.0, axis_symmetric=True)
 def sharp_max(x: Points, amplitude: float, frequency: float) -> Field:
     """A·max(|sin f x̂|, |sin f ŷ|, |sin f ẑ|)."""
     return amplitude * torch.sin(frequency * x).abs().amax(-1)
@@ -83,7 +94,13 @@ def axis_stripes(x: Points, amplitude: float, frequency: float, axis: float = 0)
     return amplitude * torch.sin(frequency * x[:, int(axis)]).abs()
 
 
-@_family("sawtooth", {"amplitude": 0.03, "frequency": 15.0}, -3.0 / math.pi, 3.0 / math.pi)
+@_family(
+    "sawtooth",
+    {"amplitude": 0.03, "frequency": 15.0},
+    -3.0 / math.pi,
+    3.0 / math.pi,
+    axis_symmetric=True,
+)
 def sawtooth(x: Points, amplitude: float, frequency: float) -> Field:
     """A·Σ_axes (2/π)(f x̂ − floor(0.5 + f x̂))."""
     fx = frequency * x

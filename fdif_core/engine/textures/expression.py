@@ -95,8 +95,6 @@ COMPARE: dict[type, Callable[[Value, Value], Value]] = {
     ast.Gt: _compare(lambda a, b: a > b),
     ast.GtE: _compare(lambda a, b: a >= b),
 }
-OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Mod: "%", ast.Pow: "**",
-             ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}  # fmt: skip
 
 
 def allowed(variables: tuple[str, ...]) -> str:

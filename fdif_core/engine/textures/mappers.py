@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import torch
 
+from ..params import TEXTURE_PARAMS, Param
 from ..registry import Registry
 from ..types import Field
 from . import expression
@@ -30,6 +31,11 @@ class MapperFamily:
     halo: Callable[..., float]  # voxels outside the surface where g can exceed HALO_CUTOFF
     doc: str
     check: Callable[[dict], None] | None = None  # validates params (formula families)
+
+    @property
+    def params(self) -> dict[str, Param]:
+        """Domain, unit and editing window of each parameter (a formula's are its own)."""
+        return {k: TEXTURE_PARAMS.get(k) for k in self.defaults}
 
 
 FAMILIES: Registry[MapperFamily] = Registry("mapper family")

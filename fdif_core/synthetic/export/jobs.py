@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from ...engine.compose import Recipe
-from ...errors import UserError
+from ...errors import UserError, arg
 from ...io.atomic import write_text
 from ...presets.limits import check_memory, check_workers
 from ...presets.preset import Preset
@@ -105,11 +105,16 @@ def generate(
     t0 = time.perf_counter()
     check_workers(workers)
     if resume and overwrite:
-        raise UserError("--resume and --overwrite exclude each other; pick one")
+        raise UserError(f"{arg('resume')} and {arg('overwrite')} exclude each other; pick one")
     if shard and overwrite:
-        raise UserError("--shard with --overwrite: shards share a folder; clear it yourself")
+        raise UserError(
+            f"{arg('shard')} with {arg('overwrite')}: shards share a folder; clear it yourself"
+        )
     if finalize and (shard or resume or overwrite):
-        raise UserError("--finalize: runs alone, without --shard, --resume or --overwrite")
+        raise UserError(
+            f"{arg('finalize')}: runs alone, without {arg('shard')}, {arg('resume')} or "
+            f"{arg('overwrite')}"
+        )
     dev = torch.device(device)
     strategy = strategy or ("processes" if dev.type == "cpu" and workers > 1 else "inline")
     if strategy not in STRATEGIES:
@@ -158,7 +163,7 @@ def _check_size(
     cases_n = plan.num_samples + plan.num_val
     if cases_n > preset.limits.max_cases:
         raise UserError(
-            f"--num-samples + --num-val: {cases_n:,} cases; at most "
+            f"{arg('num_samples')} + {arg('num_val')}: {cases_n:,} cases; at most "
             f"{preset.limits.max_cases:,} (the preset's limits.max_cases)"
         )
     check_memory(preset, "generate", workers=workers, cases=cases_n, max_memory_gib=max_memory_gib)
@@ -190,13 +195,13 @@ def _write_cases(
                 bar.update(1)
     except BrokenProcessPool:
         raise UserError(
-            f"a worker process died (out of memory?); rerun with --resume to finish {root}, "
-            "perhaps with fewer --workers"
+            f"a worker process died (out of memory?); rerun with {arg('resume')} to finish {root}, "
+            f"perhaps with fewer {arg('workers')}"
         ) from None
     except OSError as err:
-        raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
+        raise UserError(f"{arg('out')}: cannot write in {root} ({err.strerror or err})") from None
     except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"rerun with --resume to finish {root}") from None
+        raise KeyboardInterrupt(f"rerun with {arg('resume')} to finish {root}") from None
     finally:
         journal.close()
         if bar is not None:
@@ -219,7 +224,7 @@ def _exclusive(root: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise UserError(
-                f"--out: another fdif-core generate is writing into {root}; "
+                f"{arg('out')}: another fdif-core generate is writing into {root}; "
                 "let it finish or stop it first"
             ) from None
         yield
@@ -232,15 +237,16 @@ def _prepare_folder(out: Path, root: Path, plan: ExportPlan) -> None:
     """Check ``out``, then create ``root`` and check that it is writable; one-line errors."""
     for p in (out, root):
         if p.exists() and not p.is_dir():
-            raise UserError(f"--out: {p} exists and is not a folder")
+            raise UserError(f"{arg('out')}: {p} exists and is not a folder")
     if plan.format == "nnunet" and out.is_dir():
         twins = sorted(
             p.name for p in out.glob(f"Dataset{plan.dataset_id:03d}_*") if p.is_dir() and p != root
         )
         if twins:
             raise UserError(
-                f"--dataset-id {plan.dataset_id}: {out} already holds {twins[0]}; nnU-Net needs "
-                "one folder per id, so choose another --dataset-id (or --dataset-name to match)"
+                f"{arg('dataset_id')} {plan.dataset_id}: {out} already holds {twins[0]}; "
+                f"nnU-Net needs one folder per id, so choose another {arg('dataset_id')} "
+                f"(or {arg('dataset_name')} to match)"
             )
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -248,7 +254,7 @@ def _prepare_folder(out: Path, root: Path, plan: ExportPlan) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise UserError(f"--out: cannot write in {root} ({err.strerror or err})") from None
+        raise UserError(f"{arg('out')}: cannot write in {root} ({err.strerror or err})") from None
 
 
 def _claim(
@@ -264,28 +270,28 @@ def _claim(
     files verified against the recorded checksums) and how many failed that check."""
     old = mf.read(root)
     new_id = mf.identity(preset, plan)
-    hint = "use another --out, or --overwrite to replace it"
+    hint = f"use another {arg('out')}, or {arg('overwrite')} to replace it"
     if old is None:
         visible = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
         if visible and not overwrite:
             raise UserError(
-                f"--out: {root} is not empty ({', '.join(visible[:3])}"
+                f"{arg('out')}: {root} is not empty ({', '.join(visible[:3])}"
                 f"{', ...' if len(visible) > 3 else ''}) and holds no fdif-core dataset; "
-                "choose an empty folder, or --overwrite to write into it"
+                f"choose an empty folder, or {arg('overwrite')} to write into it"
             )
     else:
         diff = mf.mismatch(old["identity"], new_id)
         if diff and not overwrite:
             raise UserError(
-                f"--out: {root} holds a dataset made from preset "
+                f"{arg('out')}: {root} holds a dataset made from preset "
                 f"{old.get('preset', {}).get('name', '?')!r} with other settings "
                 f"({'; '.join(diff)}); {hint}"
             )
         if not diff and not (resume or overwrite):
             state = "complete" if old.get("complete") else "unfinished"
             raise UserError(
-                f"--out: {root} already holds this dataset ({state}); "
-                "pass --resume to finish or check it, or --overwrite to write it again"
+                f"{arg('out')}: {root} already holds this dataset ({state}); pass "
+                f"{arg('resume')} to finish or check it, or {arg('overwrite')} to write it again"
             )
     _remove_temporaries(root, plan)
     if resume and old is not None:

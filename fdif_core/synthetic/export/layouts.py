@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import UserError
+from ...errors import UserError, arg
 
 FORMATS = ("decathlon", "nnunet")
 TASKS = ("segmentation", "classification")
@@ -92,25 +92,28 @@ def sanitize_name(name: str) -> str:
 def check_plan(plan: ExportPlan) -> None:
     """Refuse combinations a layout cannot hold, as one line naming the option."""
     if plan.format not in FORMATS:
-        raise UserError(f"--format: unknown format {plan.format!r}; allowed: {', '.join(FORMATS)}")
+        raise UserError(
+            f"{arg('format')}: unknown format {plan.format!r}; allowed: {', '.join(FORMATS)}"
+        )
     if plan.task not in TASKS:
-        raise UserError(f"--task: unknown task {plan.task!r}; allowed: {', '.join(TASKS)}")
+        raise UserError(f"{arg('task')}: unknown task {plan.task!r}; allowed: {', '.join(TASKS)}")
     if plan.num_samples < 1:
-        raise UserError(f"--num-samples: must be at least 1, got {plan.num_samples}")
+        raise UserError(f"{arg('num_samples')}: must be at least 1, got {plan.num_samples}")
     if plan.num_val < 0:
-        raise UserError(f"--num-val: must be 0 or more, got {plan.num_val}")
+        raise UserError(f"{arg('num_val')}: must be 0 or more, got {plan.num_val}")
     if plan.format == "nnunet":
         if plan.task == "classification":
             raise UserError(
-                "--task classification: nnU-Net trains segmentation only; use --format decathlon"
+                f"{arg('task')} classification: nnU-Net trains segmentation only; "
+                f"use {arg('format')} decathlon"
             )
         if len(plan.label_tasks) > 1:
             raise UserError(
                 "labels.mode multitask: nnU-Net reads one label map per case; "
-                "use --format decathlon (one labelsTr_<task>/ folder per task)"
+                f"use {arg('format')} decathlon (one labelsTr_<task>/ folder per task)"
             )
         if not 1 <= plan.dataset_id <= 999:
-            raise UserError(f"--dataset-id: must be 1..999, got {plan.dataset_id}")
+            raise UserError(f"{arg('dataset_id')}: must be 1..999, got {plan.dataset_id}")
 
 
 def dataset_json(

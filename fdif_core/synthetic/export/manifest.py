@@ -17,7 +17,7 @@ from typing import Any
 
 from ... import __version__
 from ...engine.compose import sample_seed
-from ...errors import UserError
+from ...errors import UserError, arg
 from ...io.atomic import write_error, write_text
 from ...presets.preset import Preset
 from .layouts import ExportCase, ExportPlan
@@ -112,10 +112,12 @@ def read(root: Path) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise UserError(
-            f"{path}: unreadable manifest ({err}); use another --out, or --overwrite"
+            f"{path}: unreadable manifest ({err}); use another {arg('out')}, or {arg('overwrite')}"
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
-        raise UserError(f"{path}: not an fdif-core manifest; use another --out, or --overwrite")
+        raise UserError(
+            f"{path}: not an fdif-core manifest; use another {arg('out')}, or {arg('overwrite')}"
+        )
     return data
 
 

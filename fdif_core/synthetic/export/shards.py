@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import UserError
+from ...errors import UserError, arg
 from ...io.atomic import write_text
 from ...presets.preset import Preset
 from . import manifest as mf
@@ -100,7 +100,7 @@ def claim(
         )
         if other:
             raise UserError(
-                f"--out: {root} is not empty ({', '.join(other[:3])}) and holds no fdif-core "
+                f"{arg('out')}: {root} is not empty ({', '.join(other[:3])}) and holds no fdif-core "
                 "dataset; choose an empty folder"
             )
         # every shard writes the same bytes (atomically), whichever comes first
@@ -111,13 +111,14 @@ def claim(
     diff = mf.mismatch(old["identity"], mf.identity(preset, plan))
     if diff:
         raise UserError(
-            f"--out: {root} holds a dataset made with other settings ({'; '.join(diff)}); "
+            f"{arg('out')}: {root} holds a dataset made with other settings ({'; '.join(diff)}); "
             "give every shard the same preset and options, or use another --out"
         )
     k, n = shard
     if not resume and (mf.read_journal(root, journal_name(shard)) or old.get("complete")):
         raise UserError(
-            f"--shard {k}/{n}: {root} already holds this shard's cases; pass --resume to "
+            f"{arg('shard')} {k}/{n}: {root} already holds this shard's cases; pass "
+            f"{arg('resume')} to "
             "finish or check them"
         )
     return old
@@ -149,20 +150,22 @@ def run(  # the arguments of jobs.generate, resolved
     from .jobs import Result, _finish, _intact, _remove_temporaries, _write_cases
 
     root, preset, cases = job.root, job.preset, plan.cases()
-    busy = f"--out: another fdif-core generate without --shard is writing into {root}"
+    busy = f"{arg('out')}: another fdif-core generate without {arg('shard')} is writing into {root}"
     if shard is None:  # --finalize
-        busy = f"--finalize: shards are still writing into {root}; run it when they are done"
+        busy = f"{arg('finalize')}: shards are still writing into {root}; run it when they are done"
         with lock(root, True, busy):
             old = mf.read(root)
             if old is None:
-                raise UserError(f"--finalize: {root} holds no fdif-core dataset; run the shards")
+                raise UserError(
+                    f"{arg('finalize')}: {root} holds no fdif-core dataset; run the shards"
+                )
             claim(root, preset, plan, cases, cases, classes, (1, 1), True)
             recs = all_records(root, old)
             bad = [c for c in cases if c.index not in recs or not _intact(root, c, recs[c.index])]
             if bad:
                 raise UserError(
-                    f"--finalize: {len(bad)} of {len(cases)} cases missing or damaged (first: "
-                    f"{bad[0].files['image']}); rerun the shards holding them with --resume"
+                    f"{arg('finalize')}: {len(bad)} of {len(cases)} cases missing or damaged (first: "
+                    f"{bad[0].files['image']}); rerun the shards holding them with {arg('resume')}"
                 )
             _finish(root, preset, plan, cases, classes, recs)
         size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
@@ -175,7 +178,7 @@ def run(  # the arguments of jobs.generate, resolved
         with lock(
             root / name,
             True,
-            f"--shard {shard[0]}/{shard[1]}: another job is writing this shard into {root}",
+            f"{arg('shard')} {shard[0]}/{shard[1]}: another job is writing this shard into {root}",
         ):
             done = all_records(root, old) if resume else {}
             claimed = [c for c in mine if c.index in done]

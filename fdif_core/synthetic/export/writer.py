@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...dtypes import label_dtype
 from ...engine.compose import Recipe
 from ...io.atomic import write_bytes
 from ...io.nifti import nifti_bytes
@@ -34,13 +35,6 @@ class Job:
     device: str = "cpu"
 
 
-def label_dtype(num_labels: int) -> np.dtype:
-    """uint8 up to 256 label values (background + 255 classes), then uint16, then uint32."""
-    if num_labels <= 256:
-        return np.dtype(np.uint8)
-    return np.dtype(np.uint16) if num_labels <= 65536 else np.dtype(np.uint32)
-
-
 @dataclass
 class Rendered:
     """A rendered case: arrays by file role, plus extra journal fields (the class)."""
@@ -56,7 +50,7 @@ def render(recipe: Recipe, job: Job, case: ExportCase) -> Rendered:
         img, cls = recipe.classification_sample(case.index, device=job.device)
         return Rendered(case, {"image": img.cpu().numpy().astype(np.float32)}, {"class": cls})
     s = recipe.sample(case.index, device=job.device)
-    dtype = label_dtype(max(len(v) for v in recipe.task_names().values()))
+    dtype = np.dtype(label_dtype(max(len(v) for v in recipe.task_names().values())))
     arrays = {"image": s.image.cpu().numpy()}
     for task, lab in s.labels.items():
         role = "label" if task == "shape" else f"label_{task}"
