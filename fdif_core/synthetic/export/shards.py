@@ -100,8 +100,8 @@ def claim(
         )
         if other:
             raise UserError(
-                f"{arg('out')}: {root} is not empty ({', '.join(other[:3])}) and holds no fdif-core "
-                "dataset; choose an empty folder"
+                f"{arg('out')}: {root} is not empty ({', '.join(other[:3])}) and holds no "
+                "fdif-core dataset; choose an empty folder"
             )
         # every shard writes the same bytes (atomically), whichever comes first
         write_text(root / mf.PRESET_FILE, preset.to_yaml())
@@ -164,8 +164,9 @@ def run(  # the arguments of jobs.generate, resolved
             bad = [c for c in cases if c.index not in recs or not _intact(root, c, recs[c.index])]
             if bad:
                 raise UserError(
-                    f"{arg('finalize')}: {len(bad)} of {len(cases)} cases missing or damaged (first: "
-                    f"{bad[0].files['image']}); rerun the shards holding them with {arg('resume')}"
+                    f"{arg('finalize')}: {len(bad)} of {len(cases)} cases missing or damaged "
+                    f"(first: {bad[0].files['image']}); rerun the shards holding them with "
+                    f"{arg('resume')}"
                 )
             _finish(root, preset, plan, cases, classes, recs)
         size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
