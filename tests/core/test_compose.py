@@ -43,7 +43,7 @@ def test_culled_render_equals_full_grid(preset: str) -> None:
 @pytest.mark.parametrize("shape", [(37, 42, 45), (33, 40, 41)])
 def test_culled_render_equals_full_grid_at_odd_shapes(shape: tuple[int, int, int]) -> None:
     """Partial blocks and sub-blocks at the far faces: the same voxels, the same values."""
-    r = Recipe(load_preset("fdif-paper"))
+    r = load_preset("fdif-paper").recipe()
     objs = r.scene(3)[:10]
     a, b = r.render(objs, shape), r.render(objs, shape, full_grid=True)
     assert torch.equal(a.image, b.image) and torch.equal(a.label, b.label)
