@@ -10,7 +10,13 @@ Two measurements for one primitive at 64³ and 96³ (median and 90th percentile 
   the canvas has drawn it (slices in 2D, the isosurface in 3D; Mesa's software OpenGL
   under Xvfb). Needs a display (``xvfb-run -a python benchmarks/bench_studio.py``).
 
-Targets on a CPU: slices < 100 ms at 64³, isosurface < 300 ms. ``--formula`` also times
+Each line carries the 1-minute load average measured when it finished (figures are only
+comparable at similar load). ``burst``: a drag of ``--repeats`` changes 16 ms apart (a
+60 Hz slider) in the viewer: how many frames were rendered and dropped, and whether the
+last frame shown is the last state (intermediate frames are dropped, never queued).
+
+Targets on an idle 2-core CPU at 64³: p90 ≤ 100 ms to slices, ≤ 250 ms to the
+isosurface. ``--formula`` also times
 the same change with the ridge displacement and the sinusoidal mapper typed as formulas
 (``family: expression``), side by side with the built-ins, and prints the ratio.
 """
@@ -50,10 +56,14 @@ def radii(n: int) -> list[float]:
     return [0.22 + 0.08 * (i % 2) + 0.001 * i for i in range(n)]
 
 
+def load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
 def stats(xs: list[float]) -> str:
     xs = sorted(x * 1e3 for x in xs)
     p90 = xs[min(len(xs) - 1, round(0.9 * (len(xs) - 1)))]
-    return f"median {statistics.median(xs):6.1f} ms, p90 {p90:6.1f} ms"
+    return f"median {statistics.median(xs):6.1f} ms, p90 {p90:6.1f} ms  (load {load():.1f})"
 
 
 def bench_compute(
@@ -128,6 +138,22 @@ def bench_viewer(res: int, repeats: int) -> dict[str, list[float]]:
                 time.sleep(0.0005)
             out.setdefault(f"{key} in layer", []).append(marks[key] - t0)
             out.setdefault(f"{key} drawn", []).append(marks[f"{key} drawn"] - t0)
+    viewer.dims.ndisplay = 2
+    frames: list[int] = []
+    d.runner.on_result = lambda r: (frames.append(r.version) if hasattr(r, "image") else None,
+                                    original(r))  # fmt: skip
+    dropped = d.runner.dropped
+    for r in radii(repeats):  # a 60 Hz drag: changes 16 ms apart, not waiting for frames
+        d.shape_widgets["radius"].value = r + 0.01
+        t_next = time.perf_counter() + 0.016
+        while time.perf_counter() < t_next:
+            app.processEvents()
+            time.sleep(0.0005)
+    while d.busy:
+        app.processEvents()
+        time.sleep(0.0005)
+    out["burst"] = [float(len(frames)), float(d.runner.dropped - dropped),
+                    float(frames[-1] == d.state.version)]  # fmt: skip
     plot_dock.show()
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -150,9 +176,8 @@ def main() -> None:
     ap.add_argument("--formula", action="store_true", help="also time the textures as formulas")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) - 1))
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"load average {load:.1f}; {PRIMITIVE} + ridge + sinusoidal; device {args.device}; "
+        f"load average {load():.1f}; {PRIMITIVE} + ridge + sinusoidal; device {args.device}; "
         f"torch threads {torch.get_num_threads()}; {os.cpu_count()} CPUs; "
         f"{args.repeats} changes each"
     )
@@ -175,6 +200,10 @@ def main() -> None:
         print(f"viewer  {res:3d}³  surface in layer:  {stats(out['surface in layer'])}")
         print(f"viewer  {res:3d}³  surface drawn (3D): {stats(out['surface drawn'])}")
         print(f"viewer  {res:3d}³  plots redrawn (after a pause): {stats(out['plots'])}")
+        frames, dropped, last = out["burst"]
+        print(f"viewer  {res:3d}³  burst of {args.repeats} changes 16 ms apart: {frames:.0f} "
+              f"frames rendered, {dropped:.0f} requests dropped, last frame = last state: "
+              f"{bool(last)}  (load {load():.1f})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,24 +1,15 @@
 """FDIF Studio: a napari plugin to design primitives, textures and presets live.
 
-Open with ``napari -w fdif-studio``. The panels (``fdif_studio.panels``, one module each)
-are thin views over the Qt-free model (``fdif_studio.model``); previews are rendered by
-``fdif_core`` (``fdif_studio.model.render``).
+Open with ``napari -w fdif-studio``. The panels (``fdif_studio.panels``, one module each,
+listed once in ``fdif_studio.panel_list``) are thin views over the Qt-free model
+(``fdif_studio.model``); previews are rendered by ``fdif_core`` (``fdif_studio.model.render``).
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "Designer",
-    "Export",
-    "Gallery",
-    "Plots",
-    "PresetEditor",
-    "Scans",
-    "Scene",
-    "Studio",
-    "Views",
-    "make_sample",
-]
+from .panel_list import ALL
+
+__all__ = [*(p.cls for p in ALL), "make_sample"]
 
 
 def __getattr__(name: str):  # the widgets import Qt: load them only when asked for

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .model.scans import is_nifti, read_scan, window_limits
+from .model.scans import is_nifti, layer_data, read_scan
 
 LayerData = list[tuple[Any, dict, str]]
 
@@ -20,12 +20,6 @@ def get_reader(path: str | list[str]) -> Callable[[str | list[str]], LayerData] 
 
 
 def read_nifti(path: str | list[str]) -> LayerData:
-    """One grayscale image layer per file, windowed to its 1-99 % range."""
-    out: LayerData = []
-    for p in [path] if isinstance(path, str) else path:
-        scan = read_scan(p)
-        kwargs = {"name": scan.name, "colormap": "gray", "metadata": {"affine": scan.affine},
-                  "contrast_limits": window_limits("auto (1-99 %)", scan.data),
-                  **scan.layer_kwargs()}  # fmt: skip
-        out.append((scan.data, kwargs, "image"))
-    return out
+    """One layer per file: a grayscale image windowed to its 1-99 % range, or a labels
+    layer for a mask (integer values, at most 64 labels)."""
+    return [layer_data(read_scan(p)) for p in ([path] if isinstance(path, str) else path)]

@@ -4,11 +4,13 @@ Run under a display::
 
     xvfb-run -a -s "-screen 0 1700x1050x24" python scripts/studio_screenshot.py [docs]
 
-Writes ``studio.png`` (3D isosurface, oblique camera), ``studio-2d.png`` (a typed formula,
-grayscale slices with label outlines, live plots), ``studio-scene.png`` (a Scene sample,
-class outlines), ``studio-scan.png`` (a real CT scan from pyradiomics' test data when its
-cache is present, else a synthetic one; a region measured and matched) and
-``studio-gallery.png`` (the class gallery).
+Writes ``studio.png`` (3D isosurface, oblique camera), ``studio-2d.png`` (a two-line
+formula with fbm noise, grayscale slices with label outlines, live plots),
+``studio-scene.png`` (a Scene sample, class outlines), ``studio-scan.png`` (a real CT
+scan from pyradiomics' test data when its cache is present, else a synthetic one; axial
+view, a soft-tissue rectangle 5 slices deep measured in HU and matched, the comparison view
+beside) and ``studio-gallery.png``
+(the class gallery).
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ def design(studio: Studio, app) -> None:
         d.pose_widgets[key].value = value
     d._disp_family.value = "expression"
     box = {w.name: w for w in d._disp_params}
-    box["expr"].value = "a * sin(f * x) * cos(f * y) + b * abs(sin(g * z))"
-    box["numbers"].value = "a=0.02, f=40, b=0.01, g=25"
+    box["numbers"].value = "a=0.02, f=40, b=0.04"
+    box["expr"].value = "a * sin(f * x) * cos(f * y)\n+ b * fbm(x, y, z, 6, 4)"
     d._map_family.value = "expression"
     box = {w.name: w for w in d._map_params}
     box["expr"].value = "clip(128 + 12 * d, 0, 128) * (0.75 + 0.25 * cos(2 * pi * d / 3))"
@@ -114,7 +116,7 @@ def main(out: str = "docs") -> None:
     viewer.dims.ndisplay = 2  # the Scene: a quickstart sample, class outlines over the image
     for layer in viewer.layers:
         layer.visible = False
-    studio.setCurrentIndex(studio.indexOf(studio.widget(2)))
+    studio.show_panel("scene")
     studio.scene.render()
     settle(app, studio.scene, studio.plots)
     viewer.reset_view()
@@ -124,31 +126,37 @@ def main(out: str = "docs") -> None:
     studio.designer._map_family.value = "exponential"
     settle(app, studio.designer)
     with tempfile.TemporaryDirectory() as tmp:
-        from fdif_studio.panels.scans import add_scan
+        from fdif_studio.panels.scans import add_scan, set_view
 
         layer = add_scan(viewer, scan_file(Path(tmp)))
         scans = studio.scans
         scans.reset_choices()
         scans._scan.value = layer.name
-        z = layer.data.shape[0] // 2
-        viewer.dims.set_point(0, float(np.asarray(layer.data_to_world((z, 0, 0)))[0]))
+        scans._view.value = "axial"  # (a rectangle drawn on an axial slice, 5 slices deep)
+        set_view(viewer, "axial")
+        k = layer.data.shape[2] // 2
+        viewer.dims.set_point(2, float(np.asarray(layer.data_to_world((0, 0, k)))[2]))
         region = scans.new_region("shapes")
-        h, w = layer.data.shape[1:]
-        rect = [[z, h * 0.15, w * 0.15], [z, h * 0.15, w * 0.85], [z, h * 0.85, w * 0.85],
-                [z, h * 0.85, w * 0.15]]  # fmt: skip
+        h, w = layer.data.shape[:2]
+        lo, hi = (0.15, 0.85) if "synthetic" in layer.name else (0.7, 0.97)  # soft tissue
+        rect = [[h * lo, w * lo, k], [h * lo, w * hi, k], [h * hi, w * hi, k],
+                [h * hi, w * lo, k]]  # fmt: skip
         region.add_rectangles(np.array(rect, float))
+        scans._slab.value = 5
         region.mode = "pan_zoom"
         scans.measure()
         scans.match()
-        studio.setCurrentIndex(5)
+        studio.show_panel("scans")
+        settle(app, studio.designer, studio.plots)  # the matched design renders first
         for name in ("design image", "design label", "design isosurface"):
-            if name in viewer.layers:
+            if name in viewer.layers:  # (the scan alone: its slice, not the design's)
                 viewer.layers.remove(name)
+        viewer.dims.set_point(2, float(np.asarray(layer.data_to_world((0, 0, k)))[2]))
         viewer.reset_view()
-        settle(app, studio.designer, studio.plots)
+        settle(app)
         save(viewer, app, out_dir / "studio-scan.png")
 
-    studio.setCurrentIndex(1)  # the gallery
+    studio.show_panel("gallery")
     settle(app, studio.gallery)
     save(viewer, app, out_dir / "studio-gallery.png")
     viewer.close()

@@ -231,6 +231,13 @@ class Recipe:
             phi = phi + disp(space / div) * mul
         return phi
 
+    def mapper_position(self, obj: ObjectSpec, pts: torch.Tensor) -> torch.Tensor | None:
+        """What a mapper formula calls x, y, z at ``pts`` (object coordinates / (G/2), as
+        an object-space Δ sees them); None when the object's mapper reads only d."""
+        if not self.mappers[obj.mapper].uses_position:
+            return None
+        return self.frame_pose(obj).to_object(pts) / (self.G / 2.0)
+
     def reach(self, obj: ObjectSpec) -> float:
         """Field value below which a voxel matters: mapper halo plus displacement outreach."""
         out = self.mappers[obj.mapper].halo()
@@ -342,7 +349,8 @@ class Recipe:
             inside = []
             for s in range(0, len(idx), CHUNK):
                 phi = self.field(obj, pts[s : s + CHUNK])
-                flat_image.index_add_(0, idx[s : s + CHUNK], mapper(phi))
+                g = mapper(phi, self.mapper_position(obj, pts[s : s + CHUNK]))
+                flat_image.index_add_(0, idx[s : s + CHUNK], g)
                 inside.append(idx[s : s + CHUNK][phi <= 0.0])
             masks.append(torch.cat(inside) if inside else idx[:0])
         volumes = [0 if m is None else len(m) for m in masks]

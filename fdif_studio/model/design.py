@@ -22,7 +22,7 @@ from fdif_core.engine.textures import mappers as M
 from fdif_core.presets.preset import InstanceSpec, Preset, parse_preset
 
 from .knobs import Knob, build_params, knobs_for
-from .textures import FORMULA, FORMULA_DEFAULTS, NONE, check_texture_params
+from .textures import FORMULA, FORMULA_DEFAULTS, NONE, STUDIO_DEFAULTS, check_texture_params
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class DesignRequest:
     version: int
     surface: bool = True  # also extract the isosurface
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)  # mm per reference voxel
+    check: bool = False  # also check what the displacement does to the object (model.checks)
+    only_check: bool = False  # the check alone (the volumes are already shown)
 
 
 @dataclass
@@ -192,7 +194,9 @@ class DesignState:
             fam = D.FAMILIES.get(family) if family in D.FAMILIES else None
             if fam is None:
                 raise ValueError(suggest(family, [NONE, *D.FAMILIES.names], "displacement family"))
-            base = FORMULA_DEFAULTS["displacement"] if family == FORMULA else fam.defaults
+            studio = STUDIO_DEFAULTS["displacement"].get(family, {}) if params is None else {}
+            base = FORMULA_DEFAULTS["displacement"] if family == FORMULA else {
+                **fam.defaults, **studio}  # fmt: skip
             full = {**base, **(params or {})} if family != FORMULA or not params else params
             self.displacement_params = check_texture_params("displacement", family, full)
             self.displacement = family

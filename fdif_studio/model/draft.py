@@ -199,7 +199,14 @@ class PresetDraft:
         return parse_preset(data, "preset editor")
 
     def save(self, path: str | Path) -> Preset:
-        """Validate and write the preset as YAML (atomically); return it."""
+        """Validate and write the preset as YAML (atomically); return it. A preset still
+        named as the one it was loaded from takes the file's name (``my_liver.yaml`` ->
+        ``my_liver``), so a saved preset is never silently called ``quickstart``."""
+        if self.name == self.base.name:
+            stem = Path(path).name
+            for suffix in (".yaml", ".yml"):
+                stem = stem.removesuffix(suffix)
+            self.name = stem.removesuffix("_preset") or self.name
         preset = self.to_preset()
         with atomic_path(path) as tmp:
             Path(tmp).write_text(preset.to_yaml())

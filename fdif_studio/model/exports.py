@@ -18,13 +18,16 @@ from .textures import check_instance_name
 
 DESIGN_FORMAT = "fdif-studio design 1"
 SOURCES = ("scene sample", "design")
+PARTS = ("image.nii.gz", "label.nii.gz", "montage.png", "design.yaml", "preset.yaml")
+"""What an export writes, as ``<stem>_<part>``."""
 
 
 def export_sample(
     session: Session, folder: str | Path, stem: str, source: str = "scene sample"
 ) -> list[Path]:
-    """Write ``<stem>_image.nii.gz``, ``<stem>_label.nii.gz``, ``<stem>_montage.png`` and
-    ``<stem>_design.yaml`` (the Designer's settings); returns their paths."""
+    """Write ``<stem>_image.nii.gz``, ``<stem>_label.nii.gz``, ``<stem>_montage.png``,
+    ``<stem>_design.yaml`` (the Designer's settings) and ``<stem>_preset.yaml`` (the edited
+    preset, validated, named ``<stem>`` unless renamed); returns their paths."""
     from fdif_core.io.nifti import save_nifti
     from fdif_core.io.preview import montage, save_png
 
@@ -34,12 +37,13 @@ def export_sample(
     image, label, spacing, preset = _volumes(session, source)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}_{part}" for part in
-             ("image.nii.gz", "label.nii.gz", "montage.png", "design.yaml")]  # fmt: skip
+    paths = [out / f"{stem}_{part}" for part in PARTS]
+    session.draft.to_preset()  # the preset is valid before anything is written
     save_nifti(paths[0], image, spacing)
     save_nifti(paths[1], label, spacing)
     save_png(paths[2], montage(image, label))
     save_design(paths[3], session.design, {"source": source, **preset})
+    session.draft.save(paths[4])
     return paths
 
 

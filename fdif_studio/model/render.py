@@ -86,7 +86,9 @@ def render_volumes(req: DesignRequest) -> Volumes:
         for s in range(0, len(idx), CHUNK):
             f = recipe.field(obj, pts[s : s + CHUNK])
             flat_phi[idx[s : s + CHUNK]] = f
-            flat_image[idx[s : s + CHUNK]] = mapper(f)
+            flat_image[idx[s : s + CHUNK]] = mapper(
+                f, recipe.mapper_position(obj, pts[s : s + CHUNK])
+            )
     lo, hi = recipe.spec.clip
     image_u8 = image.clamp_(lo, hi).to(torch.uint8)
     value = recipe.label_of(obj)["shape"]

@@ -94,3 +94,72 @@ def width_level_to_limits(width: float, level: float) -> tuple[float, float]:
     if width <= 0:
         raise ValueError(f"window width {width}: must be > 0")
     return level - width / 2.0, level + width / 2.0
+
+
+VIEWS: dict[str, tuple[int, int, int]] = {
+    # name: napari dims.order over the world axes (x, y, z = R, A, S of a NIfTI's affine):
+    # the sliced axis first, then the rows and the columns shown
+    "axial": (2, 1, 0),
+    "coronal": (1, 2, 0),
+    "sagittal": (0, 2, 1),
+}
+"""Scan views; world axes are the affine's (RAS mm), whatever the array's layout."""
+VIEW_ORIENTATION = ("up", "left")
+"""2D camera (vertical, horizontal) of every view, as a radiologist reads it: anterior
+(axial) or superior (coronal, sagittal) up, the patient's right (+x) on the left."""
+
+
+MASK_MAX_LABELS = 64
+
+
+def is_mask(data: np.ndarray) -> bool:
+    """Integer data with at most ``MASK_MAX_LABELS`` distinct values: a label mask."""
+    return np.issubdtype(data.dtype, np.integer) and len(np.unique(data)) <= MASK_MAX_LABELS
+
+
+def layer_data(scan: Scan) -> tuple[np.ndarray, dict[str, Any], str]:
+    """napari layer data of a scan: a grayscale image (1-99 % window) with its units, or a
+    labels layer for a mask; both placed by the affine."""
+    meta = {"affine": scan.affine, "fdif_scan": True}
+    if is_mask(scan.data):
+        return scan.data, {"name": scan.name, "metadata": meta, **scan.layer_kwargs()}, "labels"
+    meta["units"] = scan_units(scan.data)
+    kwargs = {"name": scan.name, "colormap": "gray", "metadata": meta,
+              "contrast_limits": window_limits("auto (1-99 %)", scan.data),
+              **scan.layer_kwargs()}  # fmt: skip
+    return scan.data, kwargs, "image"
+
+
+def scan_units(data: np.ndarray) -> str:
+    """``HU`` when the values reach air's Hounsfield range (a CT), else ``scan units``."""
+    return "HU" if data.size and float(np.min(data)) < -200.0 else "scan units"
+
+
+def rectangle_box(vertices: np.ndarray, shape: tuple[int, ...], slab: int = 1) -> np.ndarray:
+    """The 3D box mask (``shape``) of a rectangle drawn on a slice in any view.
+
+    ``vertices`` (4, 3) are in the scan's voxel indices; the axis on which they all agree
+    is the slice's, and the box spans ``slab`` slices centred on it; along the other two
+    it spans the voxels whose centres the rectangle covers.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != len(shape):
+        raise ValueError(f"rectangle vertices {v.shape}: (4, {len(shape)}) expected")
+    if int(slab) < 1:
+        raise ValueError(f"slab {slab}: at least 1 slice")
+    span = v.max(0) - v.min(0)
+    flat = int(np.argmin(span))
+    box = []
+    for axis, n in enumerate(shape):
+        if axis == flat:
+            lo = round(float(v[0, axis])) - (int(slab) - 1) // 2
+            hi = lo + int(slab) - 1
+        else:
+            lo, hi = int(np.ceil(v[:, axis].min() - 0.5)), int(np.floor(v[:, axis].max() + 0.5))
+        lo, hi = max(lo, 0), min(hi, n - 1)
+        if hi < lo:
+            raise ValueError("the rectangle holds no voxel of the scan; draw it over the scan")
+        box.append(slice(lo, hi + 1))
+    mask = np.zeros(shape, bool)
+    mask[tuple(box)] = True
+    return mask

@@ -13,6 +13,7 @@ from fdif_core.presets.preset import Preset
 from .design import DesignState
 from .draft import PresetDraft
 from .history import History
+from .textures import FIRST_SIGHT
 
 
 class Session:
@@ -33,6 +34,7 @@ class Session:
     def __init__(self) -> None:
         self.draft = PresetDraft()
         self.design = DesignState()
+        self.design.restore(FIRST_SIGHT)  # a texture shows at first sight
         self.follow_draft()
         self.history = History(self.design)
         self.sample: Sample | None = None  # the last scene render

@@ -18,6 +18,27 @@ FORMULA_DEFAULTS = {
     "mapper": {"expr": "clip(128 + 12 * d, 0, 128) * (0.75 + 0.25 * cos(2 * pi * d / 3))"},
 }
 
+STUDIO_DEFAULTS: dict[str, dict[str, dict[str, float]]] = {
+    # kind: family: parameters the Designer starts a family with (over the engine's
+    # defaults), so its texture shows at first sight on the default shape: gradient noise
+    # moving the surface by a few voxels, a ridge that keeps a star prism in one piece
+    "displacement": {
+        "gradient_noise": {"amplitude": 0.2, "frequency": 4.0},
+        "ridge": {"amplitude": 0.005},
+    },
+    "mapper": {},
+}
+FIRST_SIGHT = {
+    # the design a new session opens with: a sphere large enough to read, its surface
+    # moved by gradient noise, intensity bands from the sinusoidal mapper
+    "primitive": "sphere",
+    "knobs": {"radius": 0.35},
+    "displacement": "gradient_noise",
+    "displacement_params": {"amplitude": 0.2, "frequency": 4.0},
+    "mapper": "sinusoidal",
+    "mapper_params": {},  # the family's defaults
+}
+
 PARAM_BOUNDS: dict[str, tuple[float, float, float]] = {
     # name: (low, high, step) the widgets show (and matching searches), inside the domain
     # the model checks: both from the engine's table, as presets read it

@@ -9,6 +9,7 @@ a napari notification with the reason; the viewer keeps working.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -28,8 +29,17 @@ DESIGN_LAYERS = ("design image", "design label", "design isosurface")
 SCENE_LAYERS = ("scene image", "scene label")
 
 
+def quiet_deprecations() -> None:
+    """Keep deprecation notices (napari's and other libraries', meant for developers) out
+    of the viewer's toasts: napari turns every shown warning into a notification."""
+    for category in (DeprecationWarning, PendingDeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", message=r"(?is).*deprecat", category=FutureWarning)
+
+
 def session_for(viewer: Any) -> Session:
     """The studio session of ``viewer`` (one per viewer, shared by all studio widgets)."""
+    quiet_deprecations()
     viewer = getattr(viewer, "__wrapped__", viewer)  # napari hands widgets a proxy
     if viewer not in _SESSIONS:
         _SESSIONS[viewer] = Session()
@@ -161,8 +171,18 @@ def scroll(widget: QWidget) -> QScrollArea:
     return area
 
 
+TIPS = {
+    "amplitude": "the family's scale of Δ, in half-grid units (G/2); the Δ plot shows the "
+    "resulting amplitude, max |Δ|, in mm",
+    "frequency": "per half-grid unit (x̂ = coordinate / (G/2))",
+}
+
+
 def param_widget(name: str, value: float) -> FloatSpinBox | SpinBox:
     lo, hi, step = PARAM_BOUNDS.get(name, (-1e6, 1e6, 0.1))
+    tip = TIPS.get(name)
     if name in INTEGER_PARAMS:
-        return SpinBox(value=int(value), min=int(lo), max=int(hi), step=1, label=name, name=name)
-    return FloatSpinBox(value=float(value), min=lo, max=hi, step=step, label=name, name=name)
+        return SpinBox(value=int(value), min=int(lo), max=int(hi), step=1, label=name, name=name,
+                       tooltip=tip)  # fmt: skip
+    return FloatSpinBox(value=float(value), min=lo, max=hi, step=step, label=name, name=name,
+                        tooltip=tip)  # fmt: skip

@@ -8,64 +8,43 @@ in the edited preset's frame, so it overlays the Scene's samples and real scans 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
-from magicgui.widgets import (
-    CheckBox,
-    ComboBox,
-    Container,
-    FileEdit,
-    FloatSlider,
-    Label,
-    LineEdit,
-    PushButton,
-    Slider,
-    SpinBox,
-)
 from napari.utils.notifications import show_info
 from qtpy.QtCore import QTimer
 
-from fdif_core.engine.sdf.geometry import GEOMETRIES
-from fdif_core.engine.textures import displacements as D
-from fdif_core.engine.textures import mappers as M
 from fdif_core.errors import UserError
 
-from ..model import NONE, DesignState, families, render
+from ..model import DesignState, families, render
+from ..model.checks import Check, displacement_check
 from ..model.exports import load_design
-from ..model.textures import FORMULA, format_formula_params, parse_formula_params
+from ..model.textures import FORMULA, check_texture_params, parse_formula_params
 from . import layers
-from .common import LatestRunner, guarded, param_widget, session_for
+from .common import LatestRunner, guarded, session_for
+from .designer_controls import POSE_GROUPS, DesignerControls
 
-
-def _leave_a_core_to_the_ui() -> None:
-    """When torch would use every core (its default), use one less: the renders share the
-    machine with the UI thread, and busy OpenMP workers starve it (measured on 2 cores:
-    2 threads made a 64³ preview 5-10x slower under load than 1)."""
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() >= cores:
-        torch.set_num_threads(cores - 1)
+FORMULA_SETTLE_MS = 350
+"""A formula renders once typing pauses this long (and only if it is valid)."""
 
 
 def _design_work(request: Any):
-    """Worker: slices first (fast), then the isosurface."""
+    """Worker: slices first (fast), then the isosurface, then (settled renders) the
+    displacement check (alone: ``only_check``)."""
+    if request.only_check:
+        yield displacement_check(request) or Check(request.version, 0.0, 0.0, 1.0, "")
+        return
     vol = render.render_volumes(request)
     yield vol
     if request.surface:
         yield render.isosurface(vol.phi, request.recipe.shape, request.version, request.spacing)
+    if request.check:
+        yield displacement_check(request) or Check(request.version, 0.0, 0.0, 1.0, "")
 
 
-POSE_GROUPS = (
-    ("translation", ("z", "y", "x"), 0.5, "fraction of G"),
-    ("angles_deg", ("rot 0", "rot 1", "rot 2"), 180.0, "degrees"),
-    ("shear", ("shear 01", "shear 02", "shear 12"), 0.3, ""),
-)
-
-
-class Designer(Container):
+class Designer(DesignerControls):
     """Design one primitive: class and shape, pose, displacement, mapper; live previews."""
 
     def __init__(self, napari_viewer: Any, threaded: bool = True) -> None:
@@ -86,98 +65,23 @@ class Designer(Container):
         self._full_timer.setSingleShot(True)
         self._full_timer.setInterval(400)
         self._full_timer.timeout.connect(self._render_full)
+        self._check_timer = QTimer()
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(400)
+        self._check_timer.timeout.connect(
+            lambda: self._submit(int(self._full_res.value), check=True, only_check=True)
+        )
+        self._formula_pending: dict[str, dict[str, Any]] = {}
+        self._formula_timer = QTimer()
+        self._formula_timer.setSingleShot(True)
+        self._formula_timer.setInterval(FORMULA_SETTLE_MS)
+        self._formula_timer.timeout.connect(self._apply_formulas)
         self.runner = LatestRunner(_design_work, self._on_result, threaded=threaded)
         self.shown_version = -1
         self.timings: dict[str, float] = {}
+        self.check: Check | None = None
         self.sync()
         self.request_render(full=True)
-
-    def _make_shape_and_pose(self) -> None:
-        fams = families()
-        self._family = ComboBox(choices=list(fams), value="basic", label="family", name="family")
-        self._primitive = ComboBox(
-            choices=fams["basic"], value=self.state.primitive, label="class", name="primitive"
-        )
-        self._geometry = ComboBox(
-            choices=list(GEOMETRIES),
-            value=self.state.geometry,
-            label="geometry",
-            name="geometry",
-            tooltip="exact: true SDFs, closed onion shells; authors: the released generator's "
-            "fields (open onion tubes), as a preset's geometry.style (docs/method.md)",
-        )
-        self._shape = Container(labels=True, name="shape")
-        self._pose = Container(labels=True, name="pose")
-        self.pose_widgets: dict[str, FloatSlider] = {}
-        for group, labels, lim, what in POSE_GROUPS:
-            for i, lab in enumerate(labels):
-                step = 1.0 if group == "angles_deg" else 0.01
-                text = f"move {lab}" if group == "translation" else lab
-                w = FloatSlider(value=0.0, min=-lim, max=lim, step=step, label=text, tooltip=what)
-                w.changed.connect(self._on_pose)
-                self._pose.append(w)
-                self.pose_widgets[f"{group}{i}"] = w
-
-    def _make_textures(self) -> None:
-        disp_inst = ["(instance)", *D.DISPLACEMENTS.names]
-        self._disp_from = ComboBox(choices=disp_inst, label="start from", name="disp_from")
-        self._disp_family = ComboBox(
-            choices=[NONE, *D.FAMILIES.names], value=self.state.displacement, label="family"
-        )
-        self._space = ComboBox(choices=["object", "world"], value=self.state.space, label="space")
-        self._disp_params = Container(labels=True, name="displacement_params")
-        map_inst = ["(instance)", *M.MAPPERS.names]
-        self._map_from = ComboBox(choices=map_inst, label="start from", name="map_from")
-        self._map_family = ComboBox(
-            choices=M.FAMILIES.names, value=self.state.mapper, label="family"
-        )
-        self._map_params = Container(labels=True, name="mapper_params")
-
-    def _make_preview(self) -> None:
-        devices = ["cpu"] + (["cuda"] if render.default_device() == "cuda" else [])
-        self._device = ComboBox(choices=devices, value=render.default_device(), label="device")
-        self._drag_res = ComboBox(choices=[32, 48, 64, 96], value=64, label="drag res.")
-        self._full_res = ComboBox(choices=[48, 64, 96, 128, 160], value=96, label="full res.")
-        self._iso = CheckBox(value=True, label="isosurface (3D)")
-        _leave_a_core_to_the_ui()
-        self._threads = SpinBox(
-            value=torch.get_num_threads(),
-            min=1,
-            max=max(1, os.cpu_count() or 1),
-            label="CPU threads",
-            tooltip="torch intra-op threads (process-wide); 1 keeps a core free for the UI",
-        )
-        self._solo_3d = CheckBox(value=True, label="3D: isosurface only")
-        self._undo = PushButton(text="Undo")
-        self._redo = PushButton(text="Redo")
-        self._open_path = FileEdit(mode="r", filter="*_design.yaml *.yaml", label="design file")
-        self._open = PushButton(text="Open design")
-        self._status = Label(value="")
-        self._status.native.setWordWrap(True)
-
-    def _lay_out(self) -> None:
-        preview = [self._device, self._drag_res, self._full_res, self._threads, self._iso,
-                   self._solo_3d]  # fmt: skip
-        self.extend(
-            [
-                Container(widgets=[self._undo, self._redo], layout="horizontal", labels=False),
-                Label(value="<b>Shape</b>"),
-                Container(widgets=[self._family, self._primitive, self._geometry], labels=True),
-                self._shape,
-                Label(value="<b>Pose</b>"),
-                self._pose,
-                Label(value="<b>Displacement</b>"),
-                Container(widgets=[self._disp_from, self._disp_family, self._space], labels=True),
-                self._disp_params,
-                Label(value="<b>Mapper</b>"),
-                Container(widgets=[self._map_from, self._map_family], labels=True),
-                self._map_params,
-                Label(value="<b>Preview</b>"),
-                Container(widgets=preview, labels=True),
-                Container(widgets=[self._open_path, self._open], labels=True),
-                self._status,
-            ]
-        )
 
     def _connect(self) -> None:
         self._family.changed.connect(self._on_family)
@@ -196,98 +100,42 @@ class Designer(Container):
         self._undo.changed.connect(self.undo)
         self._redo.changed.connect(self.redo)
         self._open.changed.connect(self._on_open)
+        self._zoom.changed.connect(lambda _=None: layers.zoom_to_object(self.viewer))
+        for w in self.pose_widgets.values():
+            w.changed.connect(self._on_pose)
         self.viewer.dims.events.ndisplay.connect(self._on_ndisplay)
         self.session.connect("design", self._on_design_changed)
         self.session.connect("draft", self._on_draft)
 
-    # ---- state -> widgets
-    @property
-    def shape_widgets(self) -> dict[str, FloatSlider | Slider]:
-        return {w.name: w for w in self._shape}
-
-    @property
-    def displacement_widgets(self) -> dict[str, Any]:
-        return {w.name: w for w in self._disp_params}
-
-    @property
-    def mapper_widgets(self) -> dict[str, Any]:
-        return {w.name: w for w in self._map_params}
-
-    def _build_shape(self) -> None:
-        self._shape.clear()
-        counts = self.state.vertex_counts()
-        if counts:
-            n = Slider(
-                value=self.state.cls.n,
-                min=counts[0],
-                max=counts[-1],
-                step=1,
-                label="vertices" if self.state.cls.section == "polygon" else "star points",
-                name="vertex_count",
-                tooltip="switches to the class with this many vertices",
-            )
-            n.changed.connect(self._on_vertex_count)
-            self._shape.append(n)
-        for k in self.state.knob_list():
-            cls = Slider if k.integer else FloatSlider
-            w = cls(
-                value=self.state.knobs[k.name],
-                min=k.lo,
-                max=k.hi,
-                step=k.step,
-                label=k.label,
-                name=k.name,
-                tooltip=k.tip,
-            )
-            w.changed.connect(self._on_knob)
-            self._shape.append(w)
-
-    def _build_params(self, kind: str) -> None:
-        box = self._disp_params if kind == "displacement" else self._map_params
-        params = (
-            self.state.displacement_params if kind == "displacement" else self.state.mapper_params
-        )
-        box.clear()
-        family = self.state.displacement if kind == "displacement" else self.state.mapper
-        if family == FORMULA:
-            self._build_formula(box, kind, params)
-            return
-        for name, value in params.items():
-            w = param_widget(name, value)
-            w.changed.connect(lambda _=None, k=kind: self._on_param(k))
-            box.append(w)
-
-    def _build_formula(self, box: Container, kind: str, params: dict[str, Any]) -> None:
-        """A text field for the formula, one for its named numbers, an inline error line."""
-        what = "x, y, z (normalised)" if kind == "displacement" else "d (voxels)"
-        expr = LineEdit(value=str(params.get("expr", "")), label="formula", name="expr",
-                        tooltip=f"sees {what} and the numbers below")  # fmt: skip
-        names = LineEdit(value=format_formula_params(params), label="numbers", name="numbers",
-                         tooltip="name=value, name=value")  # fmt: skip
-        error = Label(value="", name="error")
-        error.native.setWordWrap(True)
-        error.native.setStyleSheet("color: #ff8080")
-        for w in (expr, names):
-            w.changed.connect(lambda _=None, k=kind: self._on_formula(k))
-        box.extend([expr, names, error])
-
     def _on_formula(self, kind: str) -> None:
-        """Formula edits preview live; a refused formula shows its one line inline."""
+        """A formula is checked at each keystroke (a refused one shows its one line
+        inline); it renders once typing pauses and it is valid: a burst is one render and
+        one undo step, and the last good design stays on screen meanwhile."""
         if self._updating:
             return
         box = self._disp_params if kind == "displacement" else self._map_params
         w = {x.name: x for x in box}
         try:
             params = {"expr": str(w["expr"].value), **parse_formula_params(w["numbers"].value)}
+            check_texture_params(kind, FORMULA, params)
+        except (ValueError, UserError) as err:
+            w["error"].value = str(err)
+            self._formula_pending.pop(kind, None)
+            return
+        w["error"].value = ""
+        self._formula_pending[kind] = params
+        self._formula_timer.start()
+
+    @guarded
+    def _apply_formulas(self) -> None:
+        pending, self._formula_pending = self._formula_pending, {}
+        for kind, params in pending.items():
             if kind == "displacement":
                 self.state.set_displacement(FORMULA, params)
             else:
                 self.state.set_mapper(FORMULA, params)
-        except (ValueError, UserError) as err:
-            w["error"].value = str(err)
-            return
-        w["error"].value = ""
-        self.request_render()
+        if pending:
+            self.request_render()
 
     def sync(self) -> None:
         """Refresh every widget from the model (after a model change made elsewhere)."""
@@ -298,7 +146,7 @@ class Designer(Container):
             self._primitive.value = self.state.primitive
             self._geometry.value = self.state.geometry
             self._build_shape()
-            for group in ("translation", "angles_deg", "shear"):
+            for group, *_ in POSE_GROUPS:
                 for i, v in enumerate(getattr(self.state, group)):
                     self.pose_widgets[f"{group}{i}"].value = v
             self._disp_family.value = self.state.displacement
@@ -492,25 +340,29 @@ class Designer(Container):
     # ---- rendering
     @property
     def busy(self) -> bool:
-        return self.runner.busy or self._full_timer.isActive()
+        timers = (self._full_timer, self._formula_timer, self._check_timer)
+        return self.runner.busy or any(t.isActive() for t in timers)
 
     def request_render(self, full: bool = False) -> None:
         """Render at the drag resolution now and at full resolution once changes pause."""
         drag, top = int(self._drag_res.value), int(self._full_res.value)
         if full or drag >= top:
             self._full_timer.stop()
-            self._render_full()
+            self._render_full(check=full)
+            if not full:  # every change renders in full: check once they pause
+                self._check_timer.start()
             return
         self._submit(drag)
         self._full_timer.start()
 
-    def _render_full(self) -> None:
+    def _render_full(self, check: bool = True) -> None:
         self.history.record()  # the changes have settled: one undo step
-        self._submit(int(self._full_res.value))
+        self._submit(int(self._full_res.value), check=check)
 
-    def _submit(self, resolution: int) -> None:
+    def _submit(self, resolution: int, check: bool = False, only_check: bool = False) -> None:
         req = self.state.request(resolution, str(self._device.value))
-        self.runner.submit(replace(req, surface=self._wants_surface()))
+        surface = self._wants_surface() and not only_check
+        self.runner.submit(replace(req, surface=surface, check=check, only_check=only_check))
 
     def _wants_surface(self) -> bool:
         """The isosurface is shown only in 3D: in 2D it is not even extracted."""
@@ -536,3 +388,7 @@ class Designer(Container):
             layers.show_design_surface(self.viewer, result)
             self._arrange()
             self._status.value += f"; isosurface {result.seconds * 1e3:.0f} ms"
+        elif isinstance(result, Check):
+            self.check = result
+            self._warning.value = result.warning
+            self._warning.visible = bool(result.warning)

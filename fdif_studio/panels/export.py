@@ -1,4 +1,5 @@
-"""The Export panel: writes the Scene's sample (or the design) with the design's settings.
+"""The Export panel: writes the Scene's sample (or the design), the design's settings and
+the edited preset (what ``fdif-core`` reads back).
 
 All the work is ``model.exports.export_sample``; the panel only reads its fields.
 """
@@ -16,8 +17,9 @@ from .common import guarded, session_for
 
 
 class Export(Container):
-    """Save the scene sample (or the design) as NIfTI image + label, a PNG montage and the
-    Designer's settings (``<stem>_design.yaml``, reopened by the Designer's Open design)."""
+    """Save the scene sample (or the design) as NIfTI image + label, a PNG montage, the
+    Designer's settings (``<stem>_design.yaml``, reopened by the Designer's Open design)
+    and the edited preset (``<stem>_preset.yaml``, for ``fdif-core``)."""
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__(labels=True)
@@ -26,7 +28,7 @@ class Export(Container):
         self._source = ComboBox(choices=list(SOURCES), value=SOURCES[0], label="source")
         self._dir = FileEdit(mode="d", label="folder")
         self._stem = LineEdit(value="fdif_sample", label="file stem")
-        self._go = PushButton(text="Export NIfTI + PNG + design")
+        self._go = PushButton(text="Export NIfTI + PNG + design + preset")
         self._status = Label(value="")
         self._status.native.setWordWrap(True)
         self.extend([self._source, self._dir, self._stem, self._go, self._status])
@@ -42,5 +44,5 @@ class Export(Container):
         show_info(f"exported {', '.join(p.name for p in paths)}")
 
     def export(self, folder: str | Path, stem: str, source: str = "scene sample") -> list[Path]:
-        """Write the four files (see ``model.exports.export_sample``); returns their paths."""
+        """Write the five files (see ``model.exports.export_sample``); returns their paths."""
         return export_sample(self.session, folder, stem, source)

@@ -1,7 +1,8 @@
 """The Gallery panel: every primitive class as a thumbnail; a click designs it.
 
 Thumbnails come from the engine (``model.gallery``), drawn in a worker thread on first
-use and cached on disk, so later openings are instant.
+use and cached on disk, so later openings are instant. A search box (words of the name,
+``star 6``) and a family filter narrow the list; a tooltip names each class's family.
 """
 
 from __future__ import annotations
@@ -10,11 +11,22 @@ from typing import Any
 
 from qtpy.QtCore import QSize, Qt
 from qtpy.QtGui import QIcon
-from qtpy.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from qtpy.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..model import families
 from ..model.gallery import SIZE, thumbnail
 from .common import guarded, session_for
+
+ALL = "all families"
 
 
 def _thumbnails(names: list[str]):
@@ -36,21 +48,48 @@ class Gallery(QWidget):
         self.list.setGridSize(QSize(SIZE + 36, SIZE + 34))
         self.list.setWordWrap(True)
         self.status = QLabel("")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("search: words of the name (star 6, torus)")
+        self.search.setClearButtonEnabled(True)
+        self.family = QComboBox()
+        self.family.addItems([ALL, *families()])
+        top = QHBoxLayout()
+        top.addWidget(self.search, 2)
+        top.addWidget(self.family, 1)
         lay = QVBoxLayout(self)
+        lay.addLayout(top)
         lay.addWidget(self.status)
         lay.addWidget(self.list)
         self.items: dict[str, QListWidgetItem] = {}
-        for members in families().values():
+        self.family_of: dict[str, str] = {}
+        for fam, members in families().items():
             for name in members:
                 item = QListWidgetItem(name)
                 item.setData(Qt.ItemDataRole.UserRole, name)
-                item.setToolTip(name)
+                item.setToolTip(f"{name} (family {fam})")
                 self.list.addItem(item)
                 self.items[name] = item
+                self.family_of[name] = fam
         self.list.itemClicked.connect(self._on_click)
+        self.search.textChanged.connect(self.filter)
+        self.family.currentTextChanged.connect(self.filter)
         self.pending = list(self.items)
         self._worker: Any = None
         self.threaded = threaded
+
+    def filter(self, _: Any = None) -> list[str]:
+        """Show the classes whose name holds every word of the search, in the chosen
+        family; returns their names."""
+        words = self.search.text().lower().replace("_", " ").split()
+        fam = self.family.currentText()
+        shown = []
+        for name, item in self.items.items():
+            ok = fam in (ALL, self.family_of[name]) and all(w in name.lower() for w in words)
+            item.setHidden(not ok)
+            if ok:
+                shown.append(name)
+        self.status.setText(f"{len(shown)} of {len(self.items)} classes: click one to design it")
+        return shown
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -84,7 +123,7 @@ class Gallery(QWidget):
 
     def _done(self) -> None:
         self._worker = None
-        self.status.setText(f"{len(self.items)} classes: click one to design it")
+        self.filter()
 
     @guarded
     def _on_click(self, item: QListWidgetItem) -> None:

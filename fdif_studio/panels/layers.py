@@ -18,6 +18,8 @@ import numpy as np
 from ..model import render
 from .common import DESIGN_LAYERS, set_layer, show_point_inside
 
+AXES = ("x", "y", "z")
+"""The viewer's axis labels: array axes 0, 1, 2 are the engine's (and formulas') x, y, z."""
 CAMERA_3D = (15.0, -30.0, 60.0)
 """Default 3D camera angles (degrees): oblique, from above the front-right corner."""
 LABEL_STYLES = ("outline", "filled", "hidden")
@@ -71,6 +73,8 @@ def show_design_volumes(viewer: Any, vol: render.Volumes, clip, primitive: str) 
                       features=render.label_features(["background", primitive]), **kw)  # fmt: skip
     if first:
         style_labels(label, "outline", viewer)
+        if viewer.dims.ndim == 3:  # array axes 0, 1, 2 are the engine's x, y, z
+            viewer.dims.axis_labels = AXES
     show_point_inside(viewer, viewer.layers[DESIGN_LAYERS[0]])
     return first
 
@@ -101,3 +105,28 @@ def oblique_camera(viewer: Any) -> None:
     viewer.reset_view()
     viewer.camera.angles = CAMERA_3D
     viewer.camera.zoom *= 0.85
+
+
+def zoom_to_object(viewer: Any, margin: float = 1.3) -> bool:
+    """Centre the camera on the design's object and zoom so it fills the canvas (its
+    bounding box times ``margin``); False when there is no object to zoom to."""
+    if DESIGN_LAYERS[1] not in viewer.layers:
+        return False
+    layer = viewer.layers[DESIGN_LAYERS[1]]
+    idx = np.argwhere(np.asarray(layer.data) > 0)
+    if not len(idx):
+        return False
+    lo, hi = idx.min(0) - 0.5, idx.max(0) + 0.5
+    scale, shift = np.asarray(layer.scale), np.asarray(layer.translate)
+    lo_w, hi_w = lo * scale + shift, hi * scale + shift
+    full = np.asarray(layer.extent.world)
+    viewer.reset_view()
+    shown = list(viewer.dims.displayed)
+    size = (hi_w - lo_w)[shown].max() * margin
+    viewer.camera.zoom *= float((full[1] - full[0])[shown].max() / max(size, 1e-6))
+    viewer.camera.center = tuple(0.5 * (lo_w + hi_w)[a] for a in shown)
+    point = list(viewer.dims.point)
+    for axis in viewer.dims.not_displayed:
+        point[axis] = 0.5 * (lo_w[axis] + hi_w[axis])
+    viewer.dims.point = point
+    return True

@@ -1,8 +1,12 @@
 """The Plots dock: the functions being designed, drawn live with matplotlib (Qt backend).
 
 - the mapper g(d) over signed distance, with the distance range the design's voxels hold;
-- the displacement Δ along a line through the object's centre (x axis), its amplitude and
-  the family's stated bounds (what culling relies on);
+- the displacement Δ along x through the object's centre (x: a formula's x, the Pose
+  panel's and the viewer's x), its amplitude (max |Δ| on that line, mm) and the family's
+  stated bounds (what culling relies on);
+
+Distances are in the preset's voxels (the reference grid, whatever the preview's
+resolution), with their size in mm on each axis.
 - intensity histograms: the design's object, the Scene's foreground, a scan region; after
   a match, the region against the design before and after (in scan units).
 
@@ -66,6 +70,9 @@ class Plots(QWidget):
         """Draw all three plots from the session (the last design render, scene, region)."""
         if not self.isVisible() and self.drawn:
             return
+        for ax in list(self.figure.axes):  # twins of the last redraw go: never stacked axes
+            if not any(ax is a for a in self.axes):
+                ax.remove()
         for ax in self.axes:
             ax.clear()
             _style(ax)
@@ -85,12 +92,14 @@ class Plots(QWidget):
             ax.axvspan(*curve.marked, color=COLORS["design"], alpha=0.15, lw=0)
         ax.axvline(0.0, color=FG, lw=0.6, ls=":")
         name = req.recipe.mappers[req.obj.mapper].family
+        vox = _voxel_mm(req)
         ax.set_title(f"mapper g(d): {name}\n(shaded: the d the design holds)", color=FG, fontsize=8)
-        ax.set_xlabel("signed distance d (voxels)", color=FG, fontsize=7)
+        ax.set_xlabel(f"signed distance d (preset voxels, 1 = {vox:g} mm)", color=FG, fontsize=7)
+        ax.set_ylabel("design intensity", color=FG, fontsize=7)
 
     @staticmethod
     def draw_profile(ax: Any, req: Any) -> None:
-        prof = analysis.displacement_profile(req)
+        prof = analysis.displacement_profile(req, axis=0)  # x: a formula's x, Pose's x
         if prof is None:
             ax.set_title("displacement: none", color=FG, fontsize=8)
             return
@@ -98,9 +107,12 @@ class Plots(QWidget):
         for b in prof.bounds:
             ax.axhline(b, color=FG, lw=0.6, ls="--")
         name = req.recipe.displacements[req.obj.displacement].family
-        ax.set_title(f"Δ along x: {name}, amplitude {prof.amplitude:.2f} vox\n"
+        vox = _voxel_mm(req)
+        ax.set_title(f"Δ along x: {name}, amplitude (max |Δ|) {prof.amplitude * vox:.2f} mm\n"
                      "(dashed: the bounds culling uses)", color=FG, fontsize=8)  # fmt: skip
-        ax.set_xlabel("position from the object's centre (voxels)", color=FG, fontsize=7)
+        ax.set_xlabel(f"x from the object's centre (preset voxels, 1 = {vox:g} mm)", color=FG,
+                      fontsize=7)  # fmt: skip
+        ax.set_ylabel("Δ (preset voxels)", color=FG, fontsize=7)
 
     def draw_histograms(self, ax: Any) -> None:
         s = self.session
@@ -112,6 +124,7 @@ class Plots(QWidget):
                 ax.plot(centres, h[key], color=COLORS[key], lw=1.4, label=key)
             ax.set_title("match: region vs histogram-only / texture fit (scan units)", color=FG,
                          fontsize=8)  # fmt: skip
+            ax.set_xlabel("intensity (scan units, e.g. HU)", color=FG, fontsize=7)
             _legend(ax)
             return
         series = {}
@@ -130,8 +143,15 @@ class Plots(QWidget):
             _style(twin)
             twin.tick_params(labelsize=6)
         ax.set_title("intensity histograms (object voxels)", color=FG, fontsize=8)
+        ax.set_xlabel("design intensity (0..clip)" + ("; top axis: scan units" if region
+                      is not None else ""), color=FG, fontsize=7)  # fmt: skip
         if series:
             _legend(ax)
+
+
+def _voxel_mm(req: Any) -> float:
+    """mm per preset (reference) voxel along x: the unit of d and Δ in the plots."""
+    return float(req.spacing[0])
 
 
 def _style(ax: Any) -> None:

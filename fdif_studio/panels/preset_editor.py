@@ -267,5 +267,10 @@ class PresetEditor(QWidget):
     def save(self, path: str | Path) -> Path:
         """Validate and write the preset; returns the path."""
         self.draft.save(path)
+        self._updating = True
+        try:
+            self._name.value = self.draft.name  # (the file's name, unless renamed)
+        finally:
+            self._updating = False
         show_info(f"saved preset {self.draft.name!r} to {path}")
         return Path(path)

@@ -1,10 +1,17 @@
 """The Scan panel: a real scan beside the synthetic ones.
 
-Open a NIfTI scan (placed in mm by its affine, like the studio's volumes), draw a region
-on it (a rectangle on a slice, or painted voxels), measure it (histogram, mean, spread,
-dominant wavelength, next to the design's and the scene's), and **match**: fit a texture
-(displacement) and a mapper to the region (``model.matching``), shown in the comparison
-view (``panels.compare``).
+Three sections:
+
+- **scan and view**: open a NIfTI scan (placed in mm by its affine, like the studio's
+  volumes; only scans are offered as "the scan", never the studio's own layers) and look
+  at it axial (first), coronal or sagittal (``model.scans.VIEWS``, world axes of the
+  affine);
+- **region**: a rectangle drawn in any view (a 3D box over a slab of slices), painted
+  voxels, or one label of a loaded mask;
+- **measure and match**: the region's statistics in the scan's units (HU for a CT) beside
+  the design's (design intensity), and **match**: fit a texture (displacement) and a
+  mapper to the region (``model.matching``), shown in the comparison view
+  (``panels.compare``).
 """
 
 from __future__ import annotations
@@ -13,24 +20,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, SpinBox
 from napari.utils.notifications import show_info
 
 from ..model import analysis, render
-from ..model.scans import read_scan, window_limits
-from .common import guarded, session_for
+from ..model.scans import VIEW_ORIENTATION, VIEWS, layer_data, read_scan, rectangle_box
+from .common import DESIGN_LAYERS, SCENE_LAYERS, guarded, session_for
 from .compare import match_and_compare
 
 NEW_RECT, NEW_PAINT = "Draw a rectangle region", "Paint a region"
 
 
 def add_scan(viewer: Any, path: str | Path) -> Any:
-    """Open a NIfTI scan as a grayscale image layer placed by its affine (1-99 % window)."""
-    scan = read_scan(path)
-    lo, hi = window_limits("auto (1-99 %)", scan.data)
-    return viewer.add_image(scan.data, name=scan.name, colormap="gray",
-                            contrast_limits=(lo, hi), metadata={"affine": scan.affine},
-                            **scan.layer_kwargs())  # fmt: skip
+    """Open a NIfTI scan as a grayscale image layer placed by its affine (1-99 % window),
+    or a mask as a labels layer."""
+    data, kwargs, kind = layer_data(read_scan(path))
+    return getattr(viewer, f"add_{kind}")(data, **kwargs)
+
+
+def set_view(viewer: Any, view: str) -> None:
+    """Show the scan ``axial``, ``coronal`` or ``sagittal`` (2D, radiological reading)."""
+    if view not in VIEWS:
+        raise ValueError(f"view {view!r}; allowed: {', '.join(VIEWS)}")
+    if viewer.dims.ndim != 3:
+        return
+    viewer.dims.ndisplay = 2
+    viewer.dims.order = VIEWS[view]
+    viewer.camera.orientation2d = VIEW_ORIENTATION
+    viewer.reset_view()
 
 
 def _placement(layer: Any) -> dict[str, Any]:
@@ -49,25 +66,36 @@ def _spacing(layer: Any) -> tuple[float, ...]:
 
 
 class Scans(Container):
-    """Open a scan, draw a region, measure it, match the design's mapper to it."""
+    """Open a scan, choose its view, draw a region, measure it, match the design to it."""
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.session = session_for(napari_viewer)
+        # scan and view
         self._file = FileEdit(mode="r", filter="*.nii *.nii.gz", label="NIfTI scan")
         self._open = PushButton(text="Open scan")
         self._scan = ComboBox(choices=self._images, label="scan layer")
-        self._region = ComboBox(choices=self._regions, label="region layer")
+        self._view = ComboBox(choices=list(VIEWS), value="axial", label="view")
+        # region
         self._rect = PushButton(text=NEW_RECT)
+        self._slab = SpinBox(value=1, min=1, max=512, label="slab (slices)",
+                             tooltip="a rectangle becomes a box this many slices deep")  # fmt: skip
         self._paint = PushButton(text=NEW_PAINT)
+        self._region = ComboBox(choices=self._regions, label="region layer",
+                                tooltip="a drawn or painted region, or a loaded mask")  # fmt: skip
+        every = "0: every labelled voxel; N: the voxels of label N"
+        self._label = SpinBox(value=0, min=0, max=65535, label="mask label", tooltip=every)
+        # measure and match
         self._measure = PushButton(text="Measure region")
         self._match = PushButton(text="Match texture to region")
         self._stats = Label(value="")
         self._stats.native.setWordWrap(True)
-        self.extend([self._file, self._open, self._scan, self._rect, self._paint, self._region,
-                     self._measure, self._match, self._stats])  # fmt: skip
+        self.extend([self._file, self._open, self._scan, self._view, self._rect, self._slab,
+                     self._paint, self._region, self._label, self._measure, self._match,
+                     self._stats])  # fmt: skip
         self._open.changed.connect(self._on_open)
+        self._view.changed.connect(self._on_view)
         self._rect.changed.connect(lambda _=None: self.new_region("shapes"))
         self._paint.changed.connect(lambda _=None: self.new_region("labels"))
         self._measure.changed.connect(self._on_measure)
@@ -75,12 +103,24 @@ class Scans(Container):
         for ev in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
             ev.connect(lambda _=None: self.reset_choices())
 
-    def _images(self, _: Any = None) -> list[str]:
-        return [ly.name for ly in self.viewer.layers if ly._type_string == "image"]
+    # ---- scan and view
+    def _images(self, _: Any = None) -> list[str | None]:
+        """Image layers that can be "the scan": never the studio's own (design, scene)."""
+        own = set(DESIGN_LAYERS) | set(SCENE_LAYERS)
+        names = [ly.name for ly in self.viewer.layers
+                 if ly._type_string == "image" and ly.name not in own]  # fmt: skip
+        scans = [n for n in names if self.viewer.layers[n].metadata.get("fdif_scan")]
+        return [*scans, *(n for n in names if n not in scans)] or [None]
 
-    def _regions(self, _: Any = None) -> list[str]:
-        return [ly.name for ly in self.viewer.layers if ly._type_string in ("shapes", "labels")
-                and ly.metadata.get("fdif_region")]  # fmt: skip
+    def _regions(self, _: Any = None) -> list[str | None]:
+        """Drawn or painted regions, and Labels layers (a loaded mask) of the scan's shape."""
+        scan = self._scan.value if hasattr(self, "_scan") else None
+        shape = self.viewer.layers[scan].data.shape if scan in self.viewer.layers else None
+        own = set(DESIGN_LAYERS) | set(SCENE_LAYERS)
+        names = [ly.name for ly in self.viewer.layers if ly.name not in own and (
+            ly.metadata.get("fdif_region") or (ly._type_string == "labels"
+                                               and ly.data.shape == shape))]  # fmt: skip
+        return names or [None]
 
     def scan_layer(self) -> Any:
         if not self._scan.value:
@@ -90,12 +130,24 @@ class Scans(Container):
     @guarded
     def _on_open(self, _: Any = None) -> None:
         layer = add_scan(self.viewer, str(self._file.value))
+        if layer._type_string == "labels":  # a mask: a region of the scan
+            self.reset_choices()
+            self._region.value = layer.name
+            show_info(f"opened mask {layer.name}: {layer.data.shape}; pick its mask label")
+            return
         self._scan.value = layer.name
-        show_info(f"opened {layer.name}: {layer.data.shape}, {layer.scale} mm")
+        set_view(self.viewer, str(self._view.value))
+        show_info(f"opened {layer.name}: {layer.data.shape}, {_spacing(layer)} mm, "
+                  f"{layer.metadata['units']}, {self._view.value}")  # fmt: skip
 
     @guarded
+    def _on_view(self, view: str) -> None:
+        set_view(self.viewer, view)
+
+    # ---- region
+    @guarded
     def new_region(self, kind: str) -> Any:
-        """A Shapes (rectangle) or Labels (paint) layer in the scan's own voxel frame."""
+        """A Shapes (rectangle, in any view) or Labels (paint) layer in the scan's voxels."""
         scan = self.scan_layer()
         meta = {"fdif_region": True, "scan": scan.name}
         name = f"{scan.name} region"
@@ -113,13 +165,26 @@ class Scans(Container):
         return layer
 
     def region_mask(self) -> np.ndarray:
+        """The region's voxels on the scan: rectangles as boxes over the slab, painted
+        voxels, or the mask's label (``mask label``; 0: every labelled voxel)."""
         if not self._region.value:
             raise ValueError("draw a region first (a rectangle or painted voxels on the scan)")
         layer, scan = self.viewer.layers[self._region.value], self.scan_layer()
+        shape = scan.data.shape
         if layer._type_string == "shapes":
-            return layer.to_labels(labels_shape=scan.data.shape) > 0
-        return np.asarray(layer.data) > 0
+            if not len(layer.data):
+                raise ValueError("draw a rectangle on the scan first (the region is empty)")
+            mask = np.zeros(shape, bool)
+            for vertices in layer.data:
+                mask |= rectangle_box(vertices, shape, int(self._slab.value))
+            return mask
+        data = np.asarray(layer.data)
+        if data.shape != shape:
+            raise ValueError(f"mask {layer.name!r} {data.shape} does not match the scan {shape}")
+        n = int(self._label.value)
+        return data == n if n else data > 0
 
+    # ---- measure and match
     @guarded
     def _on_measure(self, _: Any = None) -> analysis.Region:
         return self.measure()
@@ -137,17 +202,20 @@ class Scans(Container):
     def stats_text(self) -> str:
         s = self.session
         rows = []
+        units = self.scan_layer().metadata.get("units", "scan units") if self._scan.value else ""
         if s.region is not None:
-            rows.append(f"<b>region</b>: {s.region.stats.row()}")
+            rows.append(f"<b>region</b> ({units}): {s.region.stats.row()}")
         if s.volumes is not None:
             st = analysis.object_stats(s.volumes.image, s.volumes.label, s.volumes.scale)
-            rows.append(f"<b>design</b>: {st.row() if st else 'empty'}")
+            lo, hi = s.volumes.request.recipe.spec.clip
+            rows.append(f"<b>design</b> (design intensity {lo:g}–{hi:g}): "
+                        f"{st.row() if st else 'empty'}")  # fmt: skip
         if s.sample is not None and s.sample_preset is not None:
             sp = render.frame(tuple(s.sample_preset.volume.shape), tuple(s.sample.image.shape),
                               tuple(s.sample_preset.volume.spacing))[0]  # fmt: skip
             st = analysis.object_stats(s.sample.image.cpu().numpy(),
                                        s.sample.label.cpu().numpy(), sp)  # fmt: skip
-            rows.append(f"<b>scene</b>: {st.row() if st else 'empty'}")
+            rows.append(f"<b>scene</b> (design intensity): {st.row() if st else 'empty'}")
         if s.match is not None:
             rows.append("<b>match</b>: " + "<br>".join(s.match.summary()[1:]))
         return "<br>".join(rows)

@@ -1,4 +1,5 @@
-"""The FDIF Studio dock: every panel in one tab widget, and the Plots dock beside it."""
+"""The FDIF Studio dock: every panel of ``PANELS`` with a tab in one tab widget, and the
+other panels (the Plots) as docks beside it."""
 
 from __future__ import annotations
 
@@ -6,37 +7,34 @@ from typing import Any
 
 from qtpy.QtWidgets import QTabWidget
 
+from ..panel_list import PANELS
+from . import panel_class
 from .common import scroll
-from .designer import Designer
-from .export import Export
-from .gallery import Gallery
-from .plots import Plots
-from .preset_editor import PresetEditor
-from .scans import Scans
-from .scene import Scene
-from .views import Views
-
-TABS = ("Designer", "Gallery", "Scene", "Preset", "View", "Scan", "Export")
 
 
 class Studio(QTabWidget):
-    """All studio panels in one dock; the Plots open as a second dock in the same window."""
+    """All studio panels in one dock; each is also an attribute (``studio.designer``)."""
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()
-        self.designer = Designer(napari_viewer)
-        self.gallery = Gallery(napari_viewer)
-        self.scene = Scene(napari_viewer)
-        self.preset_editor = PresetEditor(napari_viewer)
-        self.views = Views(napari_viewer)
-        self.scans = Scans(napari_viewer)
-        self.export = Export(napari_viewer)
-        panels = (self.designer.native, self.gallery, self.scene.native, self.preset_editor,
-                  self.views.native, self.scans.native, self.export.native)  # fmt: skip
-        for name, widget in zip(TABS, panels, strict=True):
-            self.addTab(widget if name == "Gallery" else scroll(widget), name)
+        docks = []
+        for p in (p for p in PANELS if p.with_studio):
+            panel = panel_class(p.module, p.cls)(napari_viewer)
+            setattr(self, p.attr, panel)
+            if p.tab is None:
+                docks.append((p, panel))
+                continue
+            widget = getattr(panel, "native", panel)
+            self.addTab(scroll(widget) if p.scroll else widget, p.tab)
         self.setMinimumWidth(400)
-        self.plots = Plots(napari_viewer)
         window = getattr(napari_viewer, "window", None)
         if window is not None:
-            window.add_dock_widget(self.plots, name="FDIF Plots", area="bottom")
+            for p, panel in docks:
+                window.add_dock_widget(panel, name=f"FDIF {p.widget}", area="bottom")
+
+    def show_panel(self, module: str) -> None:
+        """Bring the tab of panel ``module`` (``"scans"``) to the front."""
+        tabs = [p.module for p in PANELS if p.tab is not None]
+        if module not in tabs:
+            raise ValueError(f"panel {module!r}; tabs: {', '.join(tabs)}")
+        self.setCurrentIndex(tabs.index(module))

@@ -184,3 +184,71 @@ def test_cli_sample_and_generate_take_formula_presets(tmp_path) -> None:
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "__import__" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+# ---- noise families in formulas: perlin(x, y, z, freq), fbm(x, y, z, freq, octaves)
+def test_noise_functions_in_formulas_are_the_engines_noise_and_deterministic() -> None:
+    from fdif_core.engine.textures import expression as E
+    from fdif_core.engine.textures.displacements import gradient_noise, perlin3
+
+    pts = torch.rand(4000, 3, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    one = E.displacement_field(pts, expr="0.05 * perlin(x, y, z, f)", f=6.0)
+    torch.testing.assert_close(one, 0.05 * perlin3(pts * 6.0, seed=0))
+    fbm = E.displacement_field(pts, expr="a * fbm(x, y, z, 4, 3)", a=0.1)
+    torch.testing.assert_close(fbm, gradient_noise(pts, 0.1, 4.0, 3, 0.5, 0))
+    again = E.displacement_field(pts, expr="a * fbm(x, y, z, 4, 3)", a=0.1)
+    assert torch.equal(fbm, again) and fbm.std() > 0.005
+    lo, hi = E.displacement_bounds(expr="0.05 * perlin(x, y, z, 6)")
+    assert lo == pytest.approx(-0.055) and hi == pytest.approx(0.055)  # ±1.1 × 0.05
+    assert float(one.abs().max()) <= hi
+
+
+def test_mapper_formulas_take_noise_of_d_and_lines() -> None:
+    from fdif_core.engine.textures import expression as E
+
+    d = torch.linspace(-10, 0, 50)
+    g = E.mapper_field(d, expr="64 + 20 * fbm(d, 0, 0, 0.5, 2)\n  + 8 * perlin(d, d, 0, 1)")
+    assert g.shape == d.shape and 30 < float(g.mean()) < 100
+
+
+@pytest.mark.parametrize(
+    ("expr", "why"),
+    [
+        ("perlin(x, y, z, x)", "freq must be numbers or named parameters"),
+        ("fbm(x, y, z, 4, 2.5)", "octaves = 2.5; allowed: an integer 1..8"),
+        ("fbm(x, y, z, 4, 9)", "octaves = 9; allowed: an integer 1..8"),
+        ("perlin(x, y, z)", "perlin() takes 4 arguments"),
+    ],
+)
+def test_noise_functions_refuse_bad_arguments_in_one_line(expr: str, why: str) -> None:
+    from fdif_core.engine.textures import expression as E
+
+    with pytest.raises(E.ExpressionError, match=r"^expression: .*") as err:
+        E.check_displacement({"expr": expr})
+    assert why in str(err.value) and "\n" not in str(err.value)
+
+
+def test_mapper_formulas_see_position_in_object_coordinates() -> None:
+    from fdif_core.engine.textures import expression as E
+
+    spec = EngineSpec(classes=["sphere"], shape=(32, 32, 32), per_volume=1,
+                      mappers=[Mapper("m", "expression", {"expr": "64 + 60 * sin(3 * x)"})],
+                      displacements=[], include_none=True)  # fmt: skip
+    recipe = Recipe(spec)
+    assert recipe.mappers[0].uses_position
+    obj = ObjectSpec("sphere", {"radius": 12.0}, Pose.identity(), 0, -1)
+    image = recipe.render([obj], (32, 32, 32)).image.float()
+    inside = recipe.render([obj], (32, 32, 32)).label > 0
+    # the intensity follows array axis 0 (x) and not y or z
+    prof = [
+        (image * inside).sum(dim=tuple(b for b in range(3) if b != a))
+        / inside.sum(dim=tuple(b for b in range(3) if b != a)).clamp(min=1)
+        for a in range(3)
+    ]
+    assert float(prof[0].max() - prof[0].min()) > 40
+    assert float(prof[1][8:24].std()) < 2 and float(prof[2][8:24].std()) < 2
+    d_only = Mapper("d", "expression", {"expr": "clip(128 + 12 * d, 0, 128)"})
+    assert not d_only.uses_position
+    assert not E.mapper_uses_position({"expr": "d * 2"})
+    g = E.mapper_field(torch.tensor([-1.0, -2.0]), None, expr="10 + x - d")  # x = 0 w/o points
+    assert g.tolist() == [11.0, 12.0]

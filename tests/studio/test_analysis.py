@@ -78,7 +78,7 @@ def test_export_of_the_design_writes_a_reopenable_design(tmp_path) -> None:
     session = Session()
     session.design.set_knob("radius", 0.2)
     paths = export_sample(session, tmp_path, "d0", "design")
-    assert [p.name for p in paths][-1] == "d0_design.yaml"
+    assert [p.name for p in paths][-2:] == ["d0_design.yaml", "d0_preset.yaml"]
     img = nib.load(paths[0])
     assert img.shape == tuple(load_preset("quickstart").volume.shape)  # the edited preset's
     assert np.asarray(img.dataobj).max() > 0

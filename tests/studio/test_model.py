@@ -260,3 +260,17 @@ def test_the_studio_imports_nothing_from_training() -> None:
             elif isinstance(node, ast.Import):
                 found += [f"{path.name}: {a.name}" for a in node.names if "training" in a.name]
     assert len(list(root.rglob("*.py"))) > 20 and found == []
+
+
+def test_a_mapper_formula_of_position_bands_the_preview_along_x() -> None:
+    s = DesignState(shape=(32, 32, 32))
+    s.set_knob("radius", 0.4)
+    s.set_mapper("expression", {"expr": "64 + 50 * sin(4 * x)"})
+    req = s.request(32)
+    vol = render_volumes(req)
+    np.testing.assert_array_equal(vol.image, req.recipe.render([req.obj], req.shape).image)
+    inside = vol.label > 0
+    others = [tuple(b for b in range(3) if b != a) for a in range(3)]
+    mean = [(vol.image * inside).sum(o) / np.maximum(inside.sum(o), 1) for o in others]
+    assert mean[0][8:24].max() - mean[0][8:24].min() > 40  # bands along x
+    assert mean[1][8:24].std() < 3 and mean[2][8:24].std() < 3

@@ -18,6 +18,7 @@ if not (os.environ.get("DISPLAY") or os.environ.get("QT_QPA_PLATFORM") == "offsc
 
 from fdif_core.presets import load_preset
 from fdif_studio import panels as W
+from fdif_studio.model import families
 from fdif_studio.panels.common import DESIGN_LAYERS, session_for
 from fdif_studio.panels.layers import CAMERA_3D
 
@@ -207,6 +208,13 @@ def test_gallery_picks_a_class_by_eye(make_napari_viewer, qtbot, tmp_path, monke
     g.load()
     assert not g.items["torus"].icon().isNull() and g.items["cone"].icon().isNull()
     assert len(list((tmp_path / "thumbnails").glob("*.png"))) == 3
+    g.search.setText("star 6")
+    shown = g.filter()
+    assert shown and all("star" in n and "6" in n for n in shown) and "star_6_prism_convex" in shown
+    assert g.items["torus"].isHidden() and not g.items["star_6_prism_convex"].isHidden()
+    g.search.setText("")
+    g.family.setCurrentText(g.family_of["torus"])
+    assert set(g.filter()) == set(families()[g.family_of["torus"]])
     g._on_click(g.items["star_6_prism_convex"])
     wait(qtbot, d)
     assert d.state.primitive == "star_6_prism_convex" and d._primitive.value == d.state.primitive

@@ -57,7 +57,14 @@ def wait(qtbot, widget, timeout: int = 30_000) -> None:
     qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
 
 
-def small_designer(viewer, qtbot) -> W.Designer:
+PLAIN = {"knobs": {"radius": 0.275}, "displacement": "none", "displacement_params": {},
+         "mapper": "linear", "mapper_params": {"slope": 10.0}}  # fmt: skip
+"""A plain sphere (the tests' starting design; a new session opens with a texture)."""
+
+
+def small_designer(viewer, qtbot, plain: bool = True) -> W.Designer:
+    if plain:
+        session_for(viewer).design.restore(PLAIN)
     d = W.Designer(viewer)
     d._drag_res.value, d._full_res.value = 32, 48
     wait(qtbot, d)
@@ -353,8 +360,11 @@ def test_export_and_sample_data(make_napari_viewer, qtbot, tmp_path):
     wait(qtbot, scene)
     paths = W.Export(viewer).export(tmp_path, "s0")
     assert [p.name for p in paths] == [
-        "s0_image.nii.gz", "s0_label.nii.gz", "s0_montage.png", "s0_design.yaml"
+        "s0_image.nii.gz", "s0_label.nii.gz", "s0_montage.png", "s0_design.yaml",
+        "s0_preset.yaml"
     ]  # fmt: skip
+    saved = load_preset(paths[4])  # the strict loader reads the exported preset back
+    assert saved.name == "s0" and saved.classes.names() == load_preset("quickstart").classes.names()
     img = np.asarray(nib.load(paths[0]).dataobj)
     np.testing.assert_array_equal(img, viewer.layers["scene image"].data)
     edge = load_preset("quickstart").volume.shape[0]

@@ -26,6 +26,9 @@ from typing import Any
 import torch
 
 from ...errors import UserError
+from . import formula_functions
+from .formula_functions import FUNCTIONS
+from .formula_functions import as_tensor as _t
 
 MAX_CHARS = 400
 MAX_NODES = 160
@@ -40,37 +43,6 @@ class ExpressionError(UserError, ValueError):
     """A formula that is refused: one line naming the token and what is allowed."""
 
 
-def _where(c: Value, a: Value, b: Value) -> Value:
-    ref = next((v for v in (c, a, b) if isinstance(v, torch.Tensor)), None)
-    if ref is None:
-        return a if c else b
-    c, a, b = (v if isinstance(v, torch.Tensor) else torch.tensor(float(v), device=ref.device)
-               for v in (c, a, b))  # fmt: skip
-    return torch.where(c.bool(), a, b)
-
-
-def _t(v: Value) -> torch.Tensor:
-    return v if isinstance(v, torch.Tensor) else torch.tensor(float(v))
-
-
-FUNCTIONS: dict[str, tuple[int, Callable[..., Value]]] = {
-    # name: (number of arguments, torch implementation)
-    "sin": (1, lambda a: torch.sin(_t(a))),
-    "cos": (1, lambda a: torch.cos(_t(a))),
-    "tanh": (1, lambda a: torch.tanh(_t(a))),
-    "exp": (1, lambda a: torch.exp(_t(a))),
-    "log": (1, lambda a: torch.log(_t(a))),
-    "sqrt": (1, lambda a: torch.sqrt(_t(a))),
-    "abs": (1, lambda a: _t(a).abs()),
-    "floor": (1, lambda a: torch.floor(_t(a))),
-    "ceil": (1, lambda a: torch.ceil(_t(a))),
-    "sign": (1, lambda a: torch.sign(_t(a))),
-    "min": (2, lambda a, b: torch.minimum(_t(a), _t(b))),
-    "max": (2, lambda a, b: torch.maximum(_t(a), _t(b))),
-    "mod": (2, lambda a, b: torch.remainder(_t(a), b)),
-    "clip": (3, lambda a, lo, hi: _t(a).clamp(lo, hi)),
-    "where": (3, _where),
-}
 BINARY: dict[type, Callable[[Value, Value], Value]] = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
@@ -133,7 +105,9 @@ def _parse(text: str, variables: tuple[str, ...]) -> ast.expr:
 
 
 def check(text: str, variables: tuple[str, ...], params: dict[str, float]) -> ast.expr:
-    """Parse and check ``text``; return its tree. Raises ``ExpressionError`` (one line)."""
+    """Parse and check ``text`` (line breaks count as spaces); return its tree. Raises
+    ``ExpressionError`` (one line)."""
+    text = " ".join(text.split()) if isinstance(text, str) else text
     tree = _parse(text, variables)
     names = set(variables) | set(params) | set(CONSTANTS)
     count = 0
@@ -187,6 +161,10 @@ def _check_node(node, text, variables, names, params) -> None:
                 f"expression: {node.func.id}() takes {n} argument{'s' * (n > 1)}, "
                 f"got {len(node.args)} in {_describe(node, text)!r}"
             )
+        numbers = [formula_functions.number_value(a, params) for a in node.args]
+        why = formula_functions.check_numbers(node.func.id, numbers)
+        if why:
+            raise ExpressionError(f"expression: {why} in {_describe(node, text)!r}")
     else:
         what = {ast.Attribute: "attribute access", ast.Subscript: "subscript",
                 ast.Lambda: "lambda", ast.ListComp: "comprehension",
@@ -377,6 +355,8 @@ def _call_interval(name: str, args: list[Interval]) -> Interval:
                 math.ceil(a[1]) if math.isfinite(a[1]) else a[1])  # fmt: skip
     if name == "sign":
         return (-1.0, 1.0)
+    if name in formula_functions.FUNCTIONS:
+        return (-formula_functions.BOUND, formula_functions.BOUND)
     if name == "min":
         return (min(a[0], args[1][0]), min(a[1], args[1][1]))
     if name == "max":
@@ -392,7 +372,7 @@ def _call_interval(name: str, args: list[Interval]) -> Interval:
 
 # ------------------------------------------------------------------ the two families
 DISPLACEMENT_VARS = ("x", "y", "z")
-MAPPER_VARS = ("d",)
+MAPPER_VARS = ("d", "x", "y", "z")  # x, y, z: object coordinates / (G/2), as Δ's
 DOMAIN = 8.0
 """Displacement bounds hold for |x̂|, |ŷ|, |ẑ| <= DOMAIN: every voxel a culling decision
 can concern, for volumes with edges up to twice their shortest and moderate shear."""
@@ -446,13 +426,24 @@ def mapper_formula(params: dict[str, Any]) -> tuple[Formula, dict[str, float], b
     return compile_expression(expr, MAPPER_VARS, numeric), numeric, outside == 1.0
 
 
-def mapper_field(d: torch.Tensor, **params: Any) -> torch.Tensor:
+def mapper_uses_position(params: dict[str, Any]) -> bool:
+    """Whether a mapper formula reads x, y or z (else the engine passes d alone)."""
+    tree = mapper_formula(params)[0].tree
+    return any(isinstance(n, ast.Name) and n.id in "xyz" for n in ast.walk(tree))
+
+
+def _position_box() -> dict[str, Interval]:
+    return dict.fromkeys(DISPLACEMENT_VARS, (-DOMAIN, DOMAIN))
+
+
+def mapper_field(d: torch.Tensor, x: torch.Tensor | None = None, **params: Any) -> torch.Tensor:
     """g(d) of a typed formula: inside the surface only (``outside: 0``, the default), or
     everywhere with values below the halo cutoff dropped outside (``outside: 1``)."""
     from .mappers import HALO_CUTOFF
 
     formula, numeric, outside = mapper_formula(params)
-    v = _field(formula({**numeric, "d": d}), d)
+    pos = {n: 0.0 if x is None else x[:, i].contiguous() for i, n in enumerate("xyz")}
+    v = _field(formula({**numeric, **pos, "d": d}), d)
     if not outside:
         return torch.where(d <= 0.0, v, torch.zeros_like(v))
     keep = (d <= 0.0) | (v.abs() >= HALO_CUTOFF)
@@ -468,7 +459,7 @@ def mapper_halo(**params: Any) -> float:
         return 0.0
 
     def quiet(h: float) -> bool:  # |g| < cutoff on all of [h, D_MAX]
-        lo, hi = formula.bounds({"d": (h, D_MAX)}, numeric)
+        lo, hi = formula.bounds({"d": (h, D_MAX), **_position_box()}, numeric)
         return max(abs(lo), abs(hi)) < HALO_CUTOFF
 
     if not quiet(D_MAX / 2):
@@ -485,7 +476,7 @@ def mapper_halo(**params: Any) -> float:
 def check_mapper(params: dict[str, Any]) -> None:
     formula, numeric, _ = mapper_formula(params)
     mapper_halo(**params)
-    lo, hi = formula.bounds({"d": (-D_MAX, 0.0)}, numeric)  # sanity: finite where drawn
+    lo, hi = formula.bounds({"d": (-D_MAX, 0.0), **_position_box()}, numeric)  # finite?
     del lo, hi
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import torch
@@ -112,6 +113,18 @@ class Mapper(Instance):
 
     families: ClassVar[Registry[MapperFamily]] = FAMILIES
     kind: ClassVar[str] = "mapper"
+
+    @cached_property
+    def uses_position(self) -> bool:
+        """A formula that reads x, y or z (object coordinates / (G/2)): the engine then
+        passes them as well as d."""
+        return self.spec.check is not None and expression.mapper_uses_position(self.resolved())
+
+    def __call__(self, d: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """g(d); a formula reading x, y, z gets them from ``x`` (N, 3) (0 when None)."""
+        if self.spec.check is not None:
+            return self.spec.fn(d, x, **self.resolved())
+        return self.spec.fn(d, **self.resolved())
 
     def halo(self) -> float:
         """Voxels outside the surface where the mapper can still exceed HALO_CUTOFF."""
