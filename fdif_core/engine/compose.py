@@ -292,13 +292,27 @@ class Recipe:
                 break
             starts, centres = grid.split(starts[~sure], size, size // 2, stop)
             size //= 2
-        idx, pts = grid.block_voxels(torch.cat(whole), BLOCK, shape, ref)
+        whole_starts = torch.cat(whole)
         unsure = starts[~sure]
+        keep = None
         if len(unsure):
             sub = grid.sub_block_centres(unsure, BLOCK, shape).view(-1, 3)
             keep = (self._block_bounds(obj, cls, sub, BLOCK // 2, shape)[0] <= reach).view(-1, 8)
-            more = grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref)
-            idx, pts = torch.cat([idx, more[0]]), torch.cat([pts, more[1]])
+        if any(n % BLOCK for n in shape):  # partial blocks: lists of unknown length
+            idx, pts = grid.block_voxels(whole_starts, BLOCK, shape, ref)
+            if keep is not None:
+                more = grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref)
+                idx, pts = torch.cat([idx, more[0]]), torch.cat([pts, more[1]])
+            return idx, self.world(pts, shape)
+        # one buffer: whole blocks first, then the kept sub-blocks (no concatenation)
+        n_whole = len(whole_starts) * BLOCK**3
+        n_sub = 0 if keep is None else int(keep.sum()) * (BLOCK // 2) ** 3
+        idx = torch.empty(n_whole + n_sub, dtype=torch.int64, device=device)
+        pts = torch.empty(n_whole + n_sub, 3, dtype=torch.float32, device=device)
+        grid.block_voxels(whole_starts, BLOCK, shape, ref, out=(idx[:n_whole], pts[:n_whole]))
+        if keep is not None:
+            out = (idx[n_whole:], pts[n_whole:])
+            grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref, out=out)
         return idx, self.world(pts, shape)
 
     def _block_bounds(
@@ -352,7 +366,9 @@ class Recipe:
                 g = mapper(phi, self.mapper_position(obj, pts[s : s + CHUNK]))
                 flat_image.index_add_(0, idx[s : s + CHUNK], g)
                 inside.append(idx[s : s + CHUNK][phi <= 0.0])
-            masks.append(torch.cat(inside) if inside else idx[:0])
+            masks.append(
+                inside[0] if len(inside) == 1 else torch.cat(inside) if inside else idx[:0]
+            )
         volumes = [0 if m is None else len(m) for m in masks]
         lo_clip, hi_clip = self.spec.clip
         image_u8 = image.clamp_(lo_clip, hi_clip).to(torch.uint8)

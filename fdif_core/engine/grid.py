@@ -77,18 +77,31 @@ def align(slices: tuple[slice, ...], size: int, shape: Shape3) -> tuple[slice, .
 
 
 def block_voxels(
-    starts: torch.Tensor, size: int, shape: Shape3, ref: Shape3
+    starts: torch.Tensor,
+    size: int,
+    shape: Shape3,
+    ref: Shape3,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flat indices and reference coordinates of every voxel of the blocks at ``starts``.
 
     Built as block origin + in-block offset, so the arithmetic per voxel is the same
     whichever blocks are kept (culled and full-grid renders agree bit for bit).
+    ``out``: (K size^3,) and (K size^3, 3) buffers written in place (only when every
+    block is whole: ``shape`` a multiple of ``size``).
     """
     dev = starts.device
     offsets = cube_offsets(size, 1, dev)
     base, origin = voxel_index_points(starts, shape, ref)
     step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=dev)
     off_flat = (offsets[:, 0] * shape[1] + offsets[:, 1]) * shape[2] + offsets[:, 2]
+    if out is not None:
+        k, m = len(starts), len(offsets)
+        torch.add(base[:, None], off_flat[None], out=out[0].view(k, m))
+        torch.add(
+            origin[:, None, :], offsets.to(torch.float32)[None] * step, out=out[1].view(k, m, 3)
+        )
+        return out
     idx = (base[:, None] + off_flat[None]).reshape(-1)
     pts = (origin[:, None, :] + offsets.to(torch.float32)[None] * step).reshape(-1, 3)
     if any(n % size for n in shape):  # partial blocks at the volume's far faces
@@ -127,13 +140,19 @@ def sub_block_centres(starts: torch.Tensor, size: int, shape: Shape3) -> torch.T
 
 
 def sub_block_voxels(
-    starts: torch.Tensor, keep: torch.Tensor, size: int, shape: Shape3, ref: Shape3
+    starts: torch.Tensor,
+    keep: torch.Tensor,
+    size: int,
+    shape: Shape3,
+    ref: Shape3,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`block_voxels` restricted to the sub-blocks marked in ``keep`` (K, 8).
 
     Each voxel is computed from its block's origin and its in-block offset exactly as
     :func:`block_voxels` computes it (same values, bit for bit), listed sub-block by
-    sub-block.
+    sub-block. ``out``: buffers of (kept sub-blocks x (size / 2)^3) voxels written in
+    place (only when ``shape`` is a multiple of ``size``).
     """
     dev, half = starts.device, size // 2
     corner = cube_offsets(size, half, dev)  # (8, 3)
@@ -144,6 +163,17 @@ def sub_block_voxels(
     off_flat = ((offsets[:, 0] * shape[1] + offsets[:, 1]) * shape[2] + offsets[:, 2]).view(8, -1)
     blk, sub = keep.nonzero(as_tuple=True)
     base, origin = voxel_index_points(starts, shape, ref)
+    if out is not None:
+        k, m = len(blk), off_flat.shape[1]
+        torch.add(
+            base.index_select(0, blk)[:, None], off_flat.index_select(0, sub), out=out[0].view(k, m)
+        )
+        torch.add(
+            origin.index_select(0, blk)[:, None, :],
+            off_pts.index_select(0, sub),
+            out=out[1].view(k, m, 3),
+        )
+        return out
     idx = (base.index_select(0, blk)[:, None] + off_flat.index_select(0, sub)).reshape(-1)
     pts = origin.index_select(0, blk)[:, None, :] + off_pts.index_select(0, sub)
     pts = pts.reshape(-1, 3)
