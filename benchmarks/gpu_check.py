@@ -39,6 +39,9 @@ from typing import Any
 
 import torch
 
+from fdif_core.cli.commands._common import checked_device
+
+CPU_RUN = "--device cpu --size 64 --infer-size 64 --render-volumes 1 --steps 1 --skip 0 --tiny"
 PRESETS = {
     "swinunetr": "fdif-paper",
     "resenc_l": "fdif-paper-resencl",
@@ -262,10 +265,10 @@ def check_finetune(t: Table, dev, size: int, infer: int, steps: int, skip: int, 
             volume, cfg.patch_size, cfg.sw_batch_size, model, overlap=cfg.sw_overlap
         )
         sync(dev)
-    infer = time.perf_counter() - t0
-    t.data["sliding_window_s"] = infer
+    infer_s = time.perf_counter() - t0
+    t.data["sliding_window_s"] = infer_s
     t.add(f"sliding-window inference, {infer}³ volume (overlap {cfg.sw_overlap})",
-          f"{infer:.2f} s")  # fmt: skip
+          f"{infer_s:.2f} s")  # fmt: skip
 
 
 def main() -> None:
@@ -280,7 +283,7 @@ def main() -> None:
     ap.add_argument("--tiny", action="store_true", help="small networks (CPU smoke run)")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     args = ap.parse_args()
-    dev = torch.device(args.device)
+    dev = checked_device(args.device, "benchmarks/gpu_check.sh", CPU_RUN)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.set_float32_matmul_precision("high")

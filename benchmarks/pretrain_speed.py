@@ -30,9 +30,11 @@ def main() -> None:
 
     import torch
 
+    from fdif_core.cli.commands._common import checked_device
     from fdif_core.presets import load_preset
     from fdif_core.training.pretrain import pretrain, read_log
 
+    dev = checked_device(args.device, "benchmarks/pretrain_speed.py", "--device cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = load_preset(args.preset)
@@ -44,7 +46,7 @@ def main() -> None:
         res = pretrain(
             preset,
             tmp,
-            device=args.device,
+            device=dev,
             workers=args.workers,
             max_steps=args.steps,
             progress=False,

@@ -47,3 +47,11 @@ class ArgumentError(UserError):
         where = name if value is None else f"{name} {value}"
         super().__init__(f"{where}: {message}")
         self.name, self.message, self.value = name, message, value
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a command; it exits ``128 + signum`` (130 or 143)."""
+
+    def __init__(self, message: str = "", signum: int = 2) -> None:
+        super().__init__(message)
+        self.signum = signum

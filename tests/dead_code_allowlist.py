@@ -20,6 +20,7 @@ get_reader  # fdif_studio/_reader.py
 _.choices  # fdif_studio/panels/designer.py
 _.opacity  # fdif_studio/panels/layers.py
 _.zoom  # fdif_studio/panels/layers.py, tests/studio/test_widgets.py
+_.center  # fdif_studio/panels/layers.py (the camera's centre, zoom to the object)
 # nnU-Net's trainer reads the attributes a test trainer sets
 _.num_epochs  # tests/core/nnunet_tiny_train.py
 _.num_iterations_per_epoch
@@ -28,3 +29,5 @@ _.perform_actual_validation
 # the warnings module calls showwarning; pytest reads pytestmark
 _.showwarning  # tests/core/test_bad_inputs.py
 pytestmark  # tests/core/test_nnunet_e2e.py, tests/studio/test_panels.py, test_widgets.py
+# pytest reads a conftest's collect_ignore
+collect_ignore  # tests/conftest.py

@@ -1,10 +1,12 @@
 """Evaluation of a segmentation network on labelled cases.
 
-Sliding-window inference (MONAI, Gaussian blending) on the preprocessed image, softmax
-probabilities mapped back to each case's original geometry by inverting the preprocessing
-(``Invertd``: crop, resampling, orientation), argmax, NIfTI written with the original affine;
-per-case and per-class Dice (``DiceMetric``) and surface Dice at given tolerances in mm
-(``SurfaceDiceMetric``, normalised surface distance) in the original spacing.
+Sliding-window inference (MONAI's windows, Gaussian blending) on the preprocessed image,
+streamed slab by slab (:mod:`.sliding`); softmax probabilities mapped back to each case's
+original geometry by inverting the preprocessing (crop, resampling, orientation) and reduced
+to their argmax slab by slab (:mod:`.inverse`), NIfTI written with the original affine;
+per-case and per-class Dice and surface Dice at given tolerances in mm (normalised surface
+distance; MONAI's ``DiceMetric`` / ``SurfaceDiceMetric`` definitions, computed by
+:mod:`.surface`) in the original spacing. See docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -54,24 +56,16 @@ def case_metrics(
         gives None (excluded from means, as nnU-Net does), a present class that the
         prediction misses gives 0.
     """
-    from monai.metrics import DiceMetric, SurfaceDiceMetric
-    from monai.networks.utils import one_hot
+    from .surface import label_metrics
 
     n = len(labels)
-    p = torch.as_tensor(np.asarray(pred), dtype=torch.int64)[None, None]
-    r = torch.as_tensor(np.asarray(ref), dtype=torch.int64)[None, None]
+    p, r = (np.asarray(a) for a in (pred, ref))
+    p, r = (a if np.issubdtype(a.dtype, np.integer) else a.astype(np.int64) for a in (p, r))
     if p.shape != r.shape:
-        raise ValueError(f"prediction shape {tuple(p.shape[2:])} != reference {tuple(r.shape[2:])}")
-    p1, r1 = one_hot(p, n), one_hot(r, n)
-    dice = DiceMetric(include_background=False, reduction="none", ignore_empty=True)
-    scores: dict[str, list[float]] = {"dice": dice(p1, r1)[0].tolist()}
-    for tol in tolerances:
-        nsd = SurfaceDiceMetric([float(tol)] * (n - 1), include_background=False, reduction="none")
-        with warnings.catch_warnings():  # MONAI 1.5+ warns about its own internal argument
-            warnings.filterwarnings("ignore", ".*get_mask_edges", FutureWarning)
-            values = nsd(p1, r1, spacing=[float(s) for s in spacing])
-        scores[nsd_key(tol)] = values[0].tolist()
-    present = [bool((r1[0, c] > 0).any()) for c in range(1, n)]
+        raise ValueError(f"prediction shape {p.shape} != reference {r.shape}")
+    m = label_metrics(p, r, n, spacing, tolerances)
+    scores = {"dice": m["dice"], **{nsd_key(t): m["nsd"][k] for k, t in enumerate(tolerances)}}
+    present = np.bincount(r.ravel().astype(np.int64), minlength=n)[1:n] > 0
     out: dict[str, dict[str, float | None]] = {}
     for c, name in enumerate(labels[1:]):
         out[name] = {
@@ -79,6 +73,14 @@ def case_metrics(
             for k, v in scores.items()
         }
     return out
+
+
+def empty_classes(pred: np.ndarray, ref: np.ndarray, labels: Sequence[str]) -> list[str]:
+    """Classes the reference has and the prediction lacks entirely (scored 0)."""
+    n = len(labels)
+    p = np.bincount(np.asarray(pred).ravel(), minlength=n)
+    r = np.bincount(np.asarray(ref).ravel(), minlength=n)
+    return [labels[c] for c in range(1, n) if r[c] > 0 and p[c] == 0]
 
 
 def mean_over(values: list[float | None]) -> float | None:
@@ -111,6 +113,7 @@ class Predictor:
         sw_batch_size: windows per forward pass.
         device: torch device of the network.
         amp: autocast dtype (``bf16`` / ``fp16``) or ``off``.
+        progress: show a progress bar over the windows of each case.
     """
 
     model: torch.nn.Module
@@ -120,6 +123,7 @@ class Predictor:
     sw_batch_size: int = 2
     device: torch.device | str = "cpu"
     amp: str = "off"
+    progress: bool = False
 
     def __post_init__(self) -> None:
         self.transform = preprocess_transforms(self.plan, label=False)
@@ -147,21 +151,41 @@ class Predictor:
             )
         return out[0].float().cpu()
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a window batch on the network's device (autocast as configured)."""
+        dev = torch.device(self.device)
+        dtype = amp_dtype(self.amp)
+        with torch.no_grad(), torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
+            return self.model(x.to(dev))
+
     def predict(self, item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Label map of one case in its original geometry, and the original affine."""
-        from monai.data import MetaTensor
-        from monai.transforms import Invertd
+        """Label map of one case in its original geometry, and the original affine.
+
+        Streams: sliding-window logits arrive slab by slab (:mod:`.sliding`), each slab's
+        softmax is mapped back to the original grid and reduced to its argmax there
+        (:mod:`.inverse`); no full-size probability volume is ever held.
+        """
+        from .inverse import ArgmaxWriter
+        from .sliding import sliding_chunks
 
         with tracking_meta():  # affines are needed throughout, whatever the global setting
             data = preprocess_case(self.transform, {k: v for k, v in item.items() if k != "label"})
-            probs = torch.softmax(self.logits(data["image"]), 0)
-            data["pred"] = MetaTensor(probs, meta=data["image"].meta)
-            data["pred"].applied_operations = list(data["image"].applied_operations)
-            inv = Invertd("pred", self.transform, orig_keys="image", nearest_interp=False)(data)
-            pred = inv["pred"]
-            affine = np.asarray(pred.affine, dtype=np.float64)
-        dtype = np.dtype(label_dtype(probs.shape[0]))
-        return torch.argmax(pred.as_tensor(), 0).numpy().astype(dtype), affine
+        image = data["image"]
+        affine = np.asarray(image.meta["original_affine"], dtype=np.float64)
+        shape = tuple(int(s) for s in np.asarray(image.meta["spatial_shape"]).ravel()[:3])
+        n = len(self.plan.labels)
+        writer = ArgmaxWriter(
+            tuple(image.shape[1:]), np.asarray(image.affine, np.float64), shape, affine,
+            np.dtype(label_dtype(n)),
+        )  # fmt: skip
+        self.model.eval()
+        x = torch.as_tensor(image, dtype=torch.float32).as_subclass(torch.Tensor)
+        for start, logits in sliding_chunks(
+            x, self.forward, self.patch_size, overlap=self.overlap,
+            sw_batch_size=self.sw_batch_size, device=self.device, progress=self.progress,
+        ):  # fmt: skip
+            writer.add(start, torch.softmax(logits, 0))
+        return writer.result(), affine
 
 
 def save_label(path: Path, label: np.ndarray, affine: np.ndarray) -> None:
@@ -198,13 +222,15 @@ def evaluate_cases(
     Items without a ``label`` are predicted but not scored.
 
     Returns:
-        The metrics document also written to ``out_dir/metrics.json``.
+        The metrics document also written to ``out_dir/metrics.json``; ``empty`` lists,
+        per case, the classes of the reference that the prediction lacks entirely.
     """
     from ..errors import UserError
     from ..real.checks import check_label_array
 
     labels = predictor.plan.labels
     per_case: dict[str, dict[str, dict[str, float | None]]] = {}
+    empty: dict[str, list[str]] = {}
     for k, item in enumerate(items):
         case = str(item["case"])
         if "label" in item:  # checked before anything is predicted or written
@@ -215,8 +241,10 @@ def evaluate_cases(
                 raise UserError(f"case {case}: cannot read label {item['label']} ({msg})") from None
             ref = ref.reshape(ref.shape[-3:]) if ref.ndim > 3 else ref
             check_label_array(ref, case, item["label"], labels)
-            ref = ref.astype(np.int64)
-        pred, affine = predictor.predict(item)
+            ref = ref.astype(label_dtype(len(labels)))
+        with warnings.catch_warnings():  # third-party warnings stay off the terminal
+            warnings.simplefilter("ignore")
+            pred, affine = predictor.predict(item)
         save_label(out_dir / "predictions" / f"{case}.nii.gz", pred, affine)
         if "label" not in item:
             log(f"[{k + 1}/{len(items)}] {case}: predicted (no reference label)")
@@ -227,13 +255,16 @@ def evaluate_cases(
                 f"{ref.shape}; the image and label headers disagree"
             )
         per_case[case] = case_metrics(pred, ref, labels, spacing, tolerances)
+        empty[case] = empty_classes(pred, ref, labels)
         dices = [v["dice"] for v in per_case[case].values()]
         shown = mean_over(dices)
         log(
             f"[{k + 1}/{len(items)}] {case}: mean Dice "
             + (f"{shown:.4f}" if shown is not None else "n/a (no foreground in the label)")
+            + (f"; empty prediction: {', '.join(empty[case])}" if empty[case] else "")
         )
-    doc = {"classes": list(labels[1:]), "per_case": per_case, **summarize(per_case, labels)}
+    doc = {"classes": list(labels[1:]), "per_case": per_case, **summarize(per_case, labels),
+           "empty": {c: v for c, v in empty.items() if v}}  # fmt: skip
     write_text(out_dir / "metrics.json", json.dumps(doc, indent=2, allow_nan=False))
     write_text(out_dir / "metrics.csv", metrics_csv(per_case))
     return doc
@@ -286,6 +317,7 @@ def evaluate_checkpoint(
     device: torch.device | str = "cpu",
     overlap: float | None = None,
     tolerances: Sequence[float] = NSD_TOLERANCES_MM,
+    progress: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Evaluate a fine-tuned checkpoint on the fold's validation cases or the test cases.
@@ -296,6 +328,7 @@ def evaluate_checkpoint(
         split: ``val`` (the checkpoint's fold) or ``test`` (the dataset's test cases).
         out: output folder (default ``RUN/eval_<split>``).
         overlap: sliding-window overlap (default: the run's ``sw_overlap``).
+        progress: a progress bar over each case's sliding windows (stderr).
     """
 
     from ..errors import UserError, arg
@@ -309,7 +342,11 @@ def evaluate_checkpoint(
         info_file = run_dir / "run.json"
         if not info_file.is_file():
             raise UserError(f"{arg('dataset')}: not given and {info_file} does not name one")
-        dataset = json.loads(info_file.read_text())["dataset"]
+        from ..io.untrusted import read_json
+
+        dataset = read_json(info_file, "run.json").get("dataset")
+        if not isinstance(dataset, str) or not dataset.strip():
+            raise UserError(f"{arg('dataset')}: not given and {info_file} does not name one")
     ds = load_dataset(dataset)
     if list(ds.labels) != list(plan.labels):
         raise UserError(
@@ -346,6 +383,7 @@ def evaluate_checkpoint(
         int(state.get("sw_batch_size", 2)),
         device,
         str(state.get("amp", "off")),
+        progress,
     )
     out_dir = Path(out) if out else run_dir / f"eval_{split}"
     log(f"evaluating {weights} on {len(items)} {split} case(s) of {ds.name} -> {out_dir}")

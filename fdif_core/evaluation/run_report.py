@@ -118,14 +118,31 @@ def draw_report(item: dict[str, Any], labels: list[str], dice: dict[str, float |
 
 def report_run(
     run: str | Path, out: str | Path | None = None, device: str = "cpu",
-    volumes: int | None = None,
+    volumes: int | None = None, overwrite: bool = False,
 ) -> dict:  # fmt: skip
-    """Per-class validation Dice of a pre-training run and its labelled preview figure."""
+    """Per-class validation Dice of a pre-training run and its labelled preview figure.
+
+    ``out`` (default ``RUN/report.png``, the report's own file, replaced by each report)
+    goes through the output guard: never a run's own file or the checkpoint read, an
+    existing file only with ``overwrite``. ``volumes`` is checked against the preset's
+    ``limits`` (cases and memory) before anything is rendered.
+    """
+    from ..io.targets import check_new_file
+    from ..presets.limits import check_memory
+
     run = Path(run)
+    path = Path(out) if out is not None else run / "report.png"
+    check_new_file(path, arg("out"), overwrite or out is None)
     model, preset, ckpt = load_pretrained_run(run)
     labels = list(ckpt["label_names"])
-    if volumes is not None and volumes < 1:
-        raise UserError(f"report {arg('volumes')} {volumes}: must be at least 1")
+    count = preset.pretrain.val_volumes if volumes is None else volumes
+    if not 1 <= count <= preset.limits.max_cases and volumes is not None:
+        raise UserError(
+            f"report {arg('volumes')} {volumes}: allowed 1..{preset.limits.max_cases:,} "
+            "(limits.max_cases)"
+        )
+    shape = tuple(preset.pretrain.render_shape or preset.volume.shape)
+    check_memory(preset, "report", shape=shape, cases=count)  # type: ignore[arg-type]
     items = predict_validation(model, preset, device, volumes)
     if not items:
         raise UserError(f"report: {run}'s preset has pretrain.val_volumes 0; nothing to show")
@@ -133,7 +150,6 @@ def report_run(
     vals = [v for v in dice.values() if v is not None]
     mean = float(np.mean(vals)) if vals else None
     best = max(items, key=lambda it: len(np.unique(it["label"])))
-    path = Path(out) if out else run / "report.png"
     title = (f"{preset.name}: synthetic validation volume {best['index']}, checkpoint step "
              f"{ckpt['step']}; class Dice over {len(items)} volumes {mean:.2f}")  # fmt: skip
     draw_report(best, labels, dice, path, title)

@@ -280,6 +280,10 @@ def _build_nnunet(in_channels: int, out_channels: int, patch_size: Shape3, **kw:
     if not kw["plans"]:
         raise UserError(_NO_PLANS)
     plans = kw["plans"]
+    from .nnunet_allow import check_plans, check_trainer_name  # before any import
+
+    check_plans(plans, "model_kwargs.plans")
+    check_trainer_name(kw["trainer"], "model_kwargs.trainer")
     cm = nnunet_configuration(plans, kw["configuration"], "model_kwargs.plans")
     cls = nnunet_trainer_class(kw["trainer"])
     pm = nnunet_module("nnunetv2.utilities.plans_handling.plans_handler").PlansManager(plans)

@@ -93,6 +93,17 @@ def check_sizes(preset: Preset) -> str | None:
                 f"{name}.patch_size {list(cfg.patch_size)} is {_fmt(math.prod(cfg.patch_size))}"
                 f" voxels; at most {_fmt(lim.max_voxels)} (limits.max_voxels)"
             )
+    if "pretrain" in preset.model_fields_set:  # a pre-training recipe: its crops must fit
+        cfg = preset.pretrain
+        volume = tuple(cfg.render_shape or shape)
+        over = [a for a in range(3) if cfg.patch_size[a] > volume[a]]
+        if over:
+            where = "pretrain.render_shape" if cfg.render_shape else "volume.shape"
+            return (
+                f"pretrain.patch_size {list(cfg.patch_size)} is larger than the volumes it is "
+                f"cut from ({where} {list(volume)}) along axis {over[0]}; lower patch_size or "
+                f"raise {where} (patches are never padded silently)"
+            )
     if preset.pretrain.val_volumes > lim.max_cases:
         return f"pretrain.val_volumes: at most {_fmt(lim.max_cases)} (limits.max_cases)"
     return None
@@ -198,6 +209,9 @@ def estimate(
         queued = (2 * max(workers, 0) + 1) * cfg.batch_size * cfg.grad_accum
         est.add("batches in flight", queued * voxels * SAMPLE_BYTES_PER_VOXEL)
         est.add("validation volumes", cfg.val_volumes * voxels * SAMPLE_BYTES_PER_VOXEL)
+    elif command == "report":  # every validation volume kept: image, label, prediction
+        est.add("rendering", render)
+        est.add("validation volumes kept", (cases or 1) * voxels * SAMPLE_BYTES_PER_VOXEL)
     elif command == "bench":  # the naive baseline evaluates every voxel for every object
         est.add("rendering", 2 * render)
     elif command == "finetune":  # real cases: their size is known once they are read

@@ -7,16 +7,19 @@ every arm with ``scratch``, paired by fold and seed. ``studies/*.yaml`` are exam
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from .base import Strict
+from .limits import MAX_VOXELS
 from .loader import read_preset_file
 from .preset import PresetError, format_error
 
 SCRATCH = "scratch"
+SEED_MAX = 2**32 - 1  # as a preset's seed
 DATA_SOURCES = ("tptbox-spine", "pyradiomics")
 
 
@@ -38,8 +41,8 @@ class StudyDataset(Strict):
 class StudyFold(Strict):
     """One fold: its validation cases and its training pool, in the order regimes take them."""
 
-    val: list[str] = Field(min_length=1)
-    train: list[str] = Field(min_length=1)
+    val: list[str] = Field(min_length=1, max_length=100_000)
+    train: list[str] = Field(min_length=1, max_length=100_000)
 
     @model_validator(mode="after")
     def _disjoint(self) -> StudyFold:
@@ -52,7 +55,7 @@ class StudyFold(Strict):
 class StudyArm(Strict):
     """A pre-training arm: a preset with a pre-training recipe, or none (``scratch``)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)  # a folder name
     preset: str | None = Field(None, description="preset file or shipped name; null = scratch")
 
 
@@ -73,11 +76,13 @@ class StudySpec(Strict):
     name: str
     description: str = ""
     dataset: StudyDataset
-    folds: list[StudyFold] = Field(min_length=1)
+    folds: list[StudyFold] = Field(min_length=1, max_length=100)
     regimes: dict[str, PositiveInt] = Field(
         min_length=1, description="regime name -> training cases per fold (first N of train)"
     )
-    seeds: list[int] = Field(min_length=1, description="fine-tuning seeds, paired across arms")
+    seeds: list[Annotated[int, Field(ge=0, le=SEED_MAX)]] = Field(
+        min_length=1, max_length=1000, description="fine-tuning seeds, paired across arms"
+    )
     arms: list[StudyArm] = Field(min_length=2)
     pretrain_shape: tuple[PositiveInt, PositiveInt, PositiveInt] | None = Field(
         None, description="render the arms' volumes at this shape (presets are resolution-free)"
@@ -91,12 +96,24 @@ class StudySpec(Strict):
     ci: Literal["t", "bootstrap"] = "t"
     quick: StudyQuick = StudyQuick()
 
+    @field_validator("pretrain_shape")
+    @classmethod
+    def _shape(cls, v: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if v is not None and math.prod(v) > MAX_VOXELS:
+            raise ValueError(
+                f"{list(v)} is {math.prod(v):,} voxels; at most {MAX_VOXELS:,} "
+                "(limits.max_voxels of the presets)"
+            )
+        return v
+
     @field_validator("regimes")
     @classmethod
     def _names(cls, v: dict[str, int]) -> dict[str, int]:
         for name in v:
-            if not name.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"regime name {name!r}: letters, digits, - and _ only")
+            if not name.replace("_", "").replace("-", "").isalnum() or len(name) > 100:
+                raise ValueError(
+                    f"regime name {name[:40]!r}: letters, digits, - and _ only, at most 100"
+                )
         return v
 
     @model_validator(mode="after")

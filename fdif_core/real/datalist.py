@@ -15,7 +15,6 @@ Class names and channel modalities come from the dataset's own JSON.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,15 +149,9 @@ def load_dataset(path: str | Path, *, check: bool = True) -> Dataset:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
+    from ..io.untrusted import read_json
+
+    return read_json(path, "dataset description (JSON)", dict)
 
 
 def _channels(meta: dict[str, Any], key: str, source: Path) -> list[str]:
@@ -325,13 +318,26 @@ def check_case(case: Case, num_channels: int) -> None:
         UserError: naming the case and the file (missing, unreadable, shape or affine
             mismatch).
     """
+    import os
+    import stat
+
     import numpy as np
+
+    from ..io.untrusted import file_kind
 
     files = [*case.images, *([case.label] if case.label is not None else [])]
     for f in files:
-        if not f.is_file():
-            what = "label" if f == case.label else "image"
-            raise UserError(f"case {case.id}: missing {what} file {f}")
+        what = "label" if f == case.label else "image"
+        try:
+            mode = os.stat(f).st_mode
+        except OSError:
+            raise UserError(f"case {case.id}: missing {what} file {f}") from None
+        if not stat.S_ISREG(mode):  # a FIFO would block, /dev/zero never end
+            link = " (through a symlink)" if f.is_symlink() else ""
+            raise UserError(
+                f"case {case.id}: {what} {f} is {file_kind(mode)}{link}; a dataset holds "
+                "regular files only"
+            )
     headers = [(f, _header(case, f)) for f in files if f.name.endswith(NIFTI_ENDINGS)]
     if not headers:
         return

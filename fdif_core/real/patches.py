@@ -69,7 +69,9 @@ def cached_cases(
     from monai.data import CacheDataset, Dataset, PersistentDataset
 
     guarded = Guard(transform)
-    items = [{**it, "stamp": _stamp(it)} for it in items]  # a changed file misses the cache
+    # the key is the case's files (real paths: a study's regime views of one dataset share
+    # it) and their size and time (a changed file misses the cache), not the run
+    items = [{**_real_paths(it), "stamp": _stamp(it)} for it in items]
     try:
         if mode == "memory":
             ds = CacheDataset(items, guarded, num_workers=0, progress=False)
@@ -108,6 +110,20 @@ def padding_note(cases: Any, patch_size: tuple[int, int, int]) -> str | None:
         f"note: {len(small)} of {len(shapes)} preprocessed case(s) are smaller than the patch "
         f"{tuple(patch_size)} (down to {least}); they are zero-padded to it"
     )
+
+
+def _real_paths(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` with its image and label paths resolved (symlinks followed)."""
+    out = dict(item)
+    for key in ("image", "label"):
+        if key in out:
+            v = out[key]
+            out[key] = (
+                [str(Path(f).resolve()) for f in v]
+                if isinstance(v, list)
+                else str(Path(v).resolve())
+            )
+    return out
 
 
 def _stamp(item: dict[str, Any]) -> str:

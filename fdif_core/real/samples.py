@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..io.atomic import atomic_path, write_text
+from ..io.untrusted import read_json
 from .preprocess import tracking_meta
 
 PACKAGE, VERSION = "pyradiomics", "3.0.1"
@@ -139,7 +140,7 @@ def pyradiomics_dataset(
         "file_ending": ".nii.gz",
         "source": {"package": f"{PACKAGE}=={VERSION}", "cases": cases, "roi_mm": list(roi_mm)},
     }
-    if done.is_file() and json.loads(done.read_text()) == meta:
+    if done.is_file() and read_json(done, "conversion marker", None) == meta:
         return root
     src = _extract(fetch_sdist(cache), cache or cache_root())
     load = LoadImage(image_only=True)  # NRRD via pynrrd; affine converted to RAS

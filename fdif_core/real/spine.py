@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..io.atomic import atomic_path, write_text
+from ..io.untrusted import read_json
 from .samples import cache_root, pip_fetch
 
 PACKAGE, VERSION = "tptbox", "1.1.0"
@@ -117,7 +118,7 @@ def spine_dataset(out: str | Path, *, slabs: int = SLABS, cache: Path | None = N
         },
     }
     done = root / "dataset.json"
-    if done.is_file() and json.loads(done.read_text()) == meta:
+    if done.is_file() and read_json(done, "conversion marker", None) == meta:
         return root
     cache = cache or cache_root()
     files = _extract(

@@ -57,16 +57,20 @@ def kfold_splits(ids: list[str], n_splits: int = 5, seed: int = NNUNET_SEED) -> 
 
 def read_splits(path: Path) -> list[dict]:
     """Read and check a ``splits_final.json``."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: cannot read splits ({err})") from None
+    from ..io.untrusted import read_json
+
+    data = read_json(path, "splits file", list)
     ok = isinstance(data, list) and all(
-        isinstance(s, dict) and isinstance(s.get("train"), list) and isinstance(s.get("val"), list)
+        isinstance(s, dict)
+        and isinstance(s.get("train"), list)
+        and isinstance(s.get("val"), list)
+        and all(isinstance(c, str) for c in s["train"] + s["val"])
         for s in data
     )
     if not ok or not data:
-        raise UserError(f"{path}: expected a list of {{'train': [...], 'val': [...]}} folds")
+        raise UserError(
+            f"{path}: expected a list of {{'train': [case ids], 'val': [case ids]}} folds"
+        )
     return data
 
 
@@ -100,7 +104,7 @@ def fold_cases(
     ids = sorted(ds.cases)
     own = ds.root / SPLITS_FILE
     recorded = run_dir / SPLITS_FILE if run_dir is not None else None
-    if own.is_file():
+    if own.exists() or own.is_symlink():  # read (and checked) whatever it is
         splits = read_splits(own)
     elif recorded is not None and recorded.is_file():
         splits = read_splits(recorded)

@@ -7,7 +7,11 @@ exists is skipped, an interrupted training run is resumed from its ``last.pt``):
 - ``OUT/results/<regime>/<arm>/fold<k>_seed<s>.json``: one fine-tuning run of the arm on
   fold ``k`` with seed ``s`` (all arms see the same cases, steps and seed), evaluated on the
   fold's validation cases with the *last* checkpoint (no selection on the validation set),
-  and its validation Dice curve.
+  its validation Dice curve, its fine-tuning and evaluation times and its count of empty
+  class predictions (a class of a validation label that the network never predicts).
+
+Every preprocessed case is cached under ``OUT/cache/<plan digest>`` keyed by the case's
+files (not the run), so arms, seeds and regimes that share a plan share the cache.
 
 :mod:`.study_report` then writes the table (means, 95 % intervals, paired tests against
 ``scratch``) and the learning-curve figure.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,7 @@ import yaml
 
 from ..errors import UserError, arg
 from ..io.atomic import write_text
+from ..io.untrusted import read_json, read_json_lines
 from ..presets import Preset, load_preset, parse_preset
 from ..presets.study import SCRATCH, StudyArm, StudySpec
 
@@ -34,10 +40,11 @@ DONE = "done.json"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    """A unit's result read back: None when it is not there yet; refused when it is not a
+    regular file of finite JSON (one line)."""
+    if not path.exists() and not path.is_symlink():
         return None
+    return read_json(path, "study result", dict)
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
@@ -46,15 +53,26 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Rows of a run's ``log.jsonl`` (missing file: none)."""
-    if not path.is_file():
+    if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_json_lines(path, "run log")
 
 
-def _resolve(name: str, base: Path | None) -> str:
-    """A preset path relative to the spec's folder, else the name as given (shipped)."""
-    if base is not None and (base / name).is_file():
-        return str(base / name)
+def _resolve(name: str, base: Path | None, field: str = "preset") -> str:
+    """A path relative to the spec's folder (it must stay inside it: no absolute paths, no
+    ``..`` leaving it, symlinks resolved), else the name as given (a shipped preset)."""
+    if base is None:
+        return name
+    root = base.resolve()
+    given = Path(name)
+    if given.is_absolute() or ".." in given.parts or (base / name).exists():
+        full = (base / name).resolve()
+        if not full.is_relative_to(root):
+            raise UserError(
+                f"study {field} {name!r}: leaves the spec's folder {base}; give a path inside "
+                "it, or a shipped preset name"
+            )
+        return str(full)
     return name
 
 
@@ -70,7 +88,7 @@ def study_dataset(spec: StudySpec, out: Path, base: Path | None) -> Path:
 
         return pyradiomics_dataset(out / "data" / "base")
     assert spec.dataset.path is not None
-    path = Path(_resolve(spec.dataset.path, base))
+    path = Path(_resolve(spec.dataset.path, base, "dataset.path"))
     if not (path / "dataset.json").is_file() or not (path / "imagesTr").is_dir():
         raise UserError(f"study dataset.path {path}: not an nnU-Net v2 raw folder")
     return path
@@ -95,7 +113,8 @@ def regime_dataset(spec: StudySpec, base_ds: Path, regime: str, out: Path) -> Pa
         if not link.exists():
             link.symlink_to((base_ds / sub).resolve(), target_is_directory=True)
     shutil.copyfile(base_ds / "dataset.json", root / "dataset.json")
-    if _read_json(root / "splits_final.json") != splits:
+    have = root / "splits_final.json"
+    if not have.exists() or read_json(have, "splits file", list) != splits:
         _write_json(root / "splits_final.json", splits)  # type: ignore[arg-type]
     return root
 
@@ -104,7 +123,7 @@ def regime_dataset(spec: StudySpec, base_ds: Path, regime: str, out: Path) -> Pa
 def arm_preset(spec: StudySpec, arm: StudyArm, base: Path | None) -> Preset:
     """The arm's preset with the study's shared ``pretrain:`` budget and render shape."""
     assert arm.preset is not None
-    preset = load_preset(_resolve(arm.preset, base))
+    preset = load_preset(_resolve(arm.preset, base, f"arms.{arm.name}.preset"))
     data = yaml.safe_load(preset.to_yaml())
     data["pretrain"] = {**(data.get("pretrain") or {}), **spec.pretrain}
     if spec.pretrain_shape is not None:
@@ -112,8 +131,15 @@ def arm_preset(spec: StudySpec, arm: StudyArm, base: Path | None) -> Preset:
     return parse_preset(data, f"study arm {arm.name} ({arm.preset})")
 
 
-def available_arms(spec: StudySpec, base: Path | None, log: Log) -> dict[str, Preset | None]:
-    """Arm name -> preset (None for scratch); arms whose preset is missing are skipped."""
+def available_arms(
+    spec: StudySpec, base: Path | None, log: Log, device: str = "cpu"
+) -> dict[str, Preset | None]:
+    """Arm name -> preset (None for scratch); arms whose preset is missing are skipped.
+
+    An arm whose preset exists but cannot be used with the study's budget (a bad value,
+    over its limits, more memory than the machine has) is refused: the study would
+    otherwise start and stop at that arm."""
+    from ..presets.limits import check_memory, check_workers, cpu_training
     from ..presets.preset import PresetError
 
     arms: dict[str, Preset | None] = {}
@@ -122,9 +148,19 @@ def available_arms(spec: StudySpec, base: Path | None, log: Log) -> dict[str, Pr
             arms[arm.name] = None
             continue
         try:
-            arms[arm.name] = arm_preset(spec, arm, base)
+            preset = arm_preset(spec, arm, base)
         except PresetError as err:
+            if "no such preset" not in str(err):
+                raise
             log(f"arm {arm.name}: skipped, its preset cannot be used ({err})")
+            continue
+        cfg = preset.pretrain
+        if cfg is None:
+            raise UserError(f"study arm {arm.name} ({arm.preset}): no pretrain: section")
+        check_workers(cfg.num_workers, f"study arm {arm.name}: pretrain.num_workers", 0)
+        extra = cpu_training(cfg) if device.startswith("cpu") else ()
+        check_memory(preset, "pretrain", workers=cfg.num_workers, extra=extra)
+        arms[arm.name] = preset
     return arms
 
 
@@ -173,7 +209,7 @@ def pretrain_arm(name: str, preset: Preset, out: Path, device: str, log: Log) ->
 # --------------------------------------------------------------------------- fine-tuning
 def finetune_preset(spec: StudySpec, base: Path | None, seed: int, quick: bool) -> Preset:
     """The shared fine-tuning preset, with the unit's seed and the study's curve interval."""
-    preset = load_preset(_resolve(spec.finetune, base))
+    preset = load_preset(_resolve(spec.finetune, base, "finetune"))
     if preset.finetune is None:
         raise UserError(f"study finetune: {spec.finetune} has no finetune: section")
     data = yaml.safe_load(preset.to_yaml())
@@ -221,7 +257,12 @@ def finetune_unit(
             cache_dir=out / "cache", progress=False, log_fn=quiet,
         )  # fmt: skip
     wall = time.perf_counter() - t0
-    doc = evaluate_checkpoint(run / "last.pt", dataset, split="val", device=device, log=quiet)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():  # third-party warnings never reach the terminal
+        warnings.simplefilter("ignore")
+        doc = evaluate_checkpoint(run / "last.pt", dataset, split="val", device=device, log=quiet)
+    eval_s = time.perf_counter() - t0
+    empty = sum(len(v) for v in doc.get("empty", {}).values())
     rows = read_jsonl(run / "log.jsonl")
     result = {
         **unit,
@@ -232,11 +273,24 @@ def finetune_unit(
         "curve": {str(r["step"]): r["val_dice"] for r in rows if "val_dice" in r},
         "train_s": round(sum(r.get("step_s", 0.0) for r in rows), 1),
         "wall_s": round(wall, 1),
+        "eval_s": round(eval_s, 1),
+        "empty": empty,
     }
     _write_json(res, result)
     dice = doc["mean"].get("dice")
-    log(f"{regime} {arm} fold {fold} seed {seed}: Dice {dice:.4f} ({wall:.0f} s)")
+    shown = f"{dice:.4f}" if dice is not None else "n/a"
+    note = f", {empty} empty class prediction(s)" if empty else ""
+    log(f"{regime} {arm} fold {fold} seed {seed}: Dice {shown} (fine-tuning {wall:.0f} s, "
+        f"evaluation {eval_s:.0f} s{note})")  # fmt: skip
     return result
+
+
+def time_note(results: list[dict[str, Any]]) -> str:
+    """One line: total fine-tuning and evaluation time of the units (and their ratio)."""
+    train = sum(float(r.get("wall_s") or 0.0) for r in results)
+    ev = sum(float(r.get("eval_s") or 0.0) for r in results)
+    ratio = f" ({100 * ev / train:.0f} % of fine-tuning)" if train > 0 else ""
+    return f"time: fine-tuning {train:.0f} s, evaluation {ev:.0f} s{ratio}"
 
 
 def plan_units(spec: StudySpec, arms: list[str]) -> list[dict[str, Any]]:
@@ -268,14 +322,18 @@ def run_study(
     from .study_report import write_report
 
     out = Path(out)
+    _check_out(out)
     if quick:
         spec = spec.quick_version()
     if report_only:
         return _report_only(spec, out, log)
+    arms = available_arms(spec, base, log, device)  # every check before anything is written
+    presets = {s: finetune_preset(spec, base, s, quick) for s in spec.seeds}
+    if spec.dataset.path is not None:
+        _resolve(spec.dataset.path, base, "dataset.path")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "study.yaml", yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False))
     base_ds = study_dataset(spec, out, base)
-    arms = available_arms(spec, base, log)
     weights: dict[str, str | None] = {SCRATCH: None}
     pretrained: dict[str, dict[str, Any]] = {}
     for name, preset in arms.items():
@@ -283,7 +341,6 @@ def run_study(
             weights[name] = str(pretrain_arm(name, preset, out, device, log))
             pretrained[name] = _read_json(out / "pretrain" / name / DONE) or {}
     datasets = {r: regime_dataset(spec, base_ds, r, out) for r in spec.regimes}
-    presets = {s: finetune_preset(spec, base, s, quick) for s in spec.seeds}
     units = plan_units(spec, list(arms))
     log(f"study {spec.name}: {len(units)} fine-tuning runs ({len(arms)} arms)")
     results = [
@@ -291,9 +348,24 @@ def run_study(
                       device, log)
         for u in units
     ]  # fmt: skip
+    log(time_note(results))
     return write_report(spec, results, pretrained, out, skipped=[
         a.name for a in spec.arms if a.name not in arms
     ])  # fmt: skip
+
+
+def _check_out(out: Path) -> None:
+    """A study folder is new, empty, or an earlier study (continued): never another folder
+    with files in it."""
+    from ..io.targets import visible_entries
+
+    if out.is_dir() and not (out / "study.yaml").is_file():
+        names = visible_entries(out)
+        if names:
+            raise UserError(
+                f"{arg('out')} {out}: holds files of something else ({', '.join(names[:3])}); a "
+                "study goes into a new or empty folder, or continues its own"
+            )
 
 
 def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
@@ -306,6 +378,7 @@ def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
                if (r := _read_json(result_path(out, u["regime"], u["arm"], u["fold"], u["seed"])))]
     pretrained = {a: d for a in arms if (d := _read_json(out / "pretrain" / a / DONE))}
     present = {r["arm"] for r in results}
-    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs")
+    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs; "
+        + time_note(results))  # fmt: skip
     missing = [a for a in arms if a not in present]
     return write_report(spec, results, pretrained, out, skipped=missing)

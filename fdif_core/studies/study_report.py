@@ -73,6 +73,7 @@ def summarize_study(spec: StudySpec, results: list[dict[str, Any]]) -> dict[str,
             curve = [v for r in units if (v := curve_mean(r)) is not None]
             if curve:
                 row["metrics"][f"{OVERALL}/{CURVE}"] = _cell(curve, spec.ci)
+            row["empty"] = sum(int(r.get("empty") or 0) for r in units)
             if arm != SCRATCH:
                 row["vs_scratch"] = _vs_scratch(units, base)
             rows[arm] = row
@@ -154,16 +155,19 @@ def format_study(summary: dict[str, Any], spec: StudySpec) -> str:
     for regime, rows in summary["regimes"].items():
         n_train = spec.regimes[regime]
         lines += [f"**{regime}** ({n_train} training case(s) per fold; mean over folds x "
-                  f"seeds, 95 % {summary['ci']} interval)", ""]  # fmt: skip
+                  f"seeds, 95 % {summary['ci']} interval; empty: class predictions that are "
+                  "empty though the label has the class, scored 0, over all runs)",
+                  ""]  # fmt: skip
         cols = [f"{c} {m}" for c in ["overall", *classes] for m in ("Dice", "NSD 2 mm")]
         cols.append("curve mean Dice")
-        lines += ["| arm | n | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+        lines += ["| arm | n | empty | " + " | ".join(cols) + " |",
+                  "|---" * (len(cols) + 3) + "|"]  # fmt: skip
         for arm, row in rows.items():
             cells = [_fmt(row["metrics"].get(f"{c}/{m}")) for c in [OVERALL, *classes]
                      for m in METRICS]  # fmt: skip
             cells.append(_fmt(row["metrics"].get(f"{OVERALL}/{CURVE}")))
             n = row["metrics"].get(f"{OVERALL}/dice", {}).get("n", 0)
-            lines.append(f"| {arm} | {n} | " + " | ".join(cells) + " |")
+            lines.append(f"| {arm} | {n} | {row.get('empty', 0)} | " + " | ".join(cells) + " |")
         lines += ["", "| arm vs scratch | pairs | Δ Dice [95 % CI] | Wilcoxon p | q (BH) "
                   "| paired t p | Δ NSD 2 mm [95 % CI] | Wilcoxon p | Δ curve Dice [95 % CI] "
                   "| Wilcoxon p |", "|---" * 10 + "|"]  # fmt: skip

@@ -11,6 +11,7 @@ resuming at step ``s`` only needs ``t = s * grad_accum``.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import torch
 
 from ..engine.compose import Recipe, sample_seed
 from ..errors import ArgumentError, UserError
+from ..io.untrusted import file_kind
 from ..presets.preset import Preset
 from ..real.datalist import load_dataset
 
@@ -145,6 +147,29 @@ class DiskSource:
     def __init__(self, root: str | Path, cfg: StreamConfig, num_labels: int) -> None:
         self.cfg = cfg
         self.pairs = find_pairs(Path(root), num_labels)
+        self.note = self._padding_note()
+
+    def _padding_note(self) -> str | None:
+        """One line when volumes are smaller than the patch (zero-padded), as fine-tuning
+        says it; from the NIfTI headers (no voxel is read)."""
+        import nibabel as nib
+
+        patch = tuple(self.preset.pretrain.patch_size)
+        small = []
+        for img_path, _ in self.pairs:
+            try:
+                shape = tuple(nib.load(str(img_path)).shape[:3])
+            except Exception:  # unreadable: refused with its name when it is loaded
+                continue
+            if len(shape) == 3 and any(a < p for a, p in zip(shape, patch, strict=True)):
+                small.append(shape)
+        if not small:
+            return None
+        least = tuple(min(s[a] for s in small) for a in range(3))
+        return (
+            f"note: {len(small)} of {len(self.pairs)} volume(s) are smaller than the patch "
+            f"{patch} (down to {least}); they are zero-padded to it"
+        )
 
     def name(self, index: int) -> str:
         return str(self.pairs[index % len(self.pairs)][0])
@@ -168,7 +193,7 @@ def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
     if not root.is_dir():
         raise ArgumentError("data", f"{root} is not a folder")
     cands = [root / "dataset.json", *sorted(root.glob("Dataset*/dataset.json"))]
-    meta_path = next((c for c in cands if c.is_file()), None)
+    meta_path = next((c for c in cands if c.exists() or c.is_symlink()), None)
     if meta_path is None:
         raise ArgumentError("data", f"no dataset.json in {root} (make one with fdif-core generate)")
     ds = load_dataset(meta_path.parent, check=False)  # headers are read when a volume is
@@ -177,9 +202,13 @@ def find_pairs(root: Path, num_labels: int) -> list[tuple[Path, Path]]:
             f"{meta_path}: labels: {ds.num_classes} labels, but the preset makes {num_labels}"
         )
     pairs = [(c.images[0], c.label) for c in ds.training if c.label is not None]
-    missing = [p for pair in pairs for p in pair if not p.is_file()]
+    missing = [p for pair in pairs for p in pair if not p.exists()]
     if missing:
         raise ArgumentError("data", f"{missing[0]} is listed in {meta_path.name} but missing")
+    special = [p for pair in pairs for p in pair if not p.is_file()]
+    if special:  # a FIFO would block, /dev/zero never end
+        kind = file_kind(os.stat(special[0]).st_mode)
+        raise ArgumentError("data", f"{special[0]} is {kind}; a dataset holds regular files only")
     return pairs
 
 
@@ -284,11 +313,14 @@ class BatchStream(torch.utils.data.IterableDataset):
 
 
 def quiet_worker(_worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: Ctrl-C goes to the training process, which saves a
-    checkpoint and stops its workers; a worker that died of it first would lose the step."""
+    """DataLoader ``worker_init_fn``: SIGINT and SIGTERM sent to the whole process group
+    (Ctrl-C, ``timeout``, SLURM, torchrun) are for the training process, which saves a
+    checkpoint and stops its workers (DataLoader ends them itself); a worker that died of
+    it first would lose the step and print "DataLoader worker ... killed by signal"."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def collate_none(batch: Batch) -> Batch:

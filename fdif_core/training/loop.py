@@ -169,6 +169,9 @@ class _Monitor:
         threading.excepthook = self._hook
 
 
+REPEAT_S = 2.0  # a second Ctrl-C later than this interrupts without the checkpoint
+
+
 @contextmanager
 def _signals_stop(flag: list[int]) -> Iterator[None]:
     """SIGINT / SIGTERM set ``flag[0]`` (the loop stops after the step in flight); the same
@@ -178,10 +181,17 @@ def _signals_stop(flag: list[int]) -> Iterator[None]:
         yield
         return
 
+    first = [0.0]
+
     def handler(signum: int, frame: Any) -> None:
-        if flag[0] == signum:
+        # The same stop often arrives twice: to the process group and again from a
+        # launcher forwarding it (torchrun, srun). Only a second Ctrl-C a while after the
+        # first interrupts at once; a repeated SIGTERM waits for the checkpoint.
+        now = time.monotonic()
+        if flag[0] == signal.SIGINT == signum and now - first[0] > REPEAT_S:
             raise KeyboardInterrupt
-        flag[0] = flag[0] or signum
+        if not flag[0]:
+            flag[0], first[0] = signum, now
 
     sigs = (signal.SIGINT, signal.SIGTERM)
     old = {s: signal.signal(s, handler) for s in sigs}

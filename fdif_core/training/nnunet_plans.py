@@ -20,7 +20,6 @@ Importing this module pulls in no nnU-Net; functions import it when called.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError, arg
+from ..io import untrusted
+from ..io.guard import check_identifier, same_path
 from ..networks import (
     build_network,
     nnunet_configuration,
@@ -35,6 +36,7 @@ from ..networks import (
     nnunet_module,
     nnunet_trainer_class,
 )
+from ..networks.nnunet_allow import check_plans, check_trainer_name
 
 Shape3 = tuple[int, int, int]
 
@@ -49,15 +51,8 @@ _NOT_PLANS = {"dataset", "dataset_fingerprint", "splits_final"}
 
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such {what}") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise UserError(f"{path}: not a readable {what} ({err})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: not a {what} (a JSON object is expected)")
-    return data
+    """A plans file or ``dataset.json`` through the untrusted-JSON reader (one line)."""
+    return untrusted.read_json(path, what, dict)
 
 
 # --------------------------------------------------------------------------- a target's plans
@@ -116,19 +111,53 @@ def read_target(
     """The target of ``--nnunet-plans``: plans file, its ``dataset.json`` beside it, trainer."""
     path = Path(plans_path)
     plans = read_json(path, "nnU-Net plans file")
-    if "configurations" not in plans:
+    if not isinstance(plans.get("configurations"), dict):
         raise UserError(f"{path}: not an nnU-Net v2 plans file (no 'configurations')")
+    check_plans(plans, str(path))
+    check_trainer_name(trainer)
     ds_path = path.parent / "dataset.json"
-    if not ds_path.is_file():
+    if not ds_path.exists() and not ds_path.is_symlink():
         raise UserError(
             f"{ds_path}: missing; give the plans file inside $nnUNet_preprocessed/DatasetXXX_Name "
             "(nnUNetv2_plan_and_preprocess writes dataset.json beside it)"
         )
     target = Target(plans, read_json(ds_path, "dataset.json"), config, trainer, str(path))
-    target.manager  # noqa: B018 (checks the configuration)
+    check_geometry(target)
     nnunet_trainer_class(trainer)
     _check_builds(target)
     return target
+
+
+def check_geometry(target: Target) -> None:
+    """The configuration's patch and spacing are usable numbers (before any work), and the
+    labels of dataset.json are what nnU-Net reads; malformed plans are one line."""
+    from ..presets.limits import MAX_VOXELS
+
+    src = f"{target.source} ({target.configuration})"
+    try:
+        target.manager  # noqa: B018 (checks the configuration)
+        patch, spacing = list(target.manager.patch_size), list(target.manager.spacing)
+        target.input_channels()
+        target.outputs()
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, AssertionError) as err:
+        why = f"{type(err).__name__}: {str(err)[:80]}"
+        raise UserError(f"{src}: not a usable nnU-Net plans/dataset.json pair ({why})") from None
+    if len(patch) != 3 or any(isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 4096
+                              for p in patch):  # fmt: skip
+        raise UserError(f"{src}: patch_size {patch!r}: 3 whole numbers in 1..4096 expected")
+    voxels = math.prod(patch)
+    if voxels > MAX_VOXELS:
+        raise UserError(
+            f"{src}: patch_size {patch} is {voxels:,} voxels; at most "
+            f"{MAX_VOXELS:,} (limits.max_voxels)"
+        )
+    if len(spacing) != 3 or not all(
+        isinstance(s, (int, float)) and not isinstance(s, bool) and 1e-6 <= s <= 1e6
+        for s in spacing
+    ):
+        raise UserError(f"{src}: spacing {spacing!r}: 3 finite numbers in [1e-06, 1e+06] mm")
 
 
 def _check_builds(target: Target) -> None:
@@ -140,11 +169,32 @@ def _check_builds(target: Target) -> None:
         with torch.device("meta"):
             build_network(NNUNET_MODEL, 2, target.patch_size, kw, section="pretrain")
     except (AssertionError, ValueError, RuntimeError) as err:
-        why = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        why = _primus_constraint(target) or (
+            str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        )
         raise UserError(
             f"{target.source}: {target.trainer} cannot build a network for the "
             f"{target.configuration} patch {list(target.patch_size)} ({why})"
         ) from None
+
+
+PRIMUS_TOKEN = 8  # nnU-Net's Primus trainers cut the patch into 8 x 8 x 8 tokens
+
+
+def _primus_constraint(target: Target) -> str | None:
+    """Which Primus constraint the patch breaks (its assertion carries no message)."""
+    if "primus" not in target.trainer.lower():
+        return None
+    patch = [int(e) for e in target.patch_size]
+    bad = [e for e in patch if e % PRIMUS_TOKEN]
+    if not bad:
+        return None
+    fixed = [-(-e // PRIMUS_TOKEN) * PRIMUS_TOKEN for e in patch]
+    return (
+        f"Primus cuts the patch into {PRIMUS_TOKEN}³ tokens, so every edge must be a multiple "
+        f"of {PRIMUS_TOKEN}; {', '.join(map(str, bad))} is not: set the configuration's "
+        f"patch_size in the plans to multiples of {PRIMUS_TOKEN}, e.g. {fixed}"
+    )
 
 
 def network_kwargs(target: Target) -> dict[str, Any]:
@@ -283,6 +333,8 @@ def preprocessed_dir(dataset: str) -> Path:
     given = Path(dataset)
     if given.is_dir() and (given / "dataset.json").is_file():
         return given
+    if not dataset.isdigit():  # a folder name under $nnUNet_preprocessed: never a path
+        check_identifier(dataset, arg("dataset"))
     root = os.environ.get("nnUNet_preprocessed")  # noqa: SIM112 (nnU-Net's name)
     if not root:
         raise UserError(
@@ -333,16 +385,26 @@ def plans_for_run(
     """
     from ..networks import NETWORKS
 
+    check_identifier(source_plans, arg("plans"))
+    if plans_name is not None:
+        check_identifier(plans_name, arg("plans_name"))
+    new_name = plans_name or f"fdif_{run.name}"
+    if same_path(dataset_dir / f"{new_name}.json", dataset_dir / f"{source_plans}.json"):
+        raise UserError(
+            f"{arg('plans_name')} {new_name}: would replace the plans file it starts from "
+            f"({arg('plans')} {source_plans}); give another name"
+        )
     src = dataset_dir / f"{source_plans}.json"
-    if not src.is_file():
+    if not src.exists() and not src.is_symlink():
         have = sorted(p.stem for p in dataset_dir.glob("*.json") if p.stem not in _NOT_PLANS)
         raise UserError(
             f"{arg('plans')} {source_plans}: no {src.name} in {dataset_dir}; plans there: "
             f"{', '.join(have) or 'none (run nnUNetv2_plan_and_preprocess)'}"
         )
     plans = read_json(src, f"nnU-Net plans file ({arg('plans')})")
-    if "configurations" not in plans:
+    if not isinstance(plans.get("configurations"), dict):
         raise UserError(f"{src}: not an nnU-Net v2 plans file (no 'configurations')")
+    check_plans(plans, str(src))
     trainer = DEFAULT_TRAINERS[run.name]
     base = Target(
         plans, read_json(dataset_dir / "dataset.json", "dataset.json"), config, trainer, str(src)

@@ -196,6 +196,8 @@ def pretrain(
         if data is not None
         else SyntheticSource(recipe, stream, dev if dev.type == "cuda" else "cpu")
     )
+    if dist.main and getattr(source, "note", None):
+        print(source.note)  # volumes smaller than the patch: one announced line
     data = _micro_batches(stream, source, run.start * cfg.grad_accum, dist, dev, n_workers)
     validator = Validator(preset, recipe, dev) if dist.main and cfg.val_volumes > 0 else None
     task = Task(

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import ArgumentError, UserError
 from ..io import atomic
 from ..io.checkpoints import load_checkpoint
+from ..io.untrusted import read_json
 from ..presets.preset import Preset, load_preset, preset_from_text
 
 LOG, LAST, BEST, PRESET, INFO = "log.jsonl", "last.pt", "best.pt", "preset.yaml", "run.json"
@@ -87,7 +88,7 @@ def open_run(
             f"one {preset.hash()}); resume with the run's own preset or start a new run",
         )
     saved_info = run_dir / INFO
-    info = json.loads(saved_info.read_text()) if saved_info.is_file() else state.get("run_info")
+    info = read_json(saved_info, "run.json") if saved_info.exists() else state.get("run_info")
     return Run(preset, run_dir, state, dict(info or {}))
 
 
@@ -103,20 +104,22 @@ def _saved_preset(run_dir: Path, state: dict[str, Any]) -> Preset:
 
 def parse_rows(text: str) -> list[dict[str, Any]]:
     """The JSON rows of a log; a torn line (a crash inside a write) is dropped."""
+    from ..io.untrusted import UntrustedError, parse_json
+
     rows = []
     for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+        try:  # finite numbers, bounded depth, objects only
+            rows.append(parse_json(line, "log", "log row", dict))
+        except UntrustedError:
             continue
-        if isinstance(row, dict):
-            rows.append(row)
     return rows
 
 
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
     """The rows of a run's JSON-lines log."""
-    return parse_rows((Path(run_dir) / LOG).read_text())
+    from ..io.untrusted import read_bytes_capped
+
+    return parse_rows(read_bytes_capped(Path(run_dir) / LOG, "run log").decode(errors="replace"))
 
 
 class JsonLog:
@@ -125,8 +128,10 @@ class JsonLog:
 
     def __init__(self, path: Path, keep_until: int | None) -> None:
         self.path = path
-        if keep_until is not None and path.exists():
-            text = path.read_text()
+        if keep_until is not None and (path.exists() or path.is_symlink()):
+            from ..io.untrusted import read_bytes_capped  # a regular file, read with a cap
+
+            text = read_bytes_capped(path, "run log").decode("utf-8", errors="replace")
             rows = [r for r in parse_rows(text) if r.get("step", 0) <= keep_until]
             kept = "".join(json.dumps(r) + "\n" for r in rows)
             if kept != text:  # rows past the checkpoint, or a torn line

@@ -31,10 +31,3 @@ class Studio(QTabWidget):
         if window is not None:
             for p, panel in docks:
                 window.add_dock_widget(panel, name=f"FDIF {p.widget}", area="bottom")
-
-    def show_panel(self, module: str) -> None:
-        """Bring the tab of panel ``module`` (``"scans"``) to the front."""
-        tabs = [p.module for p in PANELS if p.tab is not None]
-        if module not in tabs:
-            raise ValueError(f"panel {module!r}; tabs: {', '.join(tabs)}")
-        self.setCurrentIndex(tabs.index(module))

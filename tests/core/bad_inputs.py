@@ -600,7 +600,7 @@ COMMAND_LINE: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[Setup, ...
     ("export/plans-missing", ("export-weights", "{ws}/run", "--dataset", "{ws}/Dataset990_Toy"), ("--plans nnUNetPlans", "plans there: nnUNetResEncUNetLPlans"), (run_folder(), nnunet_toy())),
     ("export/out-folder", ("export-weights", "{ws}/run", "--out", "{ws}/exports"), ("exports", "is a folder"), (run_folder(), folder("exports"))),
     ("export/out-folder-overwrite", ("export-weights", "{ws}/run", "--out", "{ws}/exports", "--overwrite"), ("exports", "is a folder"), (run_folder(), folder("exports", "a.txt"))),
-    ("export/out-own-last", ("export-weights", "{ws}/run", "--out", "{ws}/run/last.pt", "--overwrite"), ("last.pt", "checkpoint being exported"), (run_folder(),)),
+    ("export/out-own-last", ("export-weights", "{ws}/run", "--out", "{ws}/run/last.pt", "--overwrite"), ("last.pt", "keeps for itself"), (run_folder(),)),
     ("export/out-own-best", ("export-weights", "{ws}/run", "--out", "{ws}/run/best.pt", "--overwrite"), ("best.pt", "keeps for itself"), (run_folder(),)),
     ("export/out-own-log", ("export-weights", "{ws}/run", "--out", "{ws}/run/log.jsonl", "--overwrite"), ("log.jsonl", "keeps for itself"), (run_folder(),)),
     ("export/out-fifo", ("export-weights", "{ws}/run", "--out", "{ws}/pipe", "--overwrite"), ("pipe", "not a regular file"), (run_folder(), fifo("pipe"))),
@@ -867,8 +867,11 @@ def _interrupts() -> list[Bad]:
             ("interrupted", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
             code=130, kind="signal"),
         Bad("interrupt/generate-sigterm-inline", ("generate", "--preset", "{ws}/big.yaml", "--out", "{ws}/ds", "--quiet"),
-            ("interrupted", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
-            code=130, kind="signal"),
+            ("interrupted (SIGTERM)", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
+            code=143, kind="signal"),
+        Bad("interrupt/generate-group-sigterm", ("generate", "--preset", "{ws}/big.yaml", "--out", "{ws}/ds", "--quiet", "--workers", "2"),
+            ("interrupted (SIGTERM)", "--resume"), (preset_file({"volume": {"shape": [64, 64, 64]}, "objects": {"per_volume": 8}, "dataset": {"num_samples": 24}}, "big.yaml"),),
+            code=143, kind="signal"),
     ]  # fmt: skip
 
 
@@ -942,6 +945,15 @@ def _training_interrupts() -> list[Bad]:
         Bad("interrupt/pretrain-sigint", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress"),
             ("interrupted", "SIGINT", "saved", "resume with: fdif-core pretrain --resume"), (preset_file(long),),
             code=130, kind="signal"),
+        Bad("interrupt/pretrain-group-sigterm-workers", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress", "--workers", "2"),
+            ("interrupted", "SIGTERM", "saved", "resume with: fdif-core pretrain --resume"), (preset_file(long),),
+            code=143, kind="signal"),
+        Bad("interrupt/pretrain-group-sigint-workers", ("pretrain", "--preset", "{ws}/p.yaml", "--out", "{ws}/run", "--no-progress", "--workers", "2"),
+            ("interrupted", "SIGINT", "saved", "--workers 2"), (preset_file(long),),
+            code=130, kind="signal"),
+        Bad("interrupt/finetune-group-sigterm-workers", ("finetune", "--dataset", "{ws}/ds", "--scratch", "--out", "{ws}/run", "--no-progress", "--preset", "quick", "--workers", "1"),
+            ("interrupted", "SIGTERM", "saved", "resume with: fdif-core finetune --resume"), (toy(),),
+            code=143, kind="signal"),
     ]  # fmt: skip
 
 
@@ -956,7 +968,14 @@ def corpus() -> list[Bad]:
         *_disk(),
         *_interrupts(),
         *_training_interrupts(),
+        *_surfaces(),
     ]
+
+
+def _surfaces() -> list[Bad]:
+    from .bad_inputs_surfaces import surfaces  # issue 21: outputs, JSON, ranges, studies
+
+    return surfaces()
 
 
 CORPUS = corpus()

@@ -258,10 +258,11 @@ def test_interrupt_exits_130_and_resumes(bad: Bad, tmp_path: Path) -> None:
     while not _started(bad, ws) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, f"finished before it could be interrupted: {proc.stderr.read()}"
-    if "sigint" in bad.id:
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
+    sig = signal.SIGINT if "sigint" in bad.id else signal.SIGTERM
+    if "group" in bad.id or "sigint" in bad.id:
+        os.killpg(proc.pid, sig)  # Ctrl-C, `timeout`, SLURM: the whole group, workers too
     else:
-        os.kill(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == bad.code, err
     check_line(err, bad)

@@ -28,7 +28,7 @@ import yaml
 from fdif_core.cli.main import build_parser, main
 from fdif_core.presets import load_preset
 
-from .doc_commands import ROOT, Command, all_commands
+from .doc_commands import DOCS, ROOT, Command, all_commands, commands
 
 COMMANDS = all_commands()
 ENV = {
@@ -38,6 +38,7 @@ ENV = {
     "ID": "220",
     "DATASET": "Dataset220_KiTS2023",
     "k": "0",
+    "PWD": "/work",
 }
 LONG = 2000  # steps: a longer run is a GPU run
 RUN_HERE = ("list", "classes", "presets", "sample")
@@ -101,7 +102,7 @@ def runs_of(commands: list[Command]) -> dict[str, dict]:
 
 
 RUNS = runs_of(COMMANDS)
-FDIF = [c for c in COMMANDS if fdif_argv(expand(c))]
+FDIF = [c for c in COMMANDS if fdif_argv(expand(c)) and fdif_argv(expand(c)) != ["--version"]]
 
 
 # --------------------------------------------------------------------------- fdif-core lines
@@ -249,7 +250,10 @@ def test_other_lines(cmd):
     elif prog == "python" and args[1] == "-c":
         compile(args[2], str(cmd), "exec")
     elif prog == "python" and args[1] == "-m":
-        assert args[2] == "pytest" and all((ROOT / a).exists() for a in args[3:] if "/" in a)
+        if args[2] == "venv":
+            assert args[4:] in ([], ["&&", "source", f"{args[3]}/bin/activate"]), cmd
+        else:
+            assert args[2] == "pytest" and all((ROOT / a).exists() for a in args[3:] if "/" in a)
     elif prog == "python":
         _check_script(cmd, args[1:])
     elif prog == "napari":
@@ -304,3 +308,86 @@ def test_slurm_script_runs_a_valid_pretrain(job):
     argv = argv[argv.index("fdif_core") + 1 :]
     args = build_parser().parse_args(argv)
     assert args.device == "cuda" and argv[0] == "pretrain"
+
+
+# --------------------------------------------------------------------------- as a user would
+# Each page's commands in order, in one fresh folder that holds the clone's files, with only
+# the variables the page itself sets: cheap fdif-core lines run; every other line names why
+# it does not run here (checked above instead). A folder reused by two lines, or a variable
+# used before the page sets it, fails here.
+NOT_HERE = {
+    "cuda": "needs CUDA (--device cuda, torchrun)",
+    "nnUNetv2_": "needs nnU-Net data; docs/nnunet.md runs in test_nnunet_e2e.py",
+    "pretrain": "minutes of CPU or more (make demo: about 8 minutes)",
+    "finetune": "needs a real dataset", "evaluate": "needs a fine-tuned run",
+    "compare": "needs a real dataset", "export-weights": "needs an nnU-Net dataset",
+    "study": "about 1.5 hours of CPU", "fetch-data": "downloads from PyPI",
+    "generate": "minutes of CPU for a full preset", "bench": "a minute of CPU (timing)",
+    "report": "needs a pre-training run", "match": "needs your own CT scan",
+    "make": "installs the venv (CI runs make test)", "pip": "installs packages",
+    "python": "installs or runs a script (checked above)", "source": "shell set-up",
+    "napari": "needs a display", "tensorboard": "a server", "sbatch": "a SLURM cluster",
+    "bash": "a GPU check or script (checked above)", "ruff": "lint (CI runs it)",
+}  # fmt: skip
+_USE = re.compile(r"\$\{?(\w+)\}?")
+_SET = re.compile(r"^(?:export\s+)?((?:\w+=\S+\s*)+)$")
+
+
+def _why_not_here(args: list[str]) -> str | None:
+    """Why a documented line is not run by the sequence test (None: it runs)."""
+    fdif = fdif_argv(args)
+    if args[0] == "torchrun" or (fdif and "cuda" in " ".join(fdif)):
+        return NOT_HERE["cuda"]
+    if fdif is not None:
+        return None if fdif[0] in (*RUN_HERE, "--version") else NOT_HERE[fdif[0]]
+    if args[0].startswith("nnUNetv2_"):
+        return NOT_HERE["nnUNetv2_"]
+    return NOT_HERE[Path(args[0]).name]
+
+
+def _walk(doc: Path, work: Path, capsys) -> list[tuple[str, str]]:
+    variables = {"PWD": str(work)}
+    # loop variables (commands() gives a loop's body lines): the first value of each loop
+    variables |= dict(re.findall(r"^\s*for (\w+) in (\S+)", doc.read_text(), re.M))
+    done: list[tuple[str, str]] = []
+    for cmd in commands(doc):
+        text = cmd.text
+        for name in _USE.findall(text):
+            assert name in variables, f"{cmd}: ${name} is used before the page sets it"
+        text = _USE.sub(lambda m: variables[m.group(1)], text)
+        setting = _SET.match(text)
+        if setting:
+            for pair in shlex.split(setting.group(1)):
+                key, value = pair.split("=", 1)
+                variables[key] = value
+            done.append((str(cmd), "sets variables"))
+            continue
+        args = shlex.split(text)
+        while len(args) > 1 and re.fullmatch(r"\w+=\S*", args[0]):  # VAR=value prog ...
+            args.pop(0)
+        args = [a for p in args for a in (sorted(glob.glob(p)) if "*" in p else [p]) or [p]]
+        why = _why_not_here(args)
+        if why is None:
+            code = main(fdif_argv(args))
+            out = capsys.readouterr()
+            assert code == 0, f"{cmd}: exit {code}: {out.err.strip()[-500:]}"
+            done.append((str(cmd), "ran"))
+        else:
+            done.append((str(cmd), f"not run: {why}"))
+    return done
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_docs_run_in_order_in_a_fresh_folder(doc, tmp_path, monkeypatch, capsys):
+    for item in ROOT.iterdir():  # the clone's files, without runs/, data/, previews/
+        if item.name not in (".git", ".venv", "runs", "data", "previews") and not (
+            item.name.startswith(".")
+        ):
+            (tmp_path / item.name).symlink_to(item, target_is_directory=item.is_dir())
+    monkeypatch.chdir(tmp_path)
+    for name in ("nnUNet_raw", "nnUNet_preprocessed", "nnUNet_results"):
+        monkeypatch.delenv(name, raising=False)  # a fresh shell: only what the page sets
+    done = _walk(doc, tmp_path, capsys)
+    assert all(status for _, status in done)
+    with capsys.disabled():
+        print(f"\n{doc.name}: {sum(s == 'ran' for _, s in done)} of {len(done)} lines ran")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 
 import nibabel as nib
 import numpy as np
@@ -65,6 +66,14 @@ class _Oracle(torch.nn.Module):
         return torch.cat([0.5 - x, x - 0.5, torch.full_like(x, -1.0)], 1) * 20
 
 
+class _Warning(_Oracle):
+    """The oracle, warning on every window as some third-party code does."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        warnings.warn("the prediction of class 2 is all 0", UserWarning, stacklevel=1)
+        return super().forward(x)
+
+
 def test_predictions_come_back_in_original_geometry(tmp_path):
     """A network that reads the ball off its input: Dice ~1 after resampling and inversion."""
     ds = load_dataset(write_toy_dataset(tmp_path / "ds", num_cases=2))
@@ -74,8 +83,14 @@ def test_predictions_come_back_in_original_geometry(tmp_path):
         nib.save(nib.Nifti1Image(ball, lab.affine), str(c.images[0]))
     plan = make_plan(ds, sorted(ds.cases), normalization="none", crop_foreground=True)
     plan.spacing = (1.0, 1.0, 2.0)  # resampled for the network, inverted for the output
-    pred = Predictor(_Oracle(), plan, (16, 16, 16), overlap=0.25)
-    doc = evaluate_cases(pred, ds.datalist(), tmp_path / "eval", log=lambda _: None)
+    pred = Predictor(_Warning(), plan, (16, 16, 16), overlap=0.25)
+    lines: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        doc = evaluate_cases(pred, ds.datalist(), tmp_path / "eval", log=lines.append)
+    assert not caught  # the network's (third-party) warnings stay off the terminal
+    assert doc["empty"] == {c: ["box"] for c in ds.cases}  # the box is never predicted
+    assert sum("empty prediction: box" in m for m in lines) == len(ds.cases)  # once a case
     for case in ds.cases.values():
         out = nib.load(tmp_path / "eval" / "predictions" / f"{case.id}.nii.gz")
         ref = nib.load(case.label)

@@ -48,3 +48,41 @@ def test_gpu_check_help_lists_its_options():
     assert run.returncode == 0
     for flag in ("--device", "--size", "--steps", "--models", "--tiny", "--json"):
         assert flag in run.stdout
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="the refusal is for machines without CUDA"
+)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bash", "benchmarks/gpu_check.sh"],
+        [sys.executable, "benchmarks/pretrain_speed.py", "--device", "cuda"],
+    ],
+    ids=["gpu_check.sh", "pretrain_speed.py"],
+)
+def test_cuda_checks_refuse_in_one_line_without_cuda(argv):
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert run.returncode == 2
+    err = run.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "needs CUDA" in err and "--device cpu" in err
+
+
+def test_inference_row_names_the_volume_edge(monkeypatch):
+    """The sliding-window row reads '<edge>³ volume' and its time in the measured column."""
+    import importlib.util
+
+    import torch
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_check", mod)  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    table = mod.Table()
+    mod.check_finetune(table, torch.device("cpu"), 64, 64, 1, 0, True)
+    check, measured, _, _ = table.rows[-1]
+    assert check.startswith("sliding-window inference, 64³ volume"), check
+    assert measured == f"{table.data['sliding_window_s']:.2f} s"

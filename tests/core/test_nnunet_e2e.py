@@ -1,6 +1,7 @@
 """docs/nnunet.md, run as written with real nnU-Net on the CPU, on a small generated dataset.
 
-Each command of the page runs in order, in small variants: ``nnUNetv2_plan_and_preprocess``
+Each command of the page runs in order, in small variants (the CPU path's toy dataset as
+written): ``nnUNetv2_plan_and_preprocess``
 with one process, ``fdif-core pretrain`` for 2 steps on the CPU with a shrunk copy of the
 named preset (fewer objects and validation volumes; fixed-network runs at 32³), and
 ``nnUNetv2_train`` through nnU-Net's own entry point with a 2-iteration epoch on the CPU
@@ -43,7 +44,7 @@ def _shrunk(name: str, folder: Path) -> str:
     data["volume"]["shape"] = [32, 32, 32]
     # one crop a step, and no bf16 autocast: CPU bf16 instance norms can overflow at 32³
     data["pretrain"].update(patch_size=[32, 32, 32], val_volumes=1, num_workers=0, amp="off")
-    data["pretrain"]["augment"]["crops_per_volume"] = 1
+    data["pretrain"].setdefault("augment", {})["crops_per_volume"] = 1
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
@@ -56,7 +57,8 @@ def _pretrain_args(args: list[str], tmp: Path) -> list[str] | None:
     if primus and "--nnunet-plans" not in args:
         return None  # a fixed 151 M-parameter Primus-M: test_nnunet_plans.py
     args[i + 1] = _shrunk(args[i + 1], tmp)
-    args[args.index("--device") + 1] = "cpu"
+    if "--device" in args:
+        args[args.index("--device") + 1] = "cpu"
     if primus:
         args += ["--nnunet-trainer", PRIMUS[1]]
     return [*args, "--max-steps", "2", "--no-progress", "--workers", "0"]
@@ -101,6 +103,8 @@ def test_docs_nnunet_walkthrough_runs(nnunet_env, tmp_path):
             small = _pretrain_args(args[1:], tmp_path)
             if small is not None:
                 assert main(small) == 0, cmd
+        elif args[:2] == ["fdif-core", "generate"]:  # the CPU path's toy dataset
+            assert main([*args[1:], "--quiet"]) == 0, cmd
         elif args[:2] == ["fdif-core", "export-weights"]:
             if "primus96" in text:
                 continue  # its run is the fixed Primus-M (see the module docstring)
@@ -114,7 +118,7 @@ def test_docs_nnunet_walkthrough_runs(nnunet_env, tmp_path):
         else:
             raise AssertionError(f"{cmd}: no rule to run this documented command")
         ran.append(args[0])
-    assert ran.count("nnUNetv2_train") == 3 and ran.count("nnUNetv2_plan_and_preprocess") == 2
+    assert ran.count("nnUNetv2_train") == 4 and ran.count("nnUNetv2_plan_and_preprocess") == 3
     out = tmp_path / "starts"
     out.mkdir()
     helper = Path(__file__).with_name("nnunet_tiny_train.py")

@@ -325,3 +325,5 @@ def test_primus_refuses_a_patch_not_divisible_by_8(ds, tmp_path, capsys):
     assert main([*args, "--nnunet-plans", str(ds / "odd.json")]) == 2
     err = capsys.readouterr().err
     assert "nnUNet_Primus_M_Trainer cannot build a network" in err and "[20, 32, 32]" in err
+    assert "every edge must be a multiple of 8; 20 is not" in err and "[24, 32, 32]" in err
+    assert len(err.strip().splitlines()) == 1

@@ -122,6 +122,7 @@ def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     for f in results:
         r = json.loads(f.read_text())
         assert r["iterations"] == 2 and sorted(r["curve"]) == ["1", "2"]
+        assert r["eval_s"] > 0 and r["empty"] >= 0
         assert r["val_cases"] == [["toy_000"], ["toy_001"]][r["fold"]]
     for regime in ("low", "full"):
         row = summary["regimes"][regime]["fdif"]
@@ -139,7 +140,10 @@ def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     assert len(rows) == 2 * 2 * (3 * 2 + 1)
     assert sum(r["metric"] == "curve_mean_dice" for r in rows) == 4
     assert all(0.0 <= float(r["mean"]) <= 1.0 for r in rows)
+    assert sum(m.startswith("time: fine-tuning") for m in lines) == 1  # eval vs train time
+    assert all("evaluation" in m for m in lines if " seed " in m and "Dice" in m)
     md = (out / "study.md").read_text()
+    assert "| arm | n | empty |" in md
     assert "| fdif | 4 |" in md and "Wilcoxon" in md and "q (BH)" in md
     overview = md[: md.index("**low**")]  # one row per regime and arm, before the details
     assert overview.count("| low (1 training cases) |") == 2 and "| full (3 training" in overview

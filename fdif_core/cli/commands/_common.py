@@ -107,13 +107,15 @@ def add_overwrite(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def check_training_memory(command: str, preset, workers: int | None, args) -> None:
-    """What a training command checks before it starts: its workers (4 per CPU) and its
-    estimated host memory, the network's included when it trains on the CPU."""
+    """What a training command checks before it starts: its workers (4 per CPU), its inputs
+    (weights, --data), its device and its estimated host memory, the network's
+    included when it trains on the CPU."""
     from ...presets.limits import check_memory, check_workers, cpu_training
 
     cfg = getattr(preset, command)
     n = cfg.num_workers if workers is None else workers
     check_workers(n, "--workers" if workers is not None else f"{command}.num_workers", 0)
+    check_inputs(args)  # a missing checkpoint or --data folder before the memory
     extra = cpu_training(cfg) if device(args.device).type == "cpu" else ()
     max_gib = getattr(args, "max_memory", None)
     check_memory(preset, command, workers=n, max_memory_gib=max_gib, extra=extra)
@@ -146,6 +148,35 @@ def device(name: str):
     return dev
 
 
+def checked_device(name: str, prog: str, cpu_run: str):
+    """``device(name)`` for a script: a refusal is one line naming what it needs, exit 2."""
+    import sys
+
+    from ...errors import UserError
+
+    try:
+        return device(name)
+    except UserError as err:
+        need = f" (this needs CUDA; on a CPU: {prog} {cpu_run})" if "cuda" in str(name) else ""
+        print(f"{prog}: error: {err}{need}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Missing inputs (weights, --data) before sizes and limits: a user fixes what is absent
+    before tuning what is too big."""
+    from pathlib import Path
+
+    from ...errors import ArgumentError, UserError
+
+    weights = getattr(args, "weights", None)
+    if isinstance(weights, str) and not Path(weights).is_file():
+        raise UserError(f"{weights}: no checkpoint there")
+    data = getattr(args, "data", None)
+    if data and not Path(data).is_dir():
+        raise ArgumentError("data", f"{data} is not a folder")
+
+
 def check_counts(args: argparse.Namespace) -> None:
     """``--workers`` >= 0 and ``--max-steps`` >= 1 where given."""
     from ...errors import UserError
@@ -168,7 +199,7 @@ def training_kwargs(args: argparse.Namespace) -> dict:
 
 def run_training(command: str, args: argparse.Namespace, keep: tuple[str, ...], train) -> int:
     """Run ``train()`` (a pre-training or fine-tuning call) and report it on rank 0; on
-    SIGINT / SIGTERM (saved at the current step) print how to resume and exit 130."""
+    SIGINT / SIGTERM (saved at the current step) print how to resume and exit 130 / 143."""
     import os
 
     from ...training.loop import TrainingInterrupted
@@ -222,7 +253,8 @@ def resume_command(command: str, run_dir, args: argparse.Namespace, keep: tuple[
 
 
 def interrupted(command: str, args: argparse.Namespace, err, keep: tuple[str, ...]) -> int:
-    """One line on stderr (rank 0): where the run stopped and how to resume it; exit 130."""
+    """One line on stderr (rank 0): where the run stopped and how to resume it; exit 130
+    (SIGINT) or 143 (SIGTERM)."""
     import os
     import sys
 
@@ -233,4 +265,4 @@ def interrupted(command: str, args: argparse.Namespace, err, keep: tuple[str, ..
             f"resume with: {how}",
             file=sys.stderr,
         )
-    return 130
+    return 128 + int(getattr(err, "signum", 2))  # 130 (SIGINT) or 143 (SIGTERM)

@@ -8,6 +8,9 @@ from ._common import add_device, add_max_memory, add_preset, add_shape, int_in, 
 
 NAME = "bench"
 ORDER = 90
+OUTPUTS = {}  # checked by fdif_core.io.guard before run()
+INPUTS = ("preset",)
+IDENTIFIERS = ()
 HELP = "engine volumes/s and peak memory vs a naive full-grid evaluation (same scenes, same run)"
 
 

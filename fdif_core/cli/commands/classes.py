@@ -8,6 +8,9 @@ from ._common import add_preset
 
 NAME = "classes"
 ORDER = 10
+OUTPUTS = {}  # checked by fdif_core.io.guard before run()
+INPUTS = ("preset",)
+IDENTIFIERS = ()
 HELP = "print a preset's classes in label order (line i = label i; 0 = background)"
 
 

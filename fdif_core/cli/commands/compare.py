@@ -8,6 +8,9 @@ from ._common import add_device, path
 
 NAME = "compare"
 ORDER = 58
+OUTPUTS = {"out": "resumable"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("dataset", "preset", "weights")
+IDENTIFIERS = ()
 FLAGS = {"fold": "--folds"}  # library argument -> flag, where the names differ
 HELP = "fine-tune from scratch and from each pre-training with the same budget; print Dice"
 DESCRIPTION = (

@@ -8,6 +8,9 @@ from ._common import add_device, add_overwrite, float_in, path
 
 NAME = "evaluate"
 ORDER = 55
+OUTPUTS = {"out": "folder"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("weights", "dataset")
+IDENTIFIERS = ()
 HELP = "evaluate a fine-tuned checkpoint: NIfTI predictions, per-case/per-class Dice, NSD"
 DESCRIPTION = (
     "Sliding-window inference (Gaussian blending) of a fine-tuned checkpoint on the run's "
@@ -50,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from ...evaluation.evaluate import evaluate_checkpoint, format_table
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         device=device(args.device),
         overlap=args.overlap,
         tolerances=args.tolerances,
+        progress=sys.stderr.isatty(),
     )
     if not doc["per_case"]:
         print("no reference labels: predictions written, nothing scored")

@@ -8,6 +8,9 @@ from ._common import EDGE_MAX, add_overwrite, int_in, path
 
 NAME = "export-weights"
 ORDER = 60
+OUTPUTS = {"out": "file"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("run", "dataset")
+IDENTIFIERS = ("plans", "plans_name", "configuration")
 HELP = "export a pre-training for nnUNetv2_train -pretrained_weights (writes the plans it needs)"
 DESCRIPTION = (
     "Write a run's weights as the file nnU-Net v2 loads with `nnUNetv2_train DATASET "

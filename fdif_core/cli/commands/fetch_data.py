@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import add_overwrite, path
+
 NAME = "fetch-data"
 ORDER = 48
+OUTPUTS = {"out": "folder"}  # checked by fdif_core.io.guard before run()
+INPUTS = ()
+IDENTIFIERS = ()
 HELP = "write a small real labelled dataset from a PyPI package (tptbox-spine, pyradiomics)"
 DESCRIPTION = (
     "Download a package archive once with pip (cache: $FDIF_CACHE or ~/.cache/fdif; nothing "
@@ -19,7 +24,11 @@ SOURCES = ("tptbox-spine", "pyradiomics")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", choices=SOURCES, help="which packaged scans")
-    p.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", type=path,
+        help="dataset folder to write: new or empty (a non-empty one needs --overwrite)",
+    )  # fmt: skip
+    add_overwrite(p, "the dataset's files in a non-empty --out folder")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,9 @@ from ._common import add_device, add_max_memory, int_in, path, workers_max
 
 NAME = "finetune"
 ORDER = 50
+OUTPUTS = {"out": "run", "cache": "resumable"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("dataset", "preset", "weights", "resume")
+IDENTIFIERS = ()
 HELP = "fine-tune on a real dataset (nnU-Net v2 / Decathlon folder or MONAI JSON datalist)"
 DESCRIPTION = (
     "Fine-tune the network of the preset's finetune: section on a labelled dataset, from "
@@ -15,7 +18,7 @@ DESCRIPTION = (
     "the output head is re-initialised) or from scratch (--scratch). Writes RUN/last.pt, "
     "best.pt, log.jsonl, tb/, splits_final.json and the preprocessing cache. Ctrl-C or "
     "SIGTERM saves last.pt at the current step and prints the command that resumes (exit "
-    "130). Multi-GPU: "
+    "130; 143 for SIGTERM). Multi-GPU: "
     "torchrun --nproc_per_node N -m fdif_core finetune ... --device cuda"
 )
 

@@ -8,6 +8,9 @@ from ._common import add_device, add_max_memory, add_preset, device, int_in, pat
 
 NAME = "generate"
 ORDER = 30
+OUTPUTS = {"out": "resumable"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("preset",)
+IDENTIFIERS = ("dataset_name",)
 HELP = "write a dataset (Decathlon or nnU-Net v2 layout) of a preset's samples; resumable"
 DESCRIPTION = (
     "Write samples 0..N+V-1 of a preset as NIfTI files in the layout MONAI (decathlon) or "
@@ -108,7 +111,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    from ...errors import Interrupted
+
+    raise Interrupted("", signum)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from ...presets import load_preset
     from ...synthetic.export import generate
 
-    before = signal.signal(signal.SIGTERM, _stop)  # like Ctrl-C: stop the workers, exit 130
+    before = signal.signal(signal.SIGTERM, _stop)  # like Ctrl-C: stop the workers, exit 143
     try:
         return _generate(args, load_preset, generate)
     finally:

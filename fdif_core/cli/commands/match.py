@@ -19,6 +19,8 @@ DESCRIPTION = (
     "enabled lists. Sizes are fitted for the --preset's grid and voxel spacing."
 )
 FLAGS = {"scan": "--scan", "roi": "--roi", "mask": "--mask", "label": "--label"}
+OUTPUTS = {"out": "file", "preview": "file", "json": "file"}  # checked by fdif_core.io.guard
+INPUTS = ("scan", "mask", "preset")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

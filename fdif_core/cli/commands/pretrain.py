@@ -8,12 +8,16 @@ from ._common import add_device, add_max_memory, add_preset, int_in, path, worke
 
 NAME = "pretrain"
 ORDER = 40
+OUTPUTS = {"out": "run"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("preset", "resume", "data", "nnunet_plans")
+IDENTIFIERS = ("nnunet_trainer",)
 HELP = "pre-train the preset's network on on-the-fly FDIF data (resumable; torchrun for DDP)"
 DESCRIPTION = (
     "Pre-train the network of the preset's pretrain: section on an endless stream of synthetic "
     "volumes (or on a dataset from `fdif-core generate` with --data). Writes OUT/last.pt, "
     "best.pt, log.jsonl, tb/ (TensorBoard) and preview.png. Ctrl-C or SIGTERM saves last.pt "
-    "at the current step and prints the command that resumes (exit 130). Multi-GPU: "
+    "at the current step and prints the command that resumes (exit 130; 143 for SIGTERM). "
+    "Multi-GPU: "
     "torchrun --nproc_per_node N -m fdif_core pretrain --preset P --out OUT --device cuda. "
     "With --nnunet-plans, the network is the one nnU-Net builds for that plans file (ResEnc-L "
     "plans of nnUNetPlannerResEncL; Primus-M with a Primus preset), the scenes are rendered "

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device
+from ._common import add_device, add_overwrite, int_in, path
+
+
+def _max_cases() -> int:
+    from ...presets.limits import MAX_CASES
+
+    return MAX_CASES
+
 
 NAME = "report"
 ORDER = 42
+OUTPUTS = {"out": "file"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("run", "finetune_data")  # finetune_data: only named in the printed command
+IDENTIFIERS = ()
 HELP = "what a pre-training run learned: Dice per class, labelled preview, next command"
 DESCRIPTION = (
     "Load RUN/best.pt of a pre-training run, predict its fixed synthetic validation volumes, "
@@ -19,10 +29,13 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="pre-training run folder (fdif-core pretrain --out)")
-    p.add_argument("--out", metavar="PNG", help="figure path (default RUN/report.png)")
+    p.add_argument(
+        "--out", metavar="PNG", type=path, help="figure path (default RUN/report.png, replaced)"
+    )
+    add_overwrite(p, "an existing --out file (never a run's own files)")
     p.add_argument(
         "--volumes",
-        type=int,
+        type=int_in(1, _max_cases),
         metavar="N",
         help="validation volumes to score (default: the run's val_volumes; more continue the "
         "same fixed sequence)",
@@ -43,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ...evaluation.run_report import report_run
     from ._common import device
 
-    rep = report_run(args.run, args.out, str(device(args.device)), args.volumes)
+    rep = report_run(args.run, args.out, str(device(args.device)), args.volumes, args.overwrite)
     width = max(len(n) for n in [*rep["dice"], "mean over classes"])
     print(f"validation: {rep['volumes']} synthetic volumes, checkpoint step {rep['step']}")
     print(f"  {'class'.ljust(width)}  Dice")

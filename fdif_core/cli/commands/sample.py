@@ -19,6 +19,9 @@ from ._common import (
 
 NAME = "sample"
 ORDER = 20
+OUTPUTS = {"out": "folder"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("preset",)
+IDENTIFIERS = ()
 HELP = "render sample S of a preset to DIR/image.nii.gz, label.nii.gz and preview.png"
 MAX_COUNT = 10_000
 

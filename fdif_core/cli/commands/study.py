@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device
+from ._common import add_device, path
 
 NAME = "study"
 ORDER = 59
+OUTPUTS = {"out": "resumable"}  # checked by fdif_core.io.guard before run()
+INPUTS = ("spec",)
+IDENTIFIERS = ()
 HELP = "transfer study: pre-train every arm on one budget, fine-tune on folds x seeds, table"
 DESCRIPTION = (
     "Run the study described by SPEC (studies/*.yaml): pre-train each arm (scratch, FDIF "
@@ -21,8 +24,12 @@ DESCRIPTION = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", metavar="SPEC", help="study spec YAML (e.g. studies/spine.yaml)")
-    p.add_argument("--out", required=True, metavar="DIR", help="study folder (resumable)")
+    p.add_argument(
+        "spec", metavar="SPEC", type=path, help="study spec YAML (e.g. studies/spine.yaml)"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", type=path, help="study folder (resumable)"
+    )
     p.add_argument(
         "--quick", action="store_true", help="smoke size: the spec's quick: section (CPU minutes)"
     )

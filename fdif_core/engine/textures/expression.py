@@ -134,8 +134,8 @@ def _check_node(node, text, variables, names, params) -> None:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             _refuse("the literal", node, text, variables)
-        if not math.isfinite(float(v)):
-            _refuse("the non-finite number", node, text, variables)
+        if not (math.isfinite(v) if isinstance(v, float) else abs(v) < 2**1023):  # 351 digits
+            _refuse("the non-finite or out-of-range number", node, text, variables)
     elif isinstance(node, ast.Name):
         if node.id not in names:
             _refuse("the unknown name", node, text, variables)
@@ -180,7 +180,7 @@ def _check_exponent(node: ast.BinOp, text, variables, params) -> None:
     if isinstance(e, ast.UnaryOp) and isinstance(e.op, (ast.USub, ast.UAdd)):
         e = e.operand
     if isinstance(e, ast.Constant) and isinstance(e.value, (int, float)):
-        value = float(e.value)
+        value = float(e.value) if abs(e.value) < 2**1023 else math.inf
     elif isinstance(e, ast.Name) and e.id in params:
         value = float(params[e.id])
     else:
@@ -222,7 +222,7 @@ def compile_expression(text: str, variables: tuple[str, ...], params: dict[str, 
         if k in variables or k in CONSTANTS or k in FUNCTIONS:
             raise ExpressionError(f"expression: parameter {k!r} shadows a variable, constant "
                                   f"or function; rename it")  # fmt: skip
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not abs(v) < 2**1023:
             raise ExpressionError(f"expression: parameter {k!r} = {v!r} must be a finite number")
     return _compiled(text, tuple(variables), tuple(sorted(params.items())))
 

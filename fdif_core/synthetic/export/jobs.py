@@ -15,6 +15,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +34,9 @@ from typing import Any
 import torch
 
 from ...engine.compose import Recipe
-from ...errors import UserError, arg
+from ...errors import Interrupted, UserError, arg
 from ...io.atomic import write_text
+from ...io.untrusted import file_kind
 from ...presets.limits import check_memory, check_workers
 from ...presets.preset import Preset
 from . import manifest as mf
@@ -139,14 +141,16 @@ def generate(
 
     out = Path(out)
     root = plan.root(out)
+    new = [p for p in (out, root) if not p.exists()]
     _prepare_folder(out, root, plan)
     job = Job(preset, root, task, str(dev))
     executor = _process_pool if strategy == "processes" else _thread_pool
     if finalize or shard:
-        return shards.run(
-            recipe, job, executor, workers, plan, classes, shard, resume, progress, t0
-        )
-    with _exclusive(root):  # one job per folder at a time
+        with _left_clean(new):
+            return shards.run(
+                recipe, job, executor, workers, plan, classes, shard, resume, progress, t0
+            )
+    with _left_clean(new), _exclusive(root):  # one job per folder at a time
         cases = plan.cases()
         records, redone = _claim(root, preset, plan, cases, classes, resume, overwrite)
         todo = [c for c in cases if c.index not in records]
@@ -200,14 +204,28 @@ def _write_cases(
         ) from None
     except OSError as err:
         raise UserError(f"{arg('out')}: cannot write in {root} ({err.strerror or err})") from None
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(f"rerun with {arg('resume')} to finish {root}") from None
+    except KeyboardInterrupt as stop:
+        raise Interrupted(
+            f"rerun with {arg('resume')} to finish {root}", getattr(stop, "signum", 2)
+        ) from None
     finally:
         journal.close()
         if bar is not None:
             bar.close()
         # of writes cut short (workers are stopped now); a shard: only its own cases'
         _remove_temporaries(root, plan, None if journal_name == mf.JOURNAL else todo)
+
+
+@contextlib.contextmanager
+def _left_clean(created: list[Path]) -> Iterator[None]:
+    """A refused job leaves nothing behind: the folders it created, if still empty, go."""
+    try:
+        yield
+    except UserError:
+        for p in reversed(created):
+            with contextlib.suppress(OSError):
+                p.rmdir()  # only if empty
+        raise
 
 
 @contextlib.contextmanager
@@ -314,13 +332,26 @@ def _intact(root: Path, case: ExportCase, record: dict[str, Any]) -> bool:
         return False
     for role, rel in case.files.items():
         digest = hashlib.sha256()
+        path = root / rel
         try:
-            with open(root / rel, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
+            st = os.stat(path)  # a symlink to /dev/zero or a FIFO would never end or open
         except OSError:
             return False
-        if digest.hexdigest() != sha[role]:
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(
+                f"{path}: {file_kind(st.st_mode)}"
+                + (" (through a symlink)" if path.is_symlink() else "")
+                + "; a dataset holds regular files only; remove it and rerun with --resume"
+            )
+        left = st.st_size + 1  # read at most its size (+1 to see it grew): bounded
+        try:
+            with open(path, "rb") as fh:
+                while left > 0 and (chunk := fh.read(min(1 << 20, left))):
+                    digest.update(chunk)
+                    left -= len(chunk)
+        except OSError:
+            return False
+        if left <= 0 or digest.hexdigest() != sha[role]:
             return False
     return True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -106,14 +107,14 @@ def write(root: Path, manifest: dict[str, Any]) -> None:
 def read(root: Path) -> dict[str, Any] | None:
     """The manifest in ``root``, or None when there is none."""
     path = root / MANIFEST
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
+    from ...io.untrusted import UntrustedError, read_json
+
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise UserError(
-            f"{path}: unreadable manifest ({err}); use another {arg('out')}, or {arg('overwrite')}"
-        ) from None
+        data = read_json(path, "manifest", None)
+    except UntrustedError as err:
+        raise UserError(f"{err}; use another {arg('out')}, or {arg('overwrite')}") from None
     if not isinstance(data, dict) or not isinstance(data.get("identity"), dict):
         raise UserError(
             f"{path}: not an fdif-core manifest; use another {arg('out')}, or {arg('overwrite')}"
@@ -142,15 +143,14 @@ def done_records(root: Path, manifest: dict[str, Any] | None) -> dict[int, dict[
 
 def read_journal(root: Path, name: str = JOURNAL) -> dict[int, dict[str, Any]]:
     """Journal records by index; a torn last line (killed mid-append) is skipped."""
+    from ...io.untrusted import read_json_lines
+
     path = root / name
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
     out: dict[int, dict[str, Any]] = {}
-    for line in path.read_text().splitlines(keepends=True):
-        if not line.endswith("\n"):
-            continue
+    for rec in read_json_lines(path, "journal"):
         try:
-            rec = json.loads(line)
             out[int(rec["index"])] = rec
         except (ValueError, KeyError, TypeError):
             continue
@@ -161,11 +161,19 @@ class Journal:
     """Append-only log of finished cases (one JSON line each, flushed per case)."""
 
     def __init__(self, root: Path, name: str = JOURNAL) -> None:
+        from ...io.untrusted import check_regular
+
         self.path = root / name
+        if self.path.exists() or self.path.is_symlink():
+            check_regular(self.path, "journal")  # not a FIFO or /dev/zero behind a symlink
         try:
-            torn = self.path.exists() and not self.path.read_bytes().endswith(b"\n")
+            torn = False
+            if self.path.exists() and self.path.stat().st_size:
+                with open(self.path, "rb") as fh:  # its last byte only
+                    fh.seek(-1, os.SEEK_END)
+                    torn = fh.read(1) != b"\n"
             self._fh = open(self.path, "a")  # noqa: SIM115 (closed in close())
-            if torn and self.path.stat().st_size:  # a line cut by a crash or a full disk
+            if torn:  # a line cut by a crash or a full disk
                 self._fh.write("\n")
         except OSError as err:
             raise write_error(self.path, err) from None
