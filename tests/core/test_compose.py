@@ -137,3 +137,21 @@ def test_every_class_is_visible_at_96(chunk: int) -> None:
             s = r.render([obj])
             assert s.volumes[0] >= 200, (name, index, s.volumes)
             assert int(s.image.max()) > 0
+
+
+def test_voxel_buffers_equal_the_allocating_path() -> None:
+    """``out=`` (one preallocated buffer) lists the same voxels, bit for bit, in the same order."""
+    from fdif_core.engine import grid
+
+    shape, ref, gen = (16, 20, 24), (32, 32, 32), torch.Generator().manual_seed(0)
+    starts = torch.stack([torch.randint(0, n // 4, (9,), generator=gen) * 4 for n in shape], dim=1)
+    keep = torch.rand(9, 8, generator=gen) < 0.5
+    whole = grid.block_voxels(starts, 4, shape, ref)
+    part = grid.sub_block_voxels(starts, keep, 4, shape, ref)
+    n, m = len(whole[0]), len(part[0])
+    assert n == 9 * 64 and m == int(keep.sum()) * 8
+    idx, pts = torch.full((n + m,), -1), torch.full((n + m, 3), float("nan"))
+    grid.block_voxels(starts, 4, shape, ref, out=(idx[:n], pts[:n]))
+    grid.sub_block_voxels(starts, keep, 4, shape, ref, out=(idx[n:], pts[n:]))
+    assert torch.equal(idx, torch.cat([whole[0], part[0]]))
+    assert torch.equal(pts, torch.cat([whole[1], part[1]]))
