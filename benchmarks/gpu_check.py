@@ -6,6 +6,8 @@
 Prints one table (``--json``: one JSON object):
 
 - render: the paper preset rendered on the device, volumes/s (target >= 500 on a GPU);
+- render on the CPU path: the same engine code on the CPU, one thread (as a generate
+  worker), volumes/s and the device's speed-up over it;
 - render = CPU: the same scenes rendered on the CPU; label voxels that differ (tolerance:
   at most 0.1 %, float arithmetic differs in the last bits at object boundaries) and the
   largest intensity difference;
@@ -27,6 +29,7 @@ one crop a step, for a CPU smoke run; Primus-M keeps its size (its width is fixe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import tempfile
@@ -111,17 +114,35 @@ def check_render(t: Table, dev: torch.device, size: int, n: int) -> None:
     t.add(f"render fdif-paper {size}³ on {dev.type}", f"{rate:.1f} volumes/s", target,
           rate >= 500 if dev.type == "cuda" else None)  # fmt: skip
     diff, worst = 0, 0
-    total = 0
+    total, cpu_s = 0, 0.0
     for i in range(min(n, 4)):
-        a, b = recipe.sample(1000 + i, shape, dev), recipe.sample(1000 + i, shape, "cpu")
+        a = recipe.sample(1000 + i, shape, dev)
+        with _one_thread():  # the CPU path as a generate worker runs it
+            c0 = time.perf_counter()
+            b = recipe.sample(1000 + i, shape, "cpu")
+            cpu_s += time.perf_counter() - c0
         diff += int((a.label.cpu() != b.label).sum())
         total += b.label.numel()
         worst = max(worst, int((a.image.cpu().int() - b.image.int()).abs().max()))
     frac = diff / total
+    cpu_rate = min(n, 4) / cpu_s
     t.data.update(render_label_diff_fraction=frac, render_image_max_diff=worst)
+    t.data.update(render_cpu_volumes_per_s=cpu_rate, render_speedup_over_cpu=rate / cpu_rate)
+    t.add(f"render fdif-paper {size}³ on the CPU path (1 thread)", f"{cpu_rate:.2f} volumes/s",
+          f"{dev.type} / CPU: {rate / cpu_rate:.1f}x", None)  # fmt: skip
     t.add("same scenes as the CPU render", f"{100 * frac:.4f} % label voxels differ, "
           f"max |intensity diff| {worst}", f"<= {100 * LABEL_TOLERANCE:g} %",
           frac <= LABEL_TOLERANCE)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- pre-training

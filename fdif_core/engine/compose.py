@@ -16,9 +16,10 @@ import torch
 from ..dtypes import label_dtype
 from . import grid
 from .pose import Pose, sample_pose
-from .sdf.geometry import block_lipschitz
+from .sdf.geometry import block_bounds, block_lipschitz
 from .sdf.library import (
     PRIMITIVES,
+    PrimitiveClass,
     evaluate,
     reach_extents,
     sample_params,
@@ -29,7 +30,8 @@ from .textures.mappers import Mapper
 from .types import Device, Params, Shape3
 
 CHUNK = 1 << 17  # points evaluated at once
-BLOCK = 4  # edge, in voxels, of the blocks culled by the coarse pass
+BLOCK = 4  # edge, in voxels, of the blocks whose voxels are listed together
+COARSE = BLOCK  # edge of the first culling pass's blocks (a power-of-2 multiple of BLOCK)
 
 
 @dataclass(frozen=True)
@@ -251,9 +253,12 @@ class Recipe:
         """Flat indices and world coordinates of the voxels the object may touch.
 
         The object's box (pose, displacement outreach and mapper halo included) is cut
-        into blocks of ``BLOCK`` voxels; the undisplaced field at each block centre, with
-        Lipschitz constant L = L_field * |M^-1|, drops every block that cannot reach the
-        surface. ``full_grid`` returns every voxel (the naive baseline).
+        into blocks of ``COARSE`` voxels; bounds of the undisplaced field over each block
+        (:meth:`_block_bounds`) drop every block that cannot reach the surface and keep
+        whole those wholly within reach; the others are cut in 8 and bounded again, down
+        to sub-blocks of ``BLOCK / 2``. Voxels are always built from their ``BLOCK``-block's
+        origin (the same values whichever blocks are kept).
+        ``full_grid`` returns every voxel (the naive baseline).
         """
         ref = self.shape
         if full_grid:
@@ -268,17 +273,68 @@ class Recipe:
                 return None
         sl = grid.align(sl, BLOCK, shape)
         starts, centres = grid.blocks(sl, BLOCK, device)
-        if not full_grid:
-            _, pts = grid.voxel_index_points(centres, shape, ref)
-            local = self.frame_pose(obj).to_object(self.world(pts, shape))
-            phi = evaluate(cls, obj.params, local)
-            step = [r / n for r, n in zip(ref, shape, strict=True)]
-            radius = 0.5 * (BLOCK - 1) * sum(x * x for x in step) ** 0.5
-            z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (BLOCK - 1) * max(step)
-            lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
-            starts = starts[phi - lip * radius <= reach]
-        idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
+        if full_grid:
+            idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
+            return idx, self.world(pts, shape)
+        # coarse to fine: blocks of COARSE, COARSE / 2, ... BLOCK voxels; a block surely within
+        # reach everywhere gives all its voxels, one that may be gives its 8 parts to the
+        # next pass, the last pass bounds the 8 sub-blocks (BLOCK / 2) of each block left
+        stop = torch.tensor([s.stop for s in sl], device=device)
+        size = COARSE
+        starts, centres = grid.blocks(sl, size, device)
+        whole = []
+        while True:
+            low, high = self._block_bounds(obj, cls, centres, size, shape)
+            near = low <= reach
+            starts, centres, sure = starts[near], centres[near], high[near] <= reach
+            whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
+            if size == BLOCK:
+                break
+            starts, centres = grid.split(starts[~sure], size, size // 2, stop)
+            size //= 2
+        whole_starts = torch.cat(whole)
+        unsure = starts[~sure]
+        keep = None
+        if len(unsure):
+            sub = grid.sub_block_centres(unsure, BLOCK, shape).view(-1, 3)
+            keep = (self._block_bounds(obj, cls, sub, BLOCK // 2, shape)[0] <= reach).view(-1, 8)
+        if any(n % BLOCK for n in shape):  # partial blocks: lists of unknown length
+            idx, pts = grid.block_voxels(whole_starts, BLOCK, shape, ref)
+            if keep is not None:
+                more = grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref)
+                idx, pts = torch.cat([idx, more[0]]), torch.cat([pts, more[1]])
+            return idx, self.world(pts, shape)
+        # one buffer: whole blocks first, then the kept sub-blocks (no concatenation)
+        n_whole = len(whole_starts) * BLOCK**3
+        n_sub = 0 if keep is None else int(keep.sum()) * (BLOCK // 2) ** 3
+        idx = torch.empty(n_whole + n_sub, dtype=torch.int64, device=device)
+        pts = torch.empty(n_whole + n_sub, 3, dtype=torch.float32, device=device)
+        grid.block_voxels(whole_starts, BLOCK, shape, ref, out=(idx[:n_whole], pts[:n_whole]))
+        if keep is not None:
+            out = (idx[n_whole:], pts[n_whole:])
+            grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref, out=out)
         return idx, self.world(pts, shape)
+
+    def _block_bounds(
+        self, obj: ObjectSpec, cls: PrimitiveClass, centres: torch.Tensor, size: int, shape: Shape3
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lower and upper bounds of the undisplaced field over blocks of ``size`` voxels
+        (float centre indices ``centres``): the field at the centre -/+ L times the block's
+        radius, with the Lipschitz constant L = L_field * |M^-1|; for the authors' profiled
+        prisms, the tighter of those and ``block_bounds``'."""
+        _, pts = grid.voxel_index_points(centres, shape, self.shape)
+        local = self.frame_pose(obj).to_object(self.world(pts, shape))
+        phi = evaluate(cls, obj.params, local)
+        step = [r / n for r, n in zip(self.shape, shape, strict=True)]
+        radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
+        z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
+        lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
+        margin = lip * radius
+        low, high = phi - margin, phi + margin
+        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
+        if tight is not None:
+            low, high = torch.maximum(low, tight[0]), torch.minimum(high, tight[1])
+        return low, high
 
     def render(
         self,
@@ -310,7 +366,9 @@ class Recipe:
                 g = mapper(phi, self.mapper_position(obj, pts[s : s + CHUNK]))
                 flat_image.index_add_(0, idx[s : s + CHUNK], g)
                 inside.append(idx[s : s + CHUNK][phi <= 0.0])
-            masks.append(torch.cat(inside) if inside else idx[:0])
+            masks.append(
+                inside[0] if len(inside) == 1 else torch.cat(inside) if inside else idx[:0]
+            )
         volumes = [0 if m is None else len(m) for m in masks]
         lo_clip, hi_clip = self.spec.clip
         image_u8 = image.clamp_(lo_clip, hi_clip).to(torch.uint8)

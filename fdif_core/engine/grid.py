@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import torch
 
@@ -61,6 +62,12 @@ def blocks(slices: tuple[slice, ...], size: int, device=None) -> tuple[torch.Ten
     return _prod(starts), _prod(centres)
 
 
+@lru_cache(maxsize=64)
+def cube_offsets(size: int, step: int, device: torch.device) -> torch.Tensor:
+    """(K, 3) offsets 0, step, ... < size of a cube's sub-cubes, C order (cached: constant)."""
+    return blocks(tuple(slice(0, size) for _ in range(3)), step, device)[0]
+
+
 def align(slices: tuple[slice, ...], size: int, shape: Shape3) -> tuple[slice, ...]:
     """Grow ``slices`` outwards to multiples of ``size`` (clamped to the volume)."""
     return tuple(
@@ -70,24 +77,110 @@ def align(slices: tuple[slice, ...], size: int, shape: Shape3) -> tuple[slice, .
 
 
 def block_voxels(
-    starts: torch.Tensor, size: int, shape: Shape3, ref: Shape3
+    starts: torch.Tensor,
+    size: int,
+    shape: Shape3,
+    ref: Shape3,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flat indices and reference coordinates of every voxel of the blocks at ``starts``.
 
     Built as block origin + in-block offset, so the arithmetic per voxel is the same
     whichever blocks are kept (culled and full-grid renders agree bit for bit).
+    ``out``: (K size^3,) and (K size^3, 3) buffers written in place (only when every
+    block is whole: ``shape`` a multiple of ``size``).
     """
     dev = starts.device
-    offsets = blocks(tuple(slice(0, size) for _ in range(3)), 1, dev)[0]
+    offsets = cube_offsets(size, 1, dev)
     base, origin = voxel_index_points(starts, shape, ref)
     step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=dev)
     off_flat = (offsets[:, 0] * shape[1] + offsets[:, 1]) * shape[2] + offsets[:, 2]
+    if out is not None:
+        k, m = len(starts), len(offsets)
+        torch.add(base[:, None], off_flat[None], out=out[0].view(k, m))
+        torch.add(
+            origin[:, None, :], offsets.to(torch.float32)[None] * step, out=out[1].view(k, m, 3)
+        )
+        return out
     idx = (base[:, None] + off_flat[None]).reshape(-1)
     pts = (origin[:, None, :] + offsets.to(torch.float32)[None] * step).reshape(-1, 3)
     if any(n % size for n in shape):  # partial blocks at the volume's far faces
         keep = ((starts[:, None, :] + offsets[None]) < torch.tensor(shape, device=dev)).all(-1)
         keep = keep.reshape(-1)
         idx, pts = idx[keep], pts[keep]
+    return idx, pts
+
+
+def split(
+    starts: torch.Tensor, size: int, part: int, stop: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut blocks of ``size`` at ``starts`` (K, 3) into blocks of ``part`` voxels.
+
+    Parts that start at or beyond ``stop`` (per axis, exclusive) are dropped. Returns the
+    (M, 3) first voxel of each part and the (M, 3) float centre index of the voxels it
+    holds before ``stop``.
+    """
+    corner = cube_offsets(size, part, starts.device)
+    sub = (starts[:, None, :] + corner[None]).reshape(-1, 3)
+    sub = sub[(sub < stop).all(-1)]
+    end = torch.minimum(sub + part, stop)
+    return sub, (sub + end - 1).to(torch.float32) / 2.0
+
+
+def sub_block_centres(starts: torch.Tensor, size: int, shape: Shape3) -> torch.Tensor:
+    """(K, 8, 3) float centre index of the voxels held by each of the 8 sub-blocks (edge
+    ``size // 2``, corners in C order) of the blocks at ``starts``; a sub-block lying wholly
+    outside the volume gets the centre of its (empty) box."""
+    half = size // 2
+    corner = cube_offsets(size, half, starts.device)
+    sub = starts[:, None, :] + corner[None]
+    end = torch.minimum(sub + half, torch.tensor(shape, device=starts.device))
+    end = torch.maximum(end, sub + 1)
+    return (sub + end - 1).to(torch.float32) / 2.0
+
+
+def sub_block_voxels(
+    starts: torch.Tensor,
+    keep: torch.Tensor,
+    size: int,
+    shape: Shape3,
+    ref: Shape3,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`block_voxels` restricted to the sub-blocks marked in ``keep`` (K, 8).
+
+    Each voxel is computed from its block's origin and its in-block offset exactly as
+    :func:`block_voxels` computes it (same values, bit for bit), listed sub-block by
+    sub-block. ``out``: buffers of (kept sub-blocks x (size / 2)^3) voxels written in
+    place (only when ``shape`` is a multiple of ``size``).
+    """
+    dev, half = starts.device, size // 2
+    corner = cube_offsets(size, half, dev)  # (8, 3)
+    inner = cube_offsets(half, 1, dev)  # (half^3, 3)
+    offsets = (corner[:, None, :] + inner[None]).reshape(-1, 3)  # (8 * half^3, 3)
+    step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=dev)
+    off_pts = (offsets.to(torch.float32) * step).view(8, -1, 3)
+    off_flat = ((offsets[:, 0] * shape[1] + offsets[:, 1]) * shape[2] + offsets[:, 2]).view(8, -1)
+    blk, sub = keep.nonzero(as_tuple=True)
+    base, origin = voxel_index_points(starts, shape, ref)
+    if out is not None:
+        k, m = len(blk), off_flat.shape[1]
+        torch.add(
+            base.index_select(0, blk)[:, None], off_flat.index_select(0, sub), out=out[0].view(k, m)
+        )
+        torch.add(
+            origin.index_select(0, blk)[:, None, :],
+            off_pts.index_select(0, sub),
+            out=out[1].view(k, m, 3),
+        )
+        return out
+    idx = (base.index_select(0, blk)[:, None] + off_flat.index_select(0, sub)).reshape(-1)
+    pts = origin.index_select(0, blk)[:, None, :] + off_pts.index_select(0, sub)
+    pts = pts.reshape(-1, 3)
+    if any(n % size for n in shape):  # partial blocks at the volume's far faces
+        vox = (starts[blk][:, None, :] + offsets.view(8, -1, 3)[sub]).reshape(-1, 3)
+        inside = (vox < torch.tensor(shape, device=dev)).all(-1)
+        idx, pts = idx[inside], pts[inside]
     return idx, pts
 
 

@@ -71,8 +71,15 @@ class Pose:
         bit-identical however the points are batched.
         """
         d = [x[:, k] - t for k, t in enumerate(self.translation)]  # contiguous columns
-        cols = [(d[0] * r[0]).add_(d[1] * r[1]).add_(d[2] * r[2]) for r in self.inverse]
-        return torch.stack(cols, dim=1)
+        if x.requires_grad and torch.is_grad_enabled():  # differentiable: the plain formula
+            cols = [(d[0] * r[0]).add_(d[1] * r[1]).add_(d[2] * r[2]) for r in self.inverse]
+            return torch.stack(cols, dim=1)
+        out = x.new_empty(x.shape[0], 3)
+        col, tmp = torch.empty_like(d[0]), torch.empty_like(d[0])  # reused: fewer temporaries
+        for k, r in enumerate(self.inverse):
+            torch.mul(d[0], r[0], out=col).add_(torch.mul(d[1], r[1], out=tmp))
+            out[:, k] = col.add_(torch.mul(d[2], r[2], out=tmp))
+        return out
 
     @cached_property
     def inverse(self) -> list[list[float]]:

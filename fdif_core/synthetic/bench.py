@@ -22,10 +22,15 @@ class Measurement:
     seconds: float
     peak_mb: float  # largest peak RSS of a worker process (CUDA: peak allocated on the device)
     base_mb: float  # RSS of a worker after imports, before rendering
+    cpu_seconds: float = 0.0  # process CPU time of the workers, summed (robust under load)
 
     @property
     def per_second(self) -> float:
         return self.volumes / self.seconds
+
+    @property
+    def cpu_per_volume(self) -> float:
+        return self.cpu_seconds / self.volumes
 
 
 def _rss_mb() -> float:
@@ -35,7 +40,7 @@ def _rss_mb() -> float:
 
 def _worker(
     args: tuple[str, list[int], bool, str, tuple[int, int, int] | None],
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     preset_path, indices, full_grid, device, shape = args
     import torch
 
@@ -49,7 +54,7 @@ def _worker(
     if dev.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in indices:
         recipe.render(recipe.scene(i), shape, dev, full_grid)
     if dev.type == "cuda":
@@ -57,7 +62,7 @@ def _worker(
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = _rss_mb()
-    return time.perf_counter() - start, peak, base
+    return time.perf_counter() - start, peak, base, time.process_time() - cpu
 
 
 def measure(
@@ -82,7 +87,13 @@ def measure(
         else wall - max(0.0, wall - max(r[0] for r in results))
     )
     return Measurement(
-        name, workers, count, busy, max(r[1] for r in results), max(r[2] for r in results)
+        name,
+        workers,
+        count,
+        busy,
+        max(r[1] for r in results),
+        max(r[2] for r in results),
+        sum(r[3] for r in results),
     )
 
 
@@ -104,22 +115,30 @@ def run(
 
 
 def report(rows: list[Measurement]) -> str:
-    base = rows[0].per_second
+    """The table: wall-clock rate and its ratio, and the ratio of process CPU time per
+    volume (``x naive cpu``: robust when other jobs share the cores)."""
+    base, base_cpu = rows[0].per_second, rows[0].cpu_per_volume
     lines = [
         f"{'method':18s} {'procs':>5s} {'vols':>5s} {'vol/s':>8s} {'x naive':>8s} "
-        f"{'peak MB':>8s} {'base MB':>8s}"
+        f"{'cpu s/vol':>9s} {'x naive cpu':>11s} {'peak MB':>8s} {'base MB':>8s}"
     ]
     for r in rows:
         lines.append(
             f"{r.name:18s} {r.workers:5d} {r.volumes:5d} {r.per_second:8.2f} "
-            f"{r.per_second / base:8.1f} {r.peak_mb:8.0f} {r.base_mb:8.0f}"
+            f"{r.per_second / base:8.1f} {r.cpu_per_volume:9.3f} "
+            f"{base_cpu / r.cpu_per_volume:11.1f} {r.peak_mb:8.0f} {r.base_mb:8.0f}"
         )
     return "\n".join(lines)
 
 
 def as_dicts(rows: list[Measurement]) -> list[dict]:
-    base = rows[0].per_second
+    base, base_cpu = rows[0].per_second, rows[0].cpu_per_volume
     return [
-        {**asdict(r), "per_second": r.per_second, "ratio_to_naive": r.per_second / base}
+        {
+            **asdict(r),
+            "per_second": r.per_second,
+            "ratio_to_naive": r.per_second / base,
+            "cpu_ratio_to_naive": base_cpu / r.cpu_per_volume,
+        }
         for r in rows
     ]

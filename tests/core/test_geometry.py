@@ -228,3 +228,33 @@ def test_authors_fields_respect_their_lipschitz_constant_and_reach_box(name: str
         assert norm[torch.isfinite(norm)].max() <= field_lipschitz(cls, p) * (1 + 1e-3)
         outside = (pts.detach().abs() > ext).any(dim=1)
         assert (d.detach()[outside] > reach).all()
+
+
+PROFILED = [n for n in FDIF_CLASSES if PRIMITIVES.get(n).profile != "none" and "prism" in n]
+
+
+@pytest.mark.parametrize("name", PROFILED[::3])
+def test_block_bounds_hold_inside_each_block(name: str) -> None:
+    """block_bounds' low <= F <= high at points within rho across and z_reach along the axis
+    of each block centre (the steep authors' profiles whose Lipschitz bounds are poor)."""
+    from fdif_core.engine.sdf.geometry import block_bounds
+
+    cls = PRIMITIVES.get(name)
+    gen = torch.Generator().manual_seed(5)
+    checked = 0
+    for _ in range(6):
+        p = sample_params(cls, gen, G, geometry="authors")
+        centres = (torch.rand(400, 3, generator=gen) - 0.5) * 90.0
+        rho, z_reach = 2.0, 1.5
+        bounds = block_bounds(cls, p, centres, rho, z_reach)
+        if bounds is None:  # a 3-gon not star-shaped about its centre
+            continue
+        low, high = bounds
+        for _ in range(8):
+            d = torch.randn(400, 3, generator=gen)
+            d[:, :2] *= rho * torch.rand(400, 1, generator=gen) / d[:, :2].norm(dim=1, keepdim=True)
+            d[:, 2] = z_reach * (2.0 * torch.rand(400, generator=gen) - 1.0)
+            f = evaluate(cls, p, centres + d)
+            assert bool((low <= f).all()) and bool((f <= high).all())
+        checked += 1
+    assert checked > 0

@@ -28,7 +28,7 @@ def test_gpu_check_runs_on_the_cpu():
     assert run.returncode == 0, run.stderr[-3000:]
     data = json.loads(run.stdout.strip().splitlines()[-1])
     assert data["device"] == "CPU" and data["size"] == 64
-    assert data["render_volumes_per_s"] > 0
+    assert data["render_volumes_per_s"] > 0 and data["render_cpu_volumes_per_s"] > 0
     # the same scene on the same device: identical (the CPU engine is deterministic)
     assert data["render_label_diff_fraction"] == 0 and data["render_image_max_diff"] == 0
     assert data["same_seed_max_loss_diff"] == 0  # CPU fp32: bitwise repeatable runs

@@ -19,6 +19,18 @@ DESCRIPTION = (
 )
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` with whole numbers 1 <= K <= N."""
+    head, sep, tail = text.strip().partition("/")
+    try:
+        k, n = int(head), int(tail)
+    except ValueError:
+        k = n = 0
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed K/N with whole numbers 1 <= K <= N")
+    return k, n
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_preset(p)
     p.add_argument(
@@ -72,6 +84,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="write into DIR even if it is not empty or holds a dataset made with other settings",
     )
     p.add_argument(
+        "--shard",
+        metavar="K/N",
+        type=parse_shard,
+        help="write only shard K of N (contiguous parts of the cases; same bytes as one run): "
+        "N jobs, e.g. a SLURM array, build one dataset in one --out; the last to finish "
+        "writes dataset.json; --resume resumes this shard only",
+    )
+    mode.add_argument(
+        "--finalize",
+        action="store_true",
+        help="after sharded jobs: check every case against the manifest's checksums and "
+        "write dataset.json (same options as the shards, without --shard)",
+    )
+    p.add_argument(
         "--dataset-id",
         type=int_in(1, 999),
         default=501,
@@ -121,12 +147,21 @@ def _generate(args: argparse.Namespace, load_preset, generate) -> int:
         dataset_name=args.dataset_name,
         progress=not args.quiet,
         max_memory_gib=args.max_memory,
+        shard=args.shard,
+        finalize=args.finalize,
     )
+    if args.finalize:
+        print(f"{res.root}: {res.cases} cases checked; dataset.json, fdif_manifest.json")
+        return 0
     rate = res.written / res.seconds if res.seconds > 0 else 0.0
     print(
         f"{res.root}: {res.cases} cases ({res.written} written now, {rate:.2f}/s), "
         f"{res.bytes / max(res.cases, 1) / 1024:.0f} KiB per case; dataset.json, "
         "fdif_manifest.json"
+        if res.finalized
+        else f"shard {args.shard[0]}/{args.shard[1]}: {res.cases} cases "
+        f"({res.written} written now, {rate:.2f}/s); dataset.json comes with the last shard "
+        "(or --finalize)"
     )
     if res.redone:
         print(

@@ -202,3 +202,64 @@ def depth(cls: PrimitiveClass, p: Params) -> float:
     axes = [torch.linspace(-e, e, 32) for e in ext]
     pts = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, 3)
     return float(-evaluate_solid(cls, p, pts).min().clamp(max=0.0))
+
+
+def _star_shaped(cls: PrimitiveClass, p: Params) -> bool:
+    """Whether the section K is star-shaped about its centre (s K grows with s): stars,
+    circles, ellipses, and polygons whose vertices wind once round the centre in gaps < pi."""
+    if cls.section in ("star", "circle", "ellipse"):
+        return True
+    if cls.section != "polygon":
+        return False
+    ang = [math.atan2(y, x) for x, y in p["vertices"]]  # type: ignore[union-attr]
+    gaps = [(b - a) % (2.0 * math.pi) for a, b in zip(ang, ang[1:] + ang[:1], strict=True)]
+    return max(gaps) < math.pi and abs(sum(gaps) - 2.0 * math.pi) < 1e-6
+
+
+BOUND_SLACK = 1e-3
+"""Voxels added to :func:`block_bounds`' margins, far above float32 rounding of the fields."""
+
+
+def block_bounds(
+    cls: PrimitiveClass, p: Params, centres: Points, rho: float, z_reach: float
+) -> tuple[Field, Field] | None:
+    """Lower and upper bounds of an authors' profiled prism's field over blocks (else None).
+
+    The blocks have object-space centres ``centres``, lie within ``rho`` of them across the
+    axis and within ``z_reach`` along it. For a section K star-shaped about its centre,
+    s d2(q / s) is the signed distance to s K, which falls as s grows (s K grows); so over
+    a block smax d2(qc / smax) - rho <= F <= smin d2(qc / smin) + rho (F is 1-Lipschitz
+    in q), with smin, smax the profile's extremes over the block's axial range. The onion
+    |F| - t and the extrusion are monotone in |F|, F and |z|, so the bounds carry through
+    them. Unlike a Lipschitz bound, these do not grow with the profile's slope (20 and
+    more for necks near an end).
+    """
+    if (
+        style(p) != "authors"
+        or cls.construction != "prism"
+        or "knots" not in p
+        or not _star_shaped(cls, p)
+    ):
+        return None
+    knots, neck = _profile(p)
+    h = float(p["half_height"])  # type: ignore[arg-type]
+    zc = centres[:, 2]
+    lo, hi = zc - z_reach, zc + z_reach
+    zs = torch.stack([lo, hi, torch.clamp(torch.full_like(lo, neck), lo, hi)])
+    s = ops.profile_scale(zs, knots, neck, h, clamp=False).clamp_min(SCALE_FLOOR)
+    smax, smin = s.amax(0), s.amin(0)
+    section = section_fn(cls, p)
+    q = centres[:, :2]
+    both = section(torch.cat([q / smax[:, None], q / smin[:, None]]))  # one call: fewer ops
+    low = smax * both[: len(q)] - rho
+    high = smin * both[len(q) :] + rho
+    if cls.onion:
+        t = float(p["thickness"])  # type: ignore[arg-type]
+        low, high = (
+            torch.maximum(low, -high).clamp_min(0.0) - t,
+            torch.maximum(low.abs(), high.abs()) - t,
+        )
+    z = zc.abs()
+    low = ops.extrude(low, (z - z_reach).clamp_min(0.0), h) - BOUND_SLACK
+    high = ops.extrude(high, z + z_reach, h) + BOUND_SLACK
+    return low, high

@@ -40,6 +40,7 @@ from ...io.untrusted import file_kind
 from ...presets.limits import check_memory, check_workers
 from ...presets.preset import Preset
 from . import manifest as mf
+from . import shards
 from .layouts import ExportCase, ExportPlan, check_plan, dataset_json, sanitize_name
 from .writer import Job, init_worker, render, run_case, write
 
@@ -58,6 +59,7 @@ class Result:
     bytes: int  # bytes of all case files on disk
     seconds: float
     redone: int = 0  # finished cases whose files failed the manifest checksums (resume)
+    finalized: bool = True  # dataset.json written (a shard: when it finished last)
 
 
 def generate(
@@ -77,6 +79,8 @@ def generate(
     strategy: str | None = None,
     progress: bool = True,
     max_memory_gib: float | None = None,
+    shard: tuple[int, int] | None = None,
+    finalize: bool = False,
 ) -> Result:
     """Write samples ``0..N+V-1`` of ``preset`` under ``out`` in the layout ``format``.
 
@@ -95,11 +99,24 @@ def generate(
         progress: show a tqdm progress bar (rate and ETA) on stderr.
         max_memory_gib: refuse to start above this estimated memory (default: the
             preset's ``limits.max_memory_gib``, else 80% of the machine's memory).
+        shard: ``(K, N)``: write only the K-th of N contiguous parts of the cases, beside
+            the other shards' jobs (``shards``); the last to finish finalizes the dataset.
+        finalize: write nothing but check every case against the manifest and write
+            dataset.json and the complete manifest (after sharded jobs).
     """
     t0 = time.perf_counter()
     check_workers(workers)
     if resume and overwrite:
         raise UserError(f"{arg('resume')} and {arg('overwrite')} exclude each other; pick one")
+    if shard and overwrite:
+        raise UserError(
+            f"{arg('shard')} with {arg('overwrite')}: shards share a folder; clear it yourself"
+        )
+    if finalize and (shard or resume or overwrite):
+        raise UserError(
+            f"{arg('finalize')}: runs alone, without {arg('shard')}, {arg('resume')} or "
+            f"{arg('overwrite')}"
+        )
     dev = torch.device(device)
     strategy = strategy or ("processes" if dev.type == "cpu" and workers > 1 else "inline")
     if strategy not in STRATEGIES:
@@ -126,13 +143,17 @@ def generate(
     root = plan.root(out)
     new = [p for p in (out, root) if not p.exists()]
     _prepare_folder(out, root, plan)
+    job = Job(preset, root, task, str(dev))
+    executor = _process_pool if strategy == "processes" else _thread_pool
+    if finalize or shard:
+        with _left_clean(new):
+            return shards.run(
+                recipe, job, executor, workers, plan, classes, shard, resume, progress, t0
+            )
     with _left_clean(new), _exclusive(root):  # one job per folder at a time
         cases = plan.cases()
         records, redone = _claim(root, preset, plan, cases, classes, resume, overwrite)
         todo = [c for c in cases if c.index not in records]
-
-        job = Job(preset, root, task, str(dev))
-        executor = _process_pool if strategy == "processes" else _thread_pool
         _write_cases(recipe, job, executor, workers, plan, cases, todo, records, progress)
         _finish(root, preset, plan, cases, classes, records)
         size = sum((root / p).stat().st_size for c in cases for p in c.files.values())
@@ -162,10 +183,11 @@ def _write_cases(
     todo: list[ExportCase],
     records: dict[int, dict[str, Any]],
     progress: bool,
+    journal_name: str = mf.JOURNAL,
 ) -> None:
     """Render and write the ``todo`` cases, journalling each finished one into ``records``."""
     root = job.root
-    journal = mf.Journal(root)
+    journal = mf.Journal(root, journal_name)
     bar = None
     try:
         # workers start before the progress bar starts its monitor thread (fork-safe)
@@ -190,7 +212,8 @@ def _write_cases(
         journal.close()
         if bar is not None:
             bar.close()
-        _remove_temporaries(root, plan)  # of writes cut short (workers are stopped now)
+        # of writes cut short (workers are stopped now); a shard: only its own cases'
+        _remove_temporaries(root, plan, None if journal_name == mf.JOURNAL else todo)
 
 
 @contextlib.contextmanager
@@ -290,7 +313,7 @@ def _claim(
             )
     _remove_temporaries(root, plan)
     if resume and old is not None:
-        done = mf.done_records(root, old)
+        done = shards.all_records(root, old)  # a sharded dataset resumes as one job too
         claimed = [c for c in cases if c.index in done]
         good = {c.index: done[c.index] for c in claimed if _intact(root, c, done[c.index])}
         return good, len(claimed) - len(good)
@@ -333,8 +356,18 @@ def _intact(root: Path, case: ExportCase, record: dict[str, Any]) -> bool:
     return True
 
 
-def _remove_temporaries(root: Path, plan: ExportPlan) -> None:
-    """Delete temporary files left by a killed job (``.<name>.*.tmp*``, ours only)."""
+def _remove_temporaries(
+    root: Path, plan: ExportPlan, cases: list[ExportCase] | None = None
+) -> None:
+    """Delete temporary files left by a killed job (``.<name>.*.tmp*``, ours only);
+    ``cases``: only those of these cases' files (a shard: others may be writing)."""
+    if cases is not None:
+        for c in cases:
+            for rel in c.files.values():
+                path = root / rel
+                for p in path.parent.glob(f".{path.name.split('.')[0]}.*.tmp*"):
+                    p.unlink(missing_ok=True)
+        return
     for folder in [root, *(root / f for f in plan.folders())]:
         if folder.is_dir():
             for p in folder.glob(".*.tmp*"):
@@ -384,7 +417,8 @@ def _finish(
         write_text(root / "index.csv", buf.getvalue())
         write_text(root / "classes.txt", "".join(f"{n}\n" for n in classes["class"]))
     mf.write(root, mf.build(preset, plan, cases, classes, records))
-    (root / mf.JOURNAL).unlink(missing_ok=True)
+    for path in shards.journals(root):  # the single run's and every shard's
+        path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- executors

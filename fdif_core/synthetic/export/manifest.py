@@ -141,11 +141,11 @@ def done_records(root: Path, manifest: dict[str, Any] | None) -> dict[int, dict[
     return out
 
 
-def read_journal(root: Path) -> dict[int, dict[str, Any]]:
+def read_journal(root: Path, name: str = JOURNAL) -> dict[int, dict[str, Any]]:
     """Journal records by index; a torn last line (killed mid-append) is skipped."""
     from ...io.untrusted import read_json_lines
 
-    path = root / JOURNAL
+    path = root / name
     if not path.exists() and not path.is_symlink():
         return {}
     out: dict[int, dict[str, Any]] = {}
@@ -160,10 +160,10 @@ def read_journal(root: Path) -> dict[int, dict[str, Any]]:
 class Journal:
     """Append-only log of finished cases (one JSON line each, flushed per case)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, name: str = JOURNAL) -> None:
         from ...io.untrusted import check_regular
 
-        self.path = root / JOURNAL
+        self.path = root / name
         if self.path.exists() or self.path.is_symlink():
             check_regular(self.path, "journal")  # not a FIFO or /dev/zero behind a symlink
         try:
