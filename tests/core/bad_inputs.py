@@ -644,7 +644,7 @@ COMMAND_LINE: list[tuple[str, tuple[str, ...], tuple[str, ...], tuple[Setup, ...
     ("pretrain/resume-missing", ("pretrain", "--resume", "{ws}/none"), ("none",), ()),
     ("pretrain/data-missing", ("pretrain", "--preset", "{ws}/pt.yaml", "--out", "{ws}/run", "--data", "{ws}/none", "--no-progress"), ("--data", "none", "not a folder"), (pretrain_preset,)),
     ("pretrain/swin-on-cpu", ("pretrain", "--preset", "fdif-paper", "--out", "{ws}/run"), ("pretrain: needs about", "swinunetr training on the CPU", "--device cuda"), ()),
-    ("finetune/swin-on-cpu", (*FINETUNE[:-1], "btcv"), ("finetune: needs about", "swinunetr training on the CPU"), ()),
+    ("finetune/swin-on-cpu", (*FINETUNE[:-1], "btcv"), ("finetune: needs about", "swinunetr training on the CPU"), (toy(),)),
     ("pretrain/max-memory-tiny", ("pretrain", "--preset", "{ws}/pt.yaml", "--out", "{ws}/run", "--max-memory", "0.5"), ("pretrain: needs about", "limit is 0.5 GiB (--max-memory)"), (pretrain_preset,)),
     ("pretrain/out-empty", ("pretrain", "--preset", "{ws}/pt.yaml", "--out", ""), ("--out", "empty path"), (pretrain_preset,)),
     ("compare/out-foreign", ("compare", "--dataset", "{ws}/ds", "--out", "{ws}/cmp"), ("--out", "does not write", "mine.txt"), (folder("cmp", "mine.txt"),)),

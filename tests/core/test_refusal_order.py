@@ -37,3 +37,10 @@ def test_memory_still_refused_when_inputs_exist(toy, tmp_path, capsys):
             "--out", str(tmp_path / "run"), "--max-memory", "0.1"]  # fmt: skip
     assert main(argv) == 2
     assert "memory" in capsys.readouterr().err
+
+
+def test_finetune_missing_dataset_before_memory(tmp_path, capsys):
+    argv = ["finetune", "--dataset", str(tmp_path / "absent"), "--preset", "btcv", "--fold", "0",
+            "--scratch", "--out", str(tmp_path / "run"), "--max-memory", "0.1"]  # fmt: skip
+    err = refusal(argv, capsys)
+    assert "absent" in err and "no such dataset" in err and "--dataset" in err

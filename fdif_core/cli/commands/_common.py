@@ -175,6 +175,11 @@ def check_inputs(args: argparse.Namespace) -> None:
     data = getattr(args, "data", None)
     if data and not Path(data).is_dir():
         raise ArgumentError("data", f"{data} is not a folder")
+    dataset = getattr(args, "dataset", None)
+    if isinstance(dataset, str) and dataset and not Path(dataset).exists():
+        raise ArgumentError(
+            "dataset", f"{dataset}: no such dataset (a dataset folder or MONAI JSON datalist)"
+        )
 
 
 def check_counts(args: argparse.Namespace) -> None:
