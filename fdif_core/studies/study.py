@@ -260,7 +260,10 @@ def finetune_unit(
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # third-party warnings never reach the terminal
         warnings.simplefilter("ignore")
-        doc = evaluate_checkpoint(run / "last.pt", dataset, split="val", device=device, log=quiet)
+        doc = evaluate_checkpoint(
+            run / "last.pt", dataset, split="val", device=device, log=quiet,
+            cache_dir=out / "cache",
+        )  # fmt: skip
     eval_s = time.perf_counter() - t0
     empty = sum(len(v) for v in doc.get("empty", {}).values())
     rows = read_jsonl(run / "log.jsonl")
