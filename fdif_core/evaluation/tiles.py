@@ -4,11 +4,13 @@ A sliding window over a full-size case (512 x 512 x 100+ voxels) costs thousands
 passes; a study's learning curve needs one such pass per curve point and unit. The curve
 points can instead score a fixed subset of the case's non-overlapping patch tiles: the tiles
 of the regular grid (stride = patch) that hold foreground in the reference, ``windows`` of
-them evenly spaced in grid order (the same tiles at every point and in every unit, so curves
-stay comparable). Each tile is predicted alone (no blending); Dice per class is computed over
-the union of the chosen tiles, per case, then averaged over cases and classes (a class absent
-from a case's tiles is left out, as ``monai.metrics.compute_dice`` leaves it out). The final
-evaluation of a unit is always the full sliding window in the original geometry.
+them evenly spaced in grid order (the same tiles at every point and in every unit, so
+curves stay comparable); a case with no more foreground tiles than that is scored by the
+full sliding window, as before (small cases, such as the spine slabs, are unchanged). Each
+tile is predicted alone (no blending); Dice per class is computed over the union of the
+chosen tiles, per case, then averaged over cases and classes (a class absent from a case's
+tiles is left out, as ``monai.metrics.compute_dice`` leaves it out). The final evaluation
+of a unit is always the full sliding window in the original geometry.
 """
 
 from __future__ import annotations
@@ -56,13 +58,22 @@ def tile_dice(
     n_classes: int,
     windows: int,
     batch: int = 2,
+    full: Callable[[dict[str, Any]], np.ndarray] | None = None,
 ) -> float:
-    """Mean foreground Dice over the chosen tiles of every case (see the module)."""
+    """Mean foreground Dice over the chosen tiles of every case (see the module).
+
+    ``full``: per-class foreground Dice of a whole case (NaN where undefined); a case with
+    at most ``windows`` foreground tiles is scored by it (the sliding window is cheap there).
+    """
     scores: list[np.ndarray] = []
     for i in range(len(cases)):
         item = cases[i]
         image = _pad_to(torch.as_tensor(item["image"]).float().as_subclass(torch.Tensor), patch)
         label = _pad_to(torch.as_tensor(item["label"]).as_subclass(torch.Tensor), patch)[0].long()
+        starts = chosen_tiles(label, patch, windows + 1)
+        if full is not None and len(starts) <= windows:
+            scores.append(np.asarray(full(item), np.float64).ravel())
+            continue
         starts = chosen_tiles(label, patch, windows)
         tp = np.zeros(n_classes)
         psum = np.zeros(n_classes)

@@ -347,9 +347,21 @@ def tile_validation(model: torch.nn.Module, data: _Data, dev: torch.device, amp:
     model.eval()
     n = len(data.plan.labels)
     assert data.val_windows
+    whole = Predictor(
+        model, data.plan, tuple(cfg.patch_size), cfg.sw_overlap, cfg.sw_batch_size, dev, amp
+    )
+
+    def full(item: dict[str, Any]) -> Any:  # as validation_dice scores one case
+        from monai.metrics import compute_dice
+        from monai.networks.utils import one_hot
+
+        p = whole.logits(item["image"]).argmax(0)[None, None]
+        r = torch.as_tensor(item["label"]).long()[None]
+        return compute_dice(one_hot(p, n), one_hot(r, n), include_background=False).numpy()
+
     value = tile_dice(
         pred.forward, data.val_cases, tuple(cfg.patch_size), n, data.val_windows,
-        cfg.sw_batch_size,
+        cfg.sw_batch_size, full,
     )  # fmt: skip
     model.train(was)
     return value

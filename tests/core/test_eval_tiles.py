@@ -55,3 +55,19 @@ def test_tiles_are_fixed_foreground_and_evenly_spread():
 def test_small_case_is_padded():
     small = {"image": torch.ones(1, 5, 6, 7), "label": torch.ones(1, 5, 6, 7, dtype=torch.uint8)}
     assert tile_dice(_oracle, [small], PATCH, 3, windows=3) == pytest.approx(1.0)
+
+
+def test_a_case_with_few_tiles_takes_the_full_score():
+    """Small cases (no more foreground tiles than asked) are scored by the whole-case Dice."""
+    calls = []
+
+    def full(item):
+        calls.append(item)
+        return np.array([0.25, np.nan])
+
+    case = _case(0)
+    n_fg = len(chosen_tiles(case["label"][0], PATCH, 10_000))
+    assert tile_dice(_oracle, [case], PATCH, 3, windows=n_fg, full=full) == 0.25
+    assert len(calls) == 1
+    assert tile_dice(_oracle, [case], PATCH, 3, windows=n_fg - 1, full=full) == 1.0
+    assert len(calls) == 1
