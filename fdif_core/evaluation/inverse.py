@@ -127,7 +127,6 @@ class ArgmaxWriter:
         need = np.maximum(z.i0.numpy(), z.i1.numpy())[live]
         self.pending = live[np.argsort(need, kind="stable")]  # original slices, by readiness
         self.need = np.sort(need, kind="stable")
-        self.src_len = int(src_shape[2])
         self._grid: torch.Tensor | None = None
         self._pad: list[tuple[np.ndarray, ...]] | None = None
         self.carry: torch.Tensor | None = None
