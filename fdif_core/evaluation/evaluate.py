@@ -27,7 +27,13 @@ import torch
 from ..dtypes import label_dtype
 from ..io.atomic import atomic_path, write_text
 from ..presets.training import amp_dtype
-from ..real.preprocess import Plan, preprocess_case, preprocess_transforms, tracking_meta
+from ..real.preprocess import (
+    Plan,
+    case_geometry,
+    preprocess_case,
+    preprocess_transforms,
+    tracking_meta,
+)
 
 NSD_TOLERANCES_MM = (1.0, 2.0)
 
@@ -158,8 +164,14 @@ class Predictor:
         with torch.no_grad(), torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
             return self.model(x.to(dev))
 
-    def predict(self, item: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, item: dict[str, Any], preprocessed: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Label map of one case in its original geometry, and the original affine.
+
+        ``preprocessed``: the case as the plan's preprocessing left it (a cached case with
+        its ``geometry``, :func:`~fdif_core.real.preprocess.case_geometry`); None (or a case
+        cached without it) preprocesses ``item`` here.
 
         Streams: sliding-window logits arrive slab by slab (:mod:`.sliding`), each slab's
         softmax is mapped back to the original grid and reduced to its argmax there
@@ -168,14 +180,19 @@ class Predictor:
         from .inverse import ArgmaxWriter
         from .sliding import sliding_chunks
 
-        with tracking_meta():  # affines are needed throughout, whatever the global setting
-            data = preprocess_case(self.transform, {k: v for k, v in item.items() if k != "label"})
+        data = preprocessed
+        if data is None or "geometry" not in data:
+            with tracking_meta():  # affines are needed throughout, whatever the global setting
+                data = preprocess_case(
+                    self.transform, {k: v for k, v in item.items() if k != "label"}
+                )
         image = data["image"]
-        affine = np.asarray(image.meta["original_affine"], dtype=np.float64)
-        shape = tuple(int(s) for s in np.asarray(image.meta["spatial_shape"]).ravel()[:3])
+        geo = data.get("geometry") or case_geometry(image)
+        affine = np.asarray(geo["original_affine"], dtype=np.float64)
+        shape = tuple(int(s) for s in np.asarray(geo["spatial_shape"]).ravel()[:3])
         n = len(self.plan.labels)
         writer = ArgmaxWriter(
-            tuple(image.shape[1:]), np.asarray(image.affine, np.float64), shape, affine,
+            tuple(image.shape[1:]), np.asarray(geo["affine"], np.float64), shape, affine,
             np.dtype(label_dtype(n)),
         )  # fmt: skip
         self.model.eval()
@@ -186,6 +203,21 @@ class Predictor:
         ):  # fmt: skip
             writer.add(start, torch.softmax(logits, 0))
         return writer.result(), affine
+
+
+def cached_validation(
+    plan: Plan, items: list[dict[str, Any]], cache_dir: Path | None
+) -> Any | None:
+    """The items preprocessed by the plan, from the disk cache fine-tuning filled
+    (``cache_dir/<plan digest>``, keyed by the case's files: every run with this plan shares
+    it); None without a cache folder or for items without labels (the cache holds both)."""
+    from ..real.patches import cached_cases
+
+    if cache_dir is None or not items or any("label" not in it for it in items):
+        return None
+    return cached_cases(
+        items, preprocess_transforms(plan), mode="disk", cache_dir=Path(cache_dir) / plan.digest()
+    )
 
 
 def save_label(path: Path, label: np.ndarray, affine: np.ndarray) -> None:
@@ -216,10 +248,13 @@ def evaluate_cases(
     *,
     tolerances: Sequence[float] = NSD_TOLERANCES_MM,
     log: Callable[[str], None] = print,
+    cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Predict every item, write ``predictions/<case>.nii.gz``, ``metrics.json``, ``.csv``.
 
-    Items without a ``label`` are predicted but not scored.
+    Items without a ``label`` are predicted but not scored. ``cache_dir``: the preprocessing
+    cache of fine-tuning (:func:`cached_validation`); the cases are read from it rather than
+    preprocessed again.
 
     Returns:
         The metrics document also written to ``out_dir/metrics.json``; ``empty`` lists,
@@ -231,6 +266,7 @@ def evaluate_cases(
     labels = predictor.plan.labels
     per_case: dict[str, dict[str, dict[str, float | None]]] = {}
     empty: dict[str, list[str]] = {}
+    cached = cached_validation(predictor.plan, items, cache_dir)
     for k, item in enumerate(items):
         case = str(item["case"])
         if "label" in item:  # checked before anything is predicted or written
@@ -244,7 +280,7 @@ def evaluate_cases(
             ref = ref.astype(label_dtype(len(labels)))
         with warnings.catch_warnings():  # third-party warnings stay off the terminal
             warnings.simplefilter("ignore")
-            pred, affine = predictor.predict(item)
+            pred, affine = predictor.predict(item, cached[k] if cached is not None else None)
         save_label(out_dir / "predictions" / f"{case}.nii.gz", pred, affine)
         if "label" not in item:
             log(f"[{k + 1}/{len(items)}] {case}: predicted (no reference label)")
@@ -319,6 +355,7 @@ def evaluate_checkpoint(
     tolerances: Sequence[float] = NSD_TOLERANCES_MM,
     progress: bool = False,
     log: Callable[[str], None] = print,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate a fine-tuned checkpoint on the fold's validation cases or the test cases.
 
@@ -329,6 +366,8 @@ def evaluate_checkpoint(
         out: output folder (default ``RUN/eval_<split>``).
         overlap: sliding-window overlap (default: the run's ``sw_overlap``).
         progress: a progress bar over each case's sliding windows (stderr).
+        cache_dir: the preprocessing cache fine-tuning filled (default for ``val``: ``RUN/cache``
+            when it exists); labelled cases are read from it, not preprocessed again.
     """
 
     from ..errors import UserError, arg
@@ -387,7 +426,12 @@ def evaluate_checkpoint(
     )
     out_dir = Path(out) if out else run_dir / f"eval_{split}"
     log(f"evaluating {weights} on {len(items)} {split} case(s) of {ds.name} -> {out_dir}")
-    return evaluate_cases(predictor, items, out_dir, tolerances=tolerances, log=log)
+    if cache_dir is None and split == "val" and (run_dir / "cache").is_dir():
+        cache_dir = run_dir / "cache"
+    return evaluate_cases(
+        predictor, items, out_dir, tolerances=tolerances, log=log,
+        cache_dir=Path(cache_dir) if cache_dir is not None else None,
+    )  # fmt: skip
 
 
 def format_table(doc: dict[str, Any]) -> str:

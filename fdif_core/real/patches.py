@@ -18,7 +18,7 @@ from monai.transforms import Transform
 
 from ..errors import UserError
 from ..io.atomic import write_error
-from .preprocess import preprocess_case
+from .preprocess import case_geometry, preprocess_case
 
 CacheMode = Literal["disk", "memory", "none"]
 
@@ -34,7 +34,11 @@ class Guard(Transform):
         self.transform = transform
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        return preprocess_case(self.transform, item)
+        out = preprocess_case(self.transform, item)
+        geometry = case_geometry(out["image"])
+        if geometry is not None:  # plain tensors: the disk cache keeps no meta-data
+            out["geometry"] = geometry
+        return out
 
 
 def unwrap_user_error(err: BaseException) -> UserError | None:

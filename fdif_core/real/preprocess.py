@@ -15,13 +15,16 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..dtypes import label_dtype
 from ..errors import UserError
 from .datalist import Case, Dataset
+
+if TYPE_CHECKING:
+    import torch
 
 Normalization = Literal["auto", "ct", "window", "zscore", "none"]
 FOREGROUND_SAMPLES = 10_000  # foreground voxels sampled per case for CT statistics (nnU-Net)
@@ -302,6 +305,24 @@ def _guarded(transform, item: dict[str, Any], case_id: str):
             root = root.__cause__
         msg = (str(root).strip().splitlines() or [type(root).__name__])[0]
         raise UserError(f"case {case_id}: cannot load or preprocess ({msg[:160]})") from None
+
+
+def case_geometry(image: Any) -> dict[str, torch.Tensor] | None:
+    """What inverting the preprocessing needs, as plain tensors (they survive a disk cache
+    that drops MONAI's meta-data): the preprocessed and the original affine, the original
+    spatial shape. None when the image carries no meta-data."""
+    import torch
+
+    meta = getattr(image, "meta", None) or {}
+    if "original_affine" not in meta or "spatial_shape" not in meta:
+        return None
+    return {
+        "affine": torch.as_tensor(np.asarray(image.affine, np.float64)),
+        "original_affine": torch.as_tensor(np.asarray(meta["original_affine"], np.float64)),
+        "spatial_shape": torch.as_tensor(
+            np.asarray(meta["spatial_shape"]).ravel()[:3].astype(np.int64)
+        ),
+    }
 
 
 def preprocess_case(transform, item: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ exists is skipped, an interrupted training run is resumed from its ``last.pt``):
 - ``OUT/results/<regime>/<arm>/fold<k>_seed<s>.json``: one fine-tuning run of the arm on
   fold ``k`` with seed ``s`` (all arms see the same cases, steps and seed), evaluated on the
   fold's validation cases with the *last* checkpoint (no selection on the validation set),
-  its validation Dice curve, its fine-tuning and evaluation times and its count of empty
+  its validation Dice curve (over ``CURVE_TILES`` patch tiles per validation case,
+  :mod:`fdif_core.evaluation.tiles`), its fine-tuning and evaluation times and its count of empty
   class predictions (a class of a validation label that the network never predicts).
 
 Every preprocessed case is cached under ``OUT/cache/<plan digest>`` keyed by the case's
@@ -37,6 +38,9 @@ from ..presets.study import SCRATCH, StudyArm, StudySpec
 
 Log = Callable[[str], None]
 DONE = "done.json"
+# curve points score this many foreground patch tiles per validation case
+# (fdif_core.evaluation.tiles); the unit's final evaluation is the full sliding window
+CURVE_TILES = 32
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -250,17 +254,21 @@ def finetune_unit(
     t0 = time.perf_counter()
     quiet: Log = lambda _m: None  # noqa: E731
     if (run / "last.pt").is_file():
-        finetune(resume=run, device=device, cache_dir=out / "cache", progress=False, log_fn=quiet)
+        finetune(resume=run, device=device, cache_dir=out / "cache", progress=False,
+                 log_fn=quiet, val_windows=CURVE_TILES)  # fmt: skip
     else:
         finetune(
             dataset, preset, run, weights=weights, fold=fold, device=device,
-            cache_dir=out / "cache", progress=False, log_fn=quiet,
+            cache_dir=out / "cache", progress=False, log_fn=quiet, val_windows=CURVE_TILES,
         )  # fmt: skip
     wall = time.perf_counter() - t0
     t0 = time.perf_counter()
     with warnings.catch_warnings():  # third-party warnings never reach the terminal
         warnings.simplefilter("ignore")
-        doc = evaluate_checkpoint(run / "last.pt", dataset, split="val", device=device, log=quiet)
+        doc = evaluate_checkpoint(
+            run / "last.pt", dataset, split="val", device=device, log=quiet,
+            cache_dir=out / "cache",
+        )  # fmt: skip
     eval_s = time.perf_counter() - t0
     empty = sum(len(v) for v in doc.get("empty", {}).values())
     rows = read_jsonl(run / "log.jsonl")

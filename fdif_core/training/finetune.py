@@ -102,6 +102,7 @@ def finetune(
     max_steps: int | None = None,
     progress: bool = True,
     log_fn: Callable[[str], Any] = print,
+    val_windows: int | None = None,
 ) -> RunResult:
     """Fine-tune the preset's network on a dataset fold.
 
@@ -120,6 +121,9 @@ def finetune(
         max_steps: stop (checkpointed) after this many steps in this call.
         progress: tqdm progress bar on rank 0.
         log_fn: where one-line messages go (rank 0).
+        val_windows: validation Dice over at most this many foreground patch tiles per case
+            (:mod:`fdif_core.evaluation.tiles`, a study's cheap curve) instead of the full
+            sliding window; None: the full sliding window.
 
     Raises:
         TrainingError: a non-finite loss; TrainingInterrupted: SIGINT / SIGTERM (saved).
@@ -139,6 +143,7 @@ def finetune(
     dist, dev = init_distributed(torch.device(device))
     say = log_fn if dist.main else (lambda *_: None)
     data = _Data(run, cfg, dist, cache_dir, say)
+    data.val_windows = val_windows
     model, report = _model(run, cfg, data, say)
     batches = data.batches(run.start, cfg.num_workers if workers is None else workers)
     task = Task(
@@ -159,6 +164,8 @@ def finetune(
 
 class _Data:
     """The fold's cases, preprocessed once and cached, and the patch stream over them."""
+
+    val_windows: int | None = None
 
     def __init__(self, run: Run, cfg: FinetuneConfig, dist: Dist, cache_dir: Any, say) -> None:
         info = run.info
@@ -223,6 +230,8 @@ class _Data:
 
     def validator(self, dev: torch.device):
         def validate(model: torch.nn.Module, amp) -> dict[str, float]:
+            if self.val_windows:
+                return {"val_dice": tile_validation(model, self, dev, amp.name)}
             dice = validation_dice(model, self.val_cases, self.plan, self.cfg, dev, amp.name)
             return {"val_dice": dice}
 
@@ -325,3 +334,34 @@ def validation_dice(
     model.train(was)
     value = float(torch.nanmean(torch.cat(scores)))
     return 0.0 if math.isnan(value) else value
+
+
+def tile_validation(model: torch.nn.Module, data: _Data, dev: torch.device, amp: str) -> float:
+    """Mean foreground Dice over ``data.val_windows`` patch tiles per validation case."""
+    from ..evaluation.evaluate import Predictor
+    from ..evaluation.tiles import tile_dice
+
+    was = model.training
+    cfg = data.cfg
+    pred = Predictor(model, data.plan, tuple(cfg.patch_size), cfg.sw_overlap, 1, dev, amp)
+    model.eval()
+    n = len(data.plan.labels)
+    assert data.val_windows
+    whole = Predictor(
+        model, data.plan, tuple(cfg.patch_size), cfg.sw_overlap, cfg.sw_batch_size, dev, amp
+    )
+
+    def full(item: dict[str, Any]) -> Any:  # as validation_dice scores one case
+        from monai.metrics import compute_dice
+        from monai.networks.utils import one_hot
+
+        p = whole.logits(item["image"]).argmax(0)[None, None]
+        r = torch.as_tensor(item["label"]).long()[None]
+        return compute_dice(one_hot(p, n), one_hot(r, n), include_background=False).numpy()
+
+    value = tile_dice(
+        pred.forward, data.val_cases, tuple(cfg.patch_size), n, data.val_windows,
+        cfg.sw_batch_size, full,
+    )  # fmt: skip
+    model.train(was)
+    return value
