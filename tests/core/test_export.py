@@ -257,7 +257,7 @@ def test_resume_after_crash_is_identical(
             raise KeyboardInterrupt
         return real_write(job, rendered, parent)
 
-    monkeypatch.setattr("fdif_core.synthetic.export.jobs.write", crashing_write)
+    monkeypatch.setattr("fdif_core.synthetic.export.executors.write", crashing_write)
     with pytest.raises(KeyboardInterrupt):
         generate(preset, tmp_path / "ds", **kw)
     out = tmp_path / "ds" / ref.relative_to(tmp_path / "ref")
@@ -265,7 +265,7 @@ def test_resume_after_crash_is_identical(
     assert not (out / "dataset.json").exists()
     assert len((out / JOURNAL).read_text().splitlines()) == 3
     assert not any(p.name.startswith(".case_00003") for p in out.rglob(".*"))  # cleaned up
-    monkeypatch.setattr("fdif_core.synthetic.export.jobs.write", real_write)
+    monkeypatch.setattr("fdif_core.synthetic.export.executors.write", real_write)
 
     with pytest.raises(Exception, match="pass resume to finish"):  # the argument, not a flag
         generate(preset, tmp_path / "ds", **kw)
@@ -348,7 +348,7 @@ def test_dead_worker_fails_in_one_line_then_resumes(
     from fdif_core.errors import UserError
 
     preset = load_preset(tiny)
-    monkeypatch.setattr("fdif_core.synthetic.export.jobs.run_case", _die)
+    monkeypatch.setattr("fdif_core.synthetic.export.executors.run_case", _die)
     with pytest.raises(UserError, match=r"worker process died.*rerun with resume"):
         generate(preset, tmp_path / "ds", workers=2, progress=False)
     monkeypatch.undo()
