@@ -186,3 +186,20 @@ def param_widget(name: str, value: float) -> FloatSpinBox | SpinBox:
                        tooltip=tip)  # fmt: skip
     return FloatSpinBox(value=float(value), min=lo, max=hi, step=step, label=name, name=name,
                         tooltip=tip)  # fmt: skip
+
+
+# matplotlib figures in napari's dark theme (the plots and compare docks)
+FG, BG = "#d6d6d6", "#262930"
+
+
+def style_axes(ax: Any) -> None:
+    ax.set_facecolor(BG)
+    ax.tick_params(colors=FG, labelsize=6)
+    for spine in ax.spines.values():
+        spine.set_color("#5a5f6a")
+
+
+def style_legend(ax: Any) -> None:
+    leg = ax.legend(fontsize=6, facecolor=BG, edgecolor="#5a5f6a")
+    for t in leg.get_texts():
+        t.set_color(FG)

@@ -32,9 +32,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..model import matching
-from .common import guarded, session_for
+from .common import BG, FG, guarded, session_for, style_axes, style_legend
 
-FG, BG = "#d6d6d6", "#262930"  # napari's dark theme
 COLORS = {"region": "#e8e8e8", "before": "#a0a0a0", "after": "#f0a030"}
 _OPEN: weakref.WeakKeyDictionary[Any, weakref.ref[Compare]] = weakref.WeakKeyDictionary()
 # viewer -> its comparison view, both weakly (the dock keeps the view alive, not this table)
@@ -87,7 +86,7 @@ class Compare(QWidget):
         r = self.result
         for ax in self.axes.ravel():
             ax.clear()
-            _style(ax)
+            style_axes(ax)
         if r is None:
             self.canvas.draw_idle()
             return
@@ -121,7 +120,7 @@ class Compare(QWidget):
         ax.set_title(f"histograms: W1 {r.before.w1:.2f} → {r.after.w1:.2f} (scan units)",
                      color=FG, fontsize=7)  # fmt: skip
         ax.set_xlabel("intensity (scan units)", color=FG, fontsize=7)
-        _legend(ax)
+        style_legend(ax)
 
     @staticmethod
     def draw_spectra(ax: Any, r: matching.MatchResult) -> None:
@@ -132,7 +131,7 @@ class Compare(QWidget):
                      "cycles/mm", color=FG, fontsize=7)  # fmt: skip
         ax.set_xlabel("spatial frequency |k| (cycles/mm)", color=FG, fontsize=7)
         ax.set_ylabel("power (share)", color=FG, fontsize=7)
-        _legend(ax)
+        style_legend(ax)
 
     @guarded
     def _on_apply(self, _: Any = None) -> tuple[str, str] | None:
@@ -175,16 +174,3 @@ def match_and_compare(viewer: Any, scan: np.ndarray, mask: np.ndarray,
     open_compare(viewer)
     session.emit("region")
     return result
-
-
-def _style(ax: Any) -> None:
-    ax.set_facecolor(BG)
-    ax.tick_params(colors=FG, labelsize=6)
-    for spine in ax.spines.values():
-        spine.set_color("#5a5f6a")
-
-
-def _legend(ax: Any) -> None:
-    leg = ax.legend(fontsize=6, facecolor=BG, edgecolor="#5a5f6a")
-    for t in leg.get_texts():
-        t.set_color(FG)

@@ -27,9 +27,8 @@ from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ..model import analysis
 from ..model.matching import histograms
-from .common import session_for
+from .common import BG, FG, session_for, style_axes, style_legend
 
-FG, BG = "#d6d6d6", "#262930"  # napari's dark theme
 SETTLE_MS = 400  # redraw once changes pause (as the full-resolution render): drags stay fast
 COLORS = {"design": "#f0a030", "scene": "#60a8f0", "region": "#e8e8e8",
           "before": "#a0a0a0", "after": "#f0a030"}  # fmt: skip
@@ -75,7 +74,7 @@ class Plots(QWidget):
                 ax.remove()
         for ax in self.axes:
             ax.clear()
-            _style(ax)
+            style_axes(ax)
         vol, req = self.session.volumes, self.session.request
         if vol is not None and req is not None:
             self.draw_mapper(self.axes[0], req, vol)
@@ -125,7 +124,7 @@ class Plots(QWidget):
             ax.set_title("match: region vs histogram-only / texture fit (scan units)", color=FG,
                          fontsize=8)  # fmt: skip
             ax.set_xlabel("intensity (scan units, e.g. HU)", color=FG, fontsize=7)
-            _legend(ax)
+            style_legend(ax)
             return
         series = {}
         if s.volumes is not None and s.volumes.label.any():
@@ -140,28 +139,15 @@ class Plots(QWidget):
             twin = ax.twiny()
             h = analysis.histogram(region.values, 64)
             twin.stairs(h.density, h.edges, color=COLORS["region"], label="region", ls="--")
-            _style(twin)
+            style_axes(twin)
             twin.tick_params(labelsize=6)
         ax.set_title("intensity histograms (object voxels)", color=FG, fontsize=8)
         ax.set_xlabel("design intensity (0..clip)" + ("; top axis: scan units" if region
                       is not None else ""), color=FG, fontsize=7)  # fmt: skip
         if series:
-            _legend(ax)
+            style_legend(ax)
 
 
 def _voxel_mm(req: Any) -> float:
     """mm per preset (reference) voxel along x: the unit of d and Δ in the plots."""
     return float(req.spacing[0])
-
-
-def _style(ax: Any) -> None:
-    ax.set_facecolor(BG)
-    ax.tick_params(colors=FG, labelsize=6)
-    for spine in ax.spines.values():
-        spine.set_color("#5a5f6a")
-
-
-def _legend(ax: Any) -> None:
-    leg = ax.legend(fontsize=6, facecolor=BG, edgecolor="#5a5f6a")
-    for t in leg.get_texts():
-        t.set_color(FG)
