@@ -29,7 +29,6 @@ one crop a step, for a CPU smoke run; Primus-M keeps its size (its width is fixe
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import tempfile
@@ -40,6 +39,7 @@ from typing import Any
 import torch
 
 from fdif_core.cli.commands._common import checked_device
+from fdif_core.engine.threads import one_torch_thread
 
 CPU_RUN = "--device cpu --size 64 --infer-size 64 --render-volumes 1 --steps 1 --skip 0 --tiny"
 PRESETS = {
@@ -117,7 +117,7 @@ def check_render(t: Table, dev: torch.device, size: int, n: int) -> None:
     total, cpu_s = 0, 0.0
     for i in range(min(n, 4)):
         a = recipe.sample(1000 + i, shape, dev)
-        with _one_thread():  # the CPU path as a generate worker runs it
+        with one_torch_thread():  # the CPU path as a generate worker runs it
             c0 = time.perf_counter()
             b = recipe.sample(1000 + i, shape, "cpu")
             cpu_s += time.perf_counter() - c0
@@ -133,16 +133,6 @@ def check_render(t: Table, dev: torch.device, size: int, n: int) -> None:
     t.add("same scenes as the CPU render", f"{100 * frac:.4f} % label voxels differ, "
           f"max |intensity diff| {worst}", f"<= {100 * LABEL_TOLERANCE:g} %",
           frac <= LABEL_TOLERANCE)  # fmt: skip
-
-
-@contextlib.contextmanager
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- pre-training

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from ..engine.textures.displacements import perlin3
 from ..engine.textures.mappers import Mapper
+from ..engine.threads import one_torch_thread
 from .roi import ScanRegion
 from .spectrum import Spectrum, histogram_distance, radial_spectrum, spectrum_distance
 from .synth import (
@@ -55,17 +54,6 @@ RMS_VOX = 1.6
 LINEAR_SLOPE = 10.0
 BASES = (1.1, 3.0)  # exponential bases: below 1.1 the texture's contrast fades (< 10 units)
 PREFER_LINEAR = 0.95  # the exponential must beat the linear mapper's W1 by 5 %
-
-
-@contextmanager
-def _one_thread():
-    """Small tensors: one torch thread (many threads on a busy CPU are many times slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
 
 
 @dataclass(frozen=True)
@@ -316,7 +304,7 @@ def fit_region(
     """Fit a gradient-noise texture and a mapper to ``region`` for presets of ``frame``."""
     frame = frame or Frame()
     t0 = time.perf_counter()
-    with _one_thread():
+    with one_torch_thread():  # small tensors
         target = radial_spectrum(region.data, region.mask, region.spacing)
         before_choice, before_img = _histogram_only(region, frame)
         found = search_texture(region, frame, seed)

@@ -16,9 +16,8 @@ from concurrent.futures import (
 )
 from typing import Any
 
-import torch
-
 from ...engine.compose import Recipe
+from ...engine.threads import one_torch_thread
 from .layouts import ExportCase
 from .writer import Job, init_worker, render, run_case, write
 
@@ -61,7 +60,7 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 @contextlib.contextmanager
 def thread_pool(recipe: Recipe, job: Job, workers: int) -> Iterator[Submit]:
     """Render here on the job's device; ``workers`` threads compress and write."""
-    with _single_thread(job.device), ThreadPoolExecutor(max_workers=workers) as pool:
+    with one_torch_thread(job.device), ThreadPoolExecutor(max_workers=workers) as pool:
         yield lambda case: pool.submit(write, job, render(recipe, job, case))
 
 
@@ -84,17 +83,3 @@ def _results(done: set[Future]) -> Iterator[dict[str, Any]]:
     yield from (f.result() for f in done if f.exception() is None)
     if failed:
         failed[0].result()
-
-
-@contextlib.contextmanager
-def _single_thread(device: str) -> Iterator[None]:
-    """One torch thread while rendering on the CPU, as in worker processes (same bytes)."""
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
