@@ -162,3 +162,19 @@ class LoadChecked:
         if "label" in self.keys and self.labels is not None and "label" in out:
             check_label(out["label"], case, files["label"], self.labels)
         return out
+
+
+def padding_note(
+    shapes: Sequence[tuple[int, ...]], patch_size: Sequence[int], total: int, what: str
+) -> str | None:
+    """One line when some of ``total`` volumes (``shapes``) are smaller than the patch: they
+    are zero-padded to it, for pre-training and fine-tuning alike."""
+    patch = tuple(patch_size)
+    small = [s for s in shapes if any(a < p for a, p in zip(s, patch, strict=True))]
+    if not small:
+        return None
+    least = tuple(min(s[a] for s in small) for a in range(3))
+    return (
+        f"note: {len(small)} of {total} {what} are smaller than the patch {patch} "
+        f"(down to {least}); they are zero-padded to it"
+    )

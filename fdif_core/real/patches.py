@@ -18,6 +18,7 @@ from monai.transforms import Transform
 
 from ..errors import UserError
 from ..io.atomic import write_error
+from . import checks
 from .preprocess import case_geometry, preprocess_case
 
 CacheMode = Literal["disk", "memory", "none"]
@@ -106,14 +107,7 @@ def padding_note(cases: Any, patch_size: tuple[int, int, int]) -> str | None:
     Uses the shapes :func:`cached_cases` recorded (none for ``cache: none``).
     """
     shapes = getattr(cases, "spatial_shapes", None) or []
-    small = [s for s in shapes if any(a < p for a, p in zip(s, patch_size, strict=True))]
-    if not small:
-        return None
-    least = tuple(min(s[a] for s in small) for a in range(3))
-    return (
-        f"note: {len(small)} of {len(shapes)} preprocessed case(s) are smaller than the patch "
-        f"{tuple(patch_size)} (down to {least}); they are zero-padded to it"
-    )
+    return checks.padding_note(shapes, patch_size, len(shapes), "preprocessed case(s)")
 
 
 def _real_paths(item: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from ..engine.compose import Recipe, sample_seed
 from ..errors import ArgumentError, UserError
 from ..io.untrusted import file_kind
 from ..presets.preset import Preset
+from ..real.checks import padding_note
 from ..real.datalist import load_dataset
 
 AUG_SALT = 0x5EED_A06  # separates augmentation seeds from sample seeds
@@ -154,22 +155,15 @@ class DiskSource:
         says it; from the NIfTI headers (no voxel is read)."""
         import nibabel as nib
 
-        patch = tuple(self.cfg.patch_size)
-        small = []
+        shapes = []
         for img_path, _ in self.pairs:
             try:
                 shape = tuple(nib.load(str(img_path)).shape[:3])
             except Exception:  # unreadable: refused with its name when it is loaded
                 continue
-            if len(shape) == 3 and any(a < p for a, p in zip(shape, patch, strict=True)):
-                small.append(shape)
-        if not small:
-            return None
-        least = tuple(min(s[a] for s in small) for a in range(3))
-        return (
-            f"note: {len(small)} of {len(self.pairs)} volume(s) are smaller than the patch "
-            f"{patch} (down to {least}); they are zero-padded to it"
-        )
+            if len(shape) == 3:
+                shapes.append(shape)
+        return padding_note(shapes, self.cfg.patch_size, len(self.pairs), "volume(s)")
 
     def name(self, index: int) -> str:
         return str(self.pairs[index % len(self.pairs)][0])
