@@ -68,9 +68,10 @@ def _prepare(data: Path):
 
 
 def run_new(data: Path) -> dict:
-    from fdif_core.evaluation.evaluate import load_reference, save_label
+    from fdif_core.evaluation.evaluate import load_reference
     from fdif_core.evaluation.inverse import ArgmaxWriter
     from fdif_core.evaluation.surface import dice_scores, surface_dice
+    from fdif_core.io.nifti import write_nifti
 
     _t, d, shape, probs, n = _prepare(data)
     ref, _aff, spacing = load_reference(str(data / "label.nii.gz"))
@@ -96,7 +97,7 @@ def run_new(data: Path) -> dict:
     nsd = surface_dice(label, ref, n, spacing, TOLERANCES)
     times["surface Dice"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    save_label(data / "out_new.nii.gz", label, out_aff)
+    write_nifti(data / "out_new.nii.gz", label, out_aff)
     times["NIfTI writing"] = time.perf_counter() - t0
     np.save(data / "label_new.npy", label)
     return {"times": times, "dice": dice.tolist(), "nsd": nsd.tolist(), "peak_mb": _rss_mb()}
@@ -109,7 +110,8 @@ def run_monai(data: Path, classes: int) -> dict:
     from monai.networks.utils import one_hot
     from monai.transforms import Invertd
 
-    from fdif_core.evaluation.evaluate import load_reference, save_label
+    from fdif_core.evaluation.evaluate import load_reference
+    from fdif_core.io.nifti import write_nifti
     from fdif_core.real.preprocess import tracking_meta
 
     t, d, shape, probs, n = _prepare(data)
@@ -146,7 +148,7 @@ def run_monai(data: Path, classes: int) -> dict:
     measured = time.perf_counter() - t0
     times["surface Dice"] = measured * (n - 1) / k
     t0 = time.perf_counter()
-    save_label(data / "out_monai.nii.gz", label, out_aff)
+    write_nifti(data / "out_monai.nii.gz", label, out_aff)
     times["NIfTI writing"] = time.perf_counter() - t0
     np.save(data / "label_monai.npy", label)
     return {"times": times, "dice": dice[0].tolist(), "nsd": nsd, "peak_mb": _rss_mb(),
@@ -206,7 +208,7 @@ def main() -> None:
         k = args.baseline_classes
         print(json.dumps(run_new(args.data) if args.stage == "new" else run_monai(args.data, k)))
         return
-    from fdif_core.evaluation.evaluate import save_label
+    from fdif_core.io.nifti import write_nifti
     from fdif_core.real.phantom import noisy_prediction, phantom_affine, phantom_case
 
     with tempfile.TemporaryDirectory(prefix="fdif_eval_speed_") as tmp:
@@ -214,9 +216,9 @@ def main() -> None:
         t0 = time.perf_counter()
         image, label = phantom_case((512, 512, args.depth), SPACING, seed=0)
         aff = phantom_affine(SPACING)
-        save_label(data / "image.nii.gz", image, aff)
-        save_label(data / "label.nii.gz", label, aff)
-        save_label(data / "pred.nii.gz", noisy_prediction(label, seed=1), aff)
+        write_nifti(data / "image.nii.gz", image, aff)
+        write_nifti(data / "label.nii.gz", label, aff)
+        write_nifti(data / "pred.nii.gz", noisy_prediction(label, seed=1), aff)
         del image, label
         print(f"case 512 x 512 x {args.depth} at {SPACING} mm, 13 classes, noisy prediction "
               f"written in {time.perf_counter() - t0:.0f} s")  # fmt: skip

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from ..dtypes import label_dtype
-from ..io.atomic import atomic_path, write_text
+from ..io.atomic import write_text
+from ..io.nifti import write_nifti
 from ..presets.training import amp_dtype
 from ..real.preprocess import (
     Plan,
@@ -220,17 +221,6 @@ def cached_validation(
     )
 
 
-def save_label(path: Path, label: np.ndarray, affine: np.ndarray) -> None:
-    """Write a label map as NIfTI with ``affine`` (atomic)."""
-    import nibabel as nib
-
-    img = nib.Nifti1Image(label, affine)
-    img.header.set_data_dtype(label.dtype)
-    img.header.set_xyzt_units("mm")
-    with atomic_path(path) as tmp:
-        nib.save(img, str(tmp))
-
-
 def load_reference(path: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]:
     """A reference label map as stored (its dtype kept): array, affine and voxel spacing."""
     from monai.transforms import LoadImage
@@ -281,7 +271,7 @@ def evaluate_cases(
         with warnings.catch_warnings():  # third-party warnings stay off the terminal
             warnings.simplefilter("ignore")
             pred, affine = predictor.predict(item, cached[k] if cached is not None else None)
-        save_label(out_dir / "predictions" / f"{case}.nii.gz", pred, affine)
+        write_nifti(out_dir / "predictions" / f"{case}.nii.gz", pred, affine)
         if "label" not in item:
             log(f"[{k + 1}/{len(items)}] {case}: predicted (no reference label)")
             continue

@@ -19,10 +19,15 @@ def save_nifti(
     path: str | Path, data: torch.Tensor | np.ndarray, spacing: tuple[float, float, float]
 ) -> None:
     """Write ``data`` (its dtype kept) as NIfTI-1 atomically; ``.nii.gz`` compresses."""
+    arr = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
+    write_nifti(path, arr, affine(spacing))
+
+
+def write_nifti(path: str | Path, arr: np.ndarray, voxel_to_world: np.ndarray) -> None:
+    """Write ``arr`` (its dtype kept) with the affine ``voxel_to_world`` (mm), atomically."""
     import nibabel as nib
 
-    arr = data.detach().cpu().numpy() if isinstance(data, torch.Tensor) else np.asarray(data)
-    img = nib.Nifti1Image(arr, affine(spacing))
+    img = nib.Nifti1Image(arr, voxel_to_world)
     img.header.set_data_dtype(arr.dtype)
     img.header.set_xyzt_units("mm")
     with atomic_path(path) as tmp:

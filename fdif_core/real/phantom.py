@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.atomic import atomic_path, write_text
+from ..io.atomic import write_text
+from ..io.nifti import write_nifti
 
 # name, centre (fraction of the body box, x y z), semi-axes in mm, HU
 ORGANS: list[tuple[str, tuple[float, float, float], tuple[float, float, float], float]] = [
@@ -99,16 +100,6 @@ def noisy_prediction(
     return pred
 
 
-def _save(path: Path, arr: np.ndarray, affine: np.ndarray) -> None:
-    import nibabel as nib
-
-    img = nib.Nifti1Image(arr, affine)
-    img.header.set_data_dtype(arr.dtype)
-    img.header.set_xyzt_units("mm")
-    with atomic_path(path) as tmp:
-        nib.save(img, str(tmp))
-
-
 def phantom_affine(spacing: tuple[float, float, float]) -> np.ndarray:
     """LPS-stored CT affine (x and y flipped, as DICOM-converted scans usually are)."""
     aff = np.diag([-spacing[0], -spacing[1], spacing[2], 1.0])
@@ -127,8 +118,8 @@ def write_phantom_dataset(
     for i, (shape, sp) in enumerate(zip(shapes, spacings, strict=True)):
         image, label = phantom_case(tuple(shape), tuple(sp), seed + i)
         aff = phantom_affine(tuple(sp))
-        _save(root / "imagesTr" / f"ct_{i:03d}_0000.nii.gz", image, aff)
-        _save(root / "labelsTr" / f"ct_{i:03d}.nii.gz", label, aff)
+        write_nifti(root / "imagesTr" / f"ct_{i:03d}_0000.nii.gz", image, aff)
+        write_nifti(root / "labelsTr" / f"ct_{i:03d}.nii.gz", label, aff)
     meta = {
         "name": "phantom",
         "channel_names": {"0": "CT"},
