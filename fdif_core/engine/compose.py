@@ -272,9 +272,8 @@ class Recipe:
             if sl is None:
                 return None
         sl = grid.align(sl, BLOCK, shape)
-        starts, centres = grid.blocks(sl, BLOCK, device)
         if full_grid:
-            idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
+            idx, pts = grid.block_voxels(grid.blocks(sl, BLOCK, device)[0], BLOCK, shape, ref)
             return idx, self.world(pts, shape)
         # coarse to fine: blocks of COARSE, COARSE / 2, ... BLOCK voxels; a block surely within
         # reach everywhere gives all its voxels, one that may be gives its 8 parts to the
@@ -324,17 +323,16 @@ class Recipe:
         prisms, the tighter of those and ``block_bounds``'."""
         _, pts = grid.voxel_index_points(centres, shape, self.shape)
         local = self.frame_pose(obj).to_object(self.world(pts, shape))
-        phi = evaluate(cls, obj.params, local)
         step = [r / n for r, n in zip(self.shape, shape, strict=True)]
         radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
         z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
+        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
+        if tight is not None:  # tighter than the Lipschitz bound but for a few blocks: no field
+            return tight
+        phi = evaluate(cls, obj.params, local)
         lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
         margin = lip * radius
-        low, high = phi - margin, phi + margin
-        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
-        if tight is not None:
-            low, high = torch.maximum(low, tight[0]), torch.minimum(high, tight[1])
-        return low, high
+        return phi - margin, phi + margin
 
     def render(
         self,
