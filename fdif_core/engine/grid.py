@@ -208,13 +208,14 @@ def lattice_minimum(
     best, size = math.inf, block
     while len(starts):
         rep = torch.minimum(starts + size // 2, n - 1)
-        vals = fn(torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1))
+        pts = torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1)
+        vals = fn(pts)
         best = min(best, float(vals.min()))
         if size == 1:
             break
         half = [size // 2 * st for st in steps]
         if callable(bound):
-            lower = bound(torch.stack([axes[a][rep[:, a]] for a in range(3)], 1), vals, half)
+            lower = bound(pts, vals, half)
         else:
             lower = vals - bound * math.sqrt(sum(h * h for h in half))
         nxt = 2 if size > 2 else 1
