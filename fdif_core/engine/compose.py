@@ -185,8 +185,10 @@ class Recipe:
         """
         if self.spec.grid != "authors":
             return pts
-        step = pts.new_tensor([r / n for r, n in zip(self.shape, shape, strict=True)])
-        return pts.sub_(0.5 * step)
+        steps = [r / n for r, n in zip(self.shape, shape, strict=True)]
+        if len(set(steps)) == 1:  # one value: a flat pass (the same float32 subtraction)
+            return pts.sub_(pts.new_tensor(0.5 * steps[0]))
+        return pts.sub_(0.5 * pts.new_tensor(steps))
 
     def frame_pose(self, obj: ObjectSpec) -> Pose:
         """The object's pose acting on array-order points (its own, or with x = last axis)."""
@@ -321,7 +323,7 @@ class Recipe:
         (float centre indices ``centres``): the field at the centre -/+ L times the block's
         radius, with the Lipschitz constant L = L_field * |M^-1|; for the authors' profiled
         prisms, the tighter of those and ``block_bounds``'."""
-        _, pts = grid.voxel_index_points(centres, shape, self.shape)
+        pts = grid.centre_points(centres, shape, self.shape)
         local = self.frame_pose(obj).to_object(self.world(pts, shape))
         step = [r / n for r, n in zip(self.shape, shape, strict=True)]
         radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
