@@ -8,7 +8,7 @@ object specs from a generator seeded by (seed, index), and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -211,6 +211,15 @@ class Recipe:
             return torch.tensor(top), top[0]
         return self.G / 2.0, self.G / 2.0
 
+    @cached_property
+    def _world_divisor(self) -> torch.Tensor | float:
+        """:meth:`displacement_frame`'s divisor; one float when it is the same on every axis
+        (a cube: the same float32 division without a per-axis broadcast)."""
+        div = self.displacement_frame()[0]
+        if isinstance(div, torch.Tensor) and len(set(div.tolist())) == 1:
+            return float(div[0])
+        return div
+
     def field(self, obj: ObjectSpec, pts: torch.Tensor) -> torch.Tensor:
         """φ̃ (reference voxels) of one object at the points ``pts`` (N, 3) of :meth:`world`."""
         local = self.frame_pose(obj).to_object(pts)
@@ -221,13 +230,13 @@ class Recipe:
                 div, mul = self.G / 2.0, self.G / 2.0
                 space = local
             else:
-                div, mul = self.displacement_frame()
+                div, mul = self._world_divisor, self.displacement_frame()[1]
                 space = pts
                 if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
-                    if disp.spec.axis_symmetric:  # no reordered copy of the points needed
-                        div = div.flip(0)  # type: ignore[union-attr]
-                    else:
+                    if not disp.spec.axis_symmetric:
                         space = pts.flip(-1)
+                    elif isinstance(div, torch.Tensor):  # no reordered copy of the points
+                        div = div.flip(0)
             if isinstance(div, torch.Tensor):
                 div = div.to(pts.device)
             phi = phi + disp(space / div) * mul
