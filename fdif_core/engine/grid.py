@@ -52,7 +52,9 @@ def centre_points(vox: torch.Tensor, shape: Shape3, ref: Shape3) -> torch.Tensor
 
 
 @lru_cache(maxsize=64)
-def _step_half(shape: Shape3, ref: Shape3, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _step_half(
+    shape: Shape3, ref: Shape3, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=device)
     return step, torch.tensor([r / 2.0 for r in ref], device=device)
 
