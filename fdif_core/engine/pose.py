@@ -10,6 +10,10 @@ import torch
 
 from .types import Points, Range
 
+SMALL_BATCH = 8192
+"""Up to this many points, :meth:`Pose.to_object` maps whole (N, 3) rows at once (fewer
+operator calls); beyond, column by column through reused buffers (less memory traffic)."""
+
 
 @dataclass(frozen=True)
 class PoseRanges:
@@ -70,8 +74,13 @@ class Pose:
         Written as elementwise multiply-adds (not a matmul) so every point's result is
         bit-identical however the points are batched.
         """
+        grad = x.requires_grad and torch.is_grad_enabled()
+        if len(x) <= SMALL_BATCH and not grad:  # few points: whole rows, 6 operator calls
+            t, rows = self._float_rows(x.dtype, x.device)
+            d = x - t
+            return (d[:, 0:1] * rows[0]).add_(d[:, 1:2] * rows[1]).add_(d[:, 2:3] * rows[2])
         d = [x[:, k] - t for k, t in enumerate(self.translation)]  # contiguous columns
-        if x.requires_grad and torch.is_grad_enabled():  # differentiable: the plain formula
+        if grad:  # differentiable: the plain formula
             cols = [(d[0] * r[0]).add_(d[1] * r[1]).add_(d[2] * r[2]) for r in self.inverse]
             return torch.stack(cols, dim=1)
         out = x.new_empty(x.shape[0], 3)
@@ -80,6 +89,28 @@ class Pose:
             torch.mul(d[0], r[0], out=col).add_(torch.mul(d[1], r[1], out=tmp))
             out[:, k] = col.add_(torch.mul(d[2], r[2], out=tmp))
         return out
+
+    def object_axis(self, x: Points, k: int) -> torch.Tensor:
+        """Column ``k`` of :meth:`to_object` alone (the same operations, bit for bit)."""
+        r = self.inverse[k]
+        d = [x[:, j] - t for j, t in enumerate(self.translation)]
+        return (d[0] * r[0]).add_(d[1] * r[1]).add_(d[2] * r[2])
+
+    def _float_rows(
+        self, dtype: torch.dtype, device: torch.device
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """t and the rows (M^-1[0][j], M^-1[1][j], M^-1[2][j]) of M^-1's transpose as
+        tensors of ``dtype`` (the values a Python scalar operand is rounded to), cached."""
+        key = (dtype, device)
+        if key not in self._rows:
+            t = torch.tensor(self.translation, dtype=dtype, device=device)
+            cols = [[r[j] for r in self.inverse] for j in range(3)]
+            self._rows[key] = (t, [torch.tensor(c, dtype=dtype, device=device) for c in cols])
+        return self._rows[key]
+
+    @cached_property
+    def _rows(self) -> dict:
+        return {}
 
     @cached_property
     def inverse(self) -> list[list[float]]:

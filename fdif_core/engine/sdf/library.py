@@ -391,7 +391,7 @@ def _profiled_bound(
     """
     knots, neck = tuple(p["knots"]), float(p["neck"])  # type: ignore[arg-type]
     h = float(p["half_height"])  # type: ignore[arg-type]
-    zc = pose.to_object(pts)[:, 2]
+    zc = pose.object_axis(pts, 2)
     zr = sum(abs(pose.inverse[2][i]) * half[i] for i in range(3))
     lo, hi = zc - zr, zc + zr
     low, up = ops.piece_slopes(knots, neck, h)  # type: ignore[arg-type]
