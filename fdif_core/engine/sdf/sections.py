@@ -6,6 +6,7 @@ Each function takes points ``q`` (N, 2) and returns (N,) signed distances (negat
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 
@@ -78,15 +79,8 @@ def _polygon_edges(q: Points2D, verts: list[list[float]]) -> Field:
     """:func:`polygon` with the edges along a first dimension: every element gets the same
     float32 operations in the same order (bit for bit the loop's result; the minimum and
     the parity of the crossings do not depend on the order)."""
-    n = len(verts)
-    prev = [verts[i - 1] for i in range(n)]
-    ex = [xj - xi for (xi, _), (xj, _) in zip(verts, prev, strict=True)]
-    ey = [yj - yi for (_, yi), (_, yj) in zip(verts, prev, strict=True)]
-    inv = [1.0 / max(a * a + b * b, 1e-12) for a, b in zip(ex, ey, strict=True)]
-    vx, vy, ex_t, ey_t, inv_t = (
-        q.new_tensor(v)[:, None]
-        for v in ([x for x, _ in verts], [y for _, y in verts], ex, ey, inv)
-    )
+    key = tuple((float(x), float(y)) for x, y in verts)
+    vx, vy, ex_t, ey_t, inv_t = _edge_columns(key, q.dtype, q.device)
     px, py = q[:, 0], q[:, 1]
     wx, wy = px - vx, py - vy  # (n, N)
     below = py < vy
@@ -98,6 +92,20 @@ def _polygon_edges(q: Points2D, verts: list[list[float]]) -> Field:
     wy.sub_(t.mul_(ey_t))
     dist = wx.mul_(wx).add_(wy.mul_(wy)).amin(0).sqrt_()
     return torch.where(flips, -dist, dist)
+
+
+@lru_cache(maxsize=512)
+def _edge_columns(
+    verts: tuple[tuple[float, float], ...], dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, ...]:
+    """(n, 1) columns x_i, y_i, e_x, e_y, 1 / |e|^2 of a polygon's edges (e = v_(i-1) - v_i),
+    as :func:`polygon`'s loop computes them in Python floats; cached (constant per polygon)."""
+    prev = [verts[i - 1] for i in range(len(verts))]
+    ex = [xj - xi for (xi, _), (xj, _) in zip(verts, prev, strict=True)]
+    ey = [yj - yi for (_, yi), (_, yj) in zip(verts, prev, strict=True)]
+    inv = [1.0 / max(a * a + b * b, 1e-12) for a, b in zip(ex, ey, strict=True)]
+    cols = ([x for x, _ in verts], [y for _, y in verts], ex, ey, inv)
+    return tuple(torch.tensor(v, dtype=dtype, device=device)[:, None] for v in cols)
 
 
 def star_inner_ratio(n: int, w: float) -> float:
