@@ -363,11 +363,15 @@ def authors_thickness(
     """
     pose = pose or Pose.identity()
 
+    last: list[torch.Tensor] = []  # (points, their object-space z) of the latest pass
+
     def fn(x: torch.Tensor) -> torch.Tensor:
-        return authors_section(cls, p, pose.to_object(x))
+        local = pose.to_object(x)
+        last[:] = [x, local[:, 2]]
+        return authors_section(cls, p, local)
 
     if "knots" in p:  # the section's depth once per object, not once per pass
-        bound = partial(_profiled_bound, cls, p, pose, section_depth_bound(cls, p))
+        bound = partial(_profiled_bound, cls, p, pose, section_depth_bound(cls, p), last)
     else:
         bound = pose.lipschitz
     low = lattice_minimum(fn, bound, lattice)
@@ -379,6 +383,7 @@ def _profiled_bound(
     p: Params,
     pose: Pose,
     depth: float,
+    last: list[torch.Tensor],
     pts: torch.Tensor,
     vals: torch.Tensor,
     half: list[float],
@@ -388,10 +393,12 @@ def _profiled_bound(
     Two bounds, the larger wins: the value at the centre minus the Lipschitz constant of
     the profile pieces that meet the block's axial range times the block radius; and
     -max s x ``depth`` (of the section, :func:`section_depth_bound`), since d >= -depth.
+    ``last``: (points, object-space z) the field was just evaluated at, reused when they
+    are ``pts``.
     """
     knots, neck = tuple(p["knots"]), float(p["neck"])  # type: ignore[arg-type]
     h = float(p["half_height"])  # type: ignore[arg-type]
-    zc = pose.object_axis(pts, 2)
+    zc = last[1] if last and last[0] is pts else pose.object_axis(pts, 2)  # fn's, if it has it
     zr = sum(abs(pose.inverse[2][i]) * half[i] for i in range(3))
     lo, hi = zc - zr, zc + zr
     low, up = ops.piece_slopes(knots, neck, h)  # type: ignore[arg-type]
