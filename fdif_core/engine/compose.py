@@ -304,19 +304,18 @@ class Recipe:
         whole = []
         while True:
             low, high = self._block_bounds(obj, cls, centres, size, shape)
-            sure = high <= reach
+            near = low <= reach
+            low, high = low[near], high[near]
+            starts, centres, sure = starts[near], centres[near], high <= reach
             if size == BLOCK:  # also whole: blocks none of whose sub-blocks could be dropped
                 sure |= _no_sub_block_dropped(low, high, reach)
-            near = low <= reach  # masks over every block: one selection per list
-            whole_mask, rest_mask = near & sure, near.logical_and_(sure.logical_not_())
-            if size == BLOCK:
-                whole.append(starts[whole_mask])
+                whole.append(starts[sure])
                 break
-            whole.append(grid.split(starts[whole_mask], size, BLOCK, stop)[0])
-            starts, centres = grid.split(starts[rest_mask], size, size // 2, stop)
+            whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
+            starts, centres = grid.split(starts[~sure], size, size // 2, stop)
             size //= 2
-        whole_starts = whole[0] if len(whole) == 1 else torch.cat(whole)
-        unsure = starts[rest_mask]
+        whole_starts = torch.cat(whole)
+        unsure = starts[~sure]
         keep = None
         if len(unsure):
             sub = grid.sub_block_centres(unsure, BLOCK, shape).view(-1, 3)
