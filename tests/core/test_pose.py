@@ -37,6 +37,24 @@ def test_to_object_is_batch_invariant() -> None:
     assert torch.equal(whole, parts)
 
 
+def test_small_batch_rows_equal_the_column_path_bit_for_bit() -> None:
+    """Up to SMALL_BATCH points to_object maps whole rows (cached float32 t and M^-1):
+    the same float32 operations as the column path beyond it, and the plain formula."""
+    from fdif_core.engine.pose import SMALL_BATCH
+
+    pose = Pose.build((3.1, -7.2, 11.3), (0.3, -1.2, 2.2), (0.05, -0.07, 0.02))
+    x = torch.randn(SMALL_BATCH + 1, 3, generator=torch.Generator().manual_seed(2)) * 40
+    columns = pose.to_object(x)  # beyond SMALL_BATCH: column by column
+    rows = torch.cat([pose.to_object(x[:SMALL_BATCH]), pose.to_object(x[SMALL_BATCH:])])
+    assert torch.equal(rows, columns)
+    plain = pose.to_object(x[:500].clone().requires_grad_()).detach()  # the plain formula
+    assert torch.equal(pose.to_object(x[:500]), plain)
+    for k in range(3):
+        assert torch.equal(pose.object_axis(x[:500], k), columns[:500, k])
+    x64 = x[:100].double()  # the cached rows follow the points' dtype
+    assert torch.equal(pose.to_object(x64), pose.to_object(torch.cat([x64] * 90))[:100])
+
+
 def test_world_box_contains_transformed_box_and_lipschitz_bounds_stretch() -> None:
     pose = Pose.build((0.0, 0.0, 0.0), (0.7, -0.3, 1.9), (0.1, 0.1, -0.1))
     half = (5.0, 2.0, 8.0)
