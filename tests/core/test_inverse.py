@@ -98,10 +98,10 @@ def test_slabwise_argmax_matches_invertd(case):
         inv = Invertd("pred", t, orig_keys="image", nearest_interp=False)(data)["pred"]
     expected = torch.argmax(inv.as_tensor(), 0).numpy()
     shape = tuple(int(s) for s in image.meta["spatial_shape"])
-    for slab, shortcut in ((1, 254), (3, 254), (100, 254), (3, 0)):
+    for slab, shortcut in ((1, True), (3, True), (100, True), (3, False)):
         w = ArgmaxWriter(tuple(image.shape[1:]), np.asarray(image.affine),
                          shape, np.asarray(image.meta["original_affine"]))  # fmt: skip
-        w.shortcut_classes = shortcut  # 0: every voxel interpolated (grid_sample)
+        w.shortcut = shortcut  # False: every voxel interpolated
         for a in range(0, probs.shape[-1], slab):
             w.add(a, probs[..., a : a + slab])
         got = w.result()
