@@ -62,7 +62,7 @@ def _prepare(data: Path):
 
     def probs(a: int, b: int) -> torch.Tensor:
         onehot = torch.nn.functional.one_hot(lab[..., a:b], n).permute(3, 0, 1, 2).float()
-        return torch.softmax(4 * onehot, 0)
+        return torch.softmax(4 * onehot.contiguous(), 0)  # contiguous, as sliding_chunks yields
 
     return t, d, lab.shape, probs, n
 
