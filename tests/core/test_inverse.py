@@ -123,7 +123,8 @@ def test_writer_refuses_missing_slabs(case):
 
 def _dense_labels(probs: np.ndarray, src_to_dst: np.ndarray, dst_shape) -> tuple[np.ndarray, ...]:
     """Trilinear interpolation of every channel at every original voxel (zeros outside the
-    preprocessed grid, scipy's ``grid-constant``), its argmax and its top-two margin (inf where all are 0: outside the grid, label 0)."""
+    preprocessed grid, scipy's ``grid-constant``), its argmax and its top-two margin (inf
+    where all channels are 0: outside the grid, label 0)."""
     from scipy import ndimage
 
     q = np.linalg.inv(src_to_dst) @ np.vstack(
