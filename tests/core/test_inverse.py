@@ -139,12 +139,14 @@ def _dense_labels(probs: np.ndarray, src_to_dst: np.ndarray, dst_shape) -> tuple
     return dense.argmax(0).reshape(dst_shape), margin.reshape(dst_shape)
 
 
+@pytest.mark.parametrize("dense_share", [0.25, 0.0, 2.0])
 @pytest.mark.parametrize("seed", range(8))
-def test_writer_equals_dense_interpolation_and_argmax(seed):
+def test_writer_equals_dense_interpolation_and_argmax(seed, dense_share):
     """Random probabilities (smooth regions or pure noise), permuted, flipped, anisotropic
     grids, crops inside the original image and grids reaching past it, any slab size: the
     labels are the argmax of a dense trilinear interpolation wherever its top two
-    probabilities differ by more than float rounding."""
+    probabilities differ by more than float rounding; whichever way the voxels that need
+    interpolation are done (``dense_share`` 0: whole slices, 2: voxel by voxel)."""
     rng = np.random.default_rng(seed)
     c = int(rng.integers(2, 7))
     dst_shape = tuple(int(s) for s in rng.integers(6, 24, 3))
@@ -172,6 +174,7 @@ def test_writer_equals_dense_interpolation_and_argmax(seed):
     expected, margin = _dense_labels(probs.numpy(), m, dst_shape)
     for slab in (1, int(rng.integers(2, 6)), src_shape[2]):
         w = ArgmaxWriter(src_shape, src_affine, dst_shape, dst_affine)
+        w.dense_share = dense_share
         for a in range(0, src_shape[2], slab):
             w.add(a, probs[..., a : a + slab].contiguous())
         got = w.result()
