@@ -170,9 +170,9 @@ def _ball_distances(
     """Class and distance to the other map's boundary of the same class (inf beyond the
     ball) of every foreground boundary voxel of ``pred``, then of ``ref``.
 
-    The offsets are tried nearest first; a voxel leaves the search at its first hit, so the
-    cost is the boundary voxels times the offsets they need (all of them only for voxels
-    with nothing of their class within the tolerance, e.g. speckles).
+    A voxel farther than the ball from its class's bounding box in the other map is a miss
+    without a search. The others try the offsets nearest first and leave at their first hit,
+    so the cost is the boundary voxels near their class times the offsets they need.
     """
     offsets, dist = ball
     pad = np.abs(offsets).max(0) if offsets.size else np.zeros(pred.ndim, int)
@@ -180,23 +180,39 @@ def _ball_distances(
     cp = _edge_codes(pred.astype(dtype, copy=False), pad)
     cr = _edge_codes(ref.astype(dtype, copy=False), pad)
     steps = offsets @ np.asarray([int(np.prod(cp.shape[a + 1 :])) for a in range(cp.ndim)])
-    out = []
-    for src, dst in ((cp.ravel(), cr.ravel()), (cr.ravel(), cp.ravel())):
-        idx = np.flatnonzero(src)
-        lab = src[idx]
-        out.append(lab.astype(np.intp))
-        found = np.full(idx.size, np.inf, np.float32)
-        todo = np.arange(idx.size)
-        for step, d in zip(steps, dist, strict=True):
-            hit = dst[idx + step] == lab
-            if hit.any():
-                found[todo[hit]] = d
-                miss = ~hit
-                todo, idx, lab = todo[miss], idx[miss], lab[miss]
-                if not todo.size:
-                    break
-        out.append(found)
+    out: list[np.ndarray] = []
+    for src, dst in ((cp, cr), (cr, cp)):
+        lo = np.full((n, dst.ndim), np.iinfo(np.int64).max)
+        hi = np.full((n, dst.ndim), -1)
+        for c, box in enumerate(ndimage.find_objects(dst, max_label=n - 1), start=1):
+            if box is not None:
+                lo[c] = [sl.start - p for sl, p in zip(box, pad, strict=True)]
+                hi[c] = [sl.stop - 1 + p for sl, p in zip(box, pad, strict=True)]
+        flat, other = src.ravel(), dst.ravel()
+        every = np.flatnonzero(flat)
+        labs, found = flat[every], np.full(every.size, np.inf, np.float32)
+        for i in range(0, every.size, CHUNK):
+            idx, lab = every[i : i + CHUNK], labs[i : i + CHUNK]
+            near, rest = np.ones(idx.size, bool), idx
+            for axis in range(src.ndim - 1, -1, -1):
+                rest, coord = np.divmod(rest, src.shape[axis])
+                near &= (coord >= lo[lab, axis]) & (coord <= hi[lab, axis])
+            todo = np.flatnonzero(near) + i
+            idx, lab = every[todo], labs[todo]
+            for step, d in zip(steps, dist, strict=True):
+                hit = other[idx + step] == lab
+                if hit.any():
+                    found[todo[hit]] = d
+                    miss = ~hit
+                    todo, idx, lab = todo[miss], idx[miss], lab[miss]
+                    if not todo.size:
+                        break
+        out += [labs, found]
     return tuple(out)
+
+
+#: Boundary voxels searched at once by the offset search (bounds its temporary arrays).
+CHUNK = 1 << 21
 
 
 def _box_distances(

@@ -83,11 +83,14 @@ def test_empty_cases_follow_monai(search):
     assert np.isnan(m["dice"][0]) and (m["nsd"][:, 0] == 0).all()
 
 
-@pytest.fixture(params=["offsets", "edt"])
+@pytest.fixture(params=["offsets", "offsets in chunks", "edt"])
 def search(request, monkeypatch):
-    """Both ways of finding boundary distances: offsets in the tolerance ball, per-box EDT."""
+    """Both ways of finding boundary distances: offsets in the tolerance ball (boundary
+    voxels at once or a few at a time), per-box EDT."""
     if request.param == "edt":
         monkeypatch.setattr(surface, "OFFSET_LIMIT", 0)
+    if request.param == "offsets in chunks":
+        monkeypatch.setattr(surface, "CHUNK", 5)
     return request.param
 
 
