@@ -207,8 +207,10 @@ class ArgmaxWriter:
                 out = self._dense(probs, zi0, zi1, r)
             else:
                 zz, aa, bb = np.nonzero(unsure)
-                if zz.size:
-                    out[zz, aa, bb] = self._interpolate(probs, r[zz], zi0, zi1, aa, bb)
+                part = max(1, SLAB_BYTES // (probs.shape[0] * 8))  # voxels interpolated at once
+                for j in range(0, zz.size, part):
+                    zj, aj, bj = zz[j : j + part], aa[j : j + part], bb[j : j + part]
+                    out[zj, aj, bj] = self._interpolate(probs, r[zj], zi0, zi1, aj, bj)
             self.view[self.keep[0], self.keep[1], r] = out.transpose(1, 2, 0)
 
     def _dense(self, probs: torch.Tensor, zi0: np.ndarray, zi1: np.ndarray, r: np.ndarray):

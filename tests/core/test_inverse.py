@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from fdif_core.evaluation import inverse
 from fdif_core.evaluation.inverse import ArgmaxWriter, axis_maps
 from fdif_core.evaluation.sliding import sliding_chunks
 from fdif_core.real import load_dataset
@@ -139,14 +140,20 @@ def _dense_labels(probs: np.ndarray, src_to_dst: np.ndarray, dst_shape) -> tuple
     return dense.argmax(0).reshape(dst_shape), margin.reshape(dst_shape)
 
 
-@pytest.mark.parametrize("dense_share", [0.25, 0.0, 2.0])
+@pytest.mark.parametrize(
+    ("dense_share", "slab_bytes"),
+    [(0.25, None), (0.0, None), (2.0, None), (0.0, 3000), (2.0, 3000)],
+)
 @pytest.mark.parametrize("seed", range(8))
-def test_writer_equals_dense_interpolation_and_argmax(seed, dense_share):
+def test_writer_equals_dense_interpolation_and_argmax(seed, dense_share, slab_bytes, monkeypatch):
     """Random probabilities (smooth regions or pure noise), permuted, flipped, anisotropic
     grids, crops inside the original image and grids reaching past it, any slab size: the
     labels are the argmax of a dense trilinear interpolation wherever its top two
     probabilities differ by more than float rounding; whichever way the voxels that need
-    interpolation are done (``dense_share`` 0: whole slices, 2: voxel by voxel)."""
+    interpolation are done (``dense_share`` 0: whole slices, 2: voxel by voxel) and however
+    small the batches (``SLAB_BYTES``)."""
+    if slab_bytes is not None:
+        monkeypatch.setattr(inverse, "SLAB_BYTES", slab_bytes)
     rng = np.random.default_rng(seed)
     c = int(rng.integers(2, 7))
     dst_shape = tuple(int(s) for s in rng.integers(6, 24, 3))
