@@ -166,8 +166,7 @@ class ArgmaxWriter:
         need = np.maximum(z.i0.numpy(), z.i1.numpy())[live]
         self.pending = live[np.argsort(need, kind="stable")]  # original slices, by readiness
         self.need = np.sort(need, kind="stable")
-        self.carry: tuple[torch.Tensor, np.ndarray] | None = None
-        self.carry_at = 0
+        self.carry: tuple[torch.Tensor, np.ndarray] | None = None  # the last slice
 
     def add(self, start: int, probs: torch.Tensor) -> None:
         """Probabilities ``(C, n0, n1, L)`` of preprocessed slices ``start .. start + L``
@@ -176,17 +175,18 @@ class ArgmaxWriter:
         lab_dtype = np.uint8 if probs.shape[0] <= 256 else np.int32
         lab = torch.max(probs, 0).indices.numpy().astype(lab_dtype)  # first maximum
         lab = np.ascontiguousarray(lab.transpose(2, 0, 1))  # (L, n0, n1)
-        if self.carry is not None:
-            probs = torch.cat([self.carry[0], probs], -1)
-            lab = np.concatenate([self.carry[1], lab], 0)
-            base = self.carry_at
-        else:
-            base = start
         k = int(np.searchsorted(self.need, stop, side="left"))  # ready: need < stop
         ready, self.pending, self.need = self.pending[:k], self.pending[k:], self.need[k:]
-        if ready.size:
-            self._write(probs, lab, base, ready)
-        self.carry, self.carry_at = (probs[..., -1:].clone(), lab[-1:].copy()), stop - 1
+        z = self.lerp[2]
+        early = np.minimum(z.i0.numpy()[ready], z.i1.numpy()[ready]) < start
+        if early.any():  # between the previous slab's last slice and this one's first
+            if self.carry is None:
+                raise RuntimeError("probability slabs must arrive in order, from slice 0")
+            pair = torch.cat([self.carry[0], probs[..., :1]], -1)
+            self._write(pair, np.concatenate([self.carry[1], lab[:1]]), start - 1, ready[early])
+        if not early.all():
+            self._write(probs, lab, start, ready[~early])
+        self.carry = (probs[..., -1:].clone(), lab[-1:].copy())
 
     def _write(self, probs: torch.Tensor, lab: np.ndarray, base: int, ready: np.ndarray) -> None:
         """Labels of the ``ready`` original slices, in batches of bounded size."""
