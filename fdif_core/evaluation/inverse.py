@@ -5,13 +5,14 @@ original voxel indices to preprocessed ones by an affine map whose matrix is a s
 permutation times a diagonal: ``q = inv(A_pre) @ A_orig @ i``. The inverse of the whole
 pipeline is therefore a trilinear interpolation of each channel in the preprocessed grid at
 the original voxel centres, with zeros outside the crop (what MONAI's ``Invertd`` does: pad
-the crop with zeros, resample back, re-orient): two weighted slices along the streamed axis,
-then ``torch.nn.functional.grid_sample`` in-plane.
+the crop with zeros, resample back, re-orient), separable along the three axes.
 
 :class:`ArgmaxWriter` receives the probabilities slab by slab along the preprocessed last
-axis (as :func:`.sliding.sliding_chunks` produces them), interpolates only the original
-slices that the slab completes, takes the argmax and writes it into the ``uint8`` label map:
-no channel is ever held at full size, so the peak is the label map plus a few slabs.
+axis (as :func:`.sliding.sliding_chunks` produces them), maps only the original slices that
+the slab completes and writes their argmax into the ``uint8`` label map, copying the
+preprocessed argmax wherever an original voxel's corners agree and interpolating all
+channels only where they do not: no channel is ever held at full size, so the peak is the
+label map plus a slab and bounded batches (:data:`SLAB_BYTES`).
 """
 
 from __future__ import annotations
