@@ -104,6 +104,16 @@ def _lerp_along(x: torch.Tensor, dim: int, i0, i1, w0, w1) -> torch.Tensor:
     return out
 
 
+def _pairs(x: np.ndarray, axis: int, op) -> np.ndarray:
+    """``x`` followed, along ``axis``, by ``op`` of each pair of neighbours ``(j, j + 1)``:
+    index ``j`` reads one source position, ``n + j`` the pair."""
+    n = x.shape[axis]
+    head = [slice(None)] * x.ndim
+    tail = [slice(None)] * x.ndim
+    head[axis], tail[axis] = slice(0, n - 1), slice(1, n)
+    return np.concatenate([x, op(x[tuple(head)], x[tuple(tail)])], axis)
+
+
 class ArgmaxWriter:
     """Streams probability slabs (preprocessed grid) into a label map (original grid).
 
@@ -162,6 +172,11 @@ class ArgmaxWriter:
                   for f in ("i0", "i1", "w0", "w1"))
             for t in range(2)
         ]  # fmt: skip
+        # per kept in-plane voxel: its one source index j, or n + j for the pair (j, j + 1)
+        self.pick = [
+            np.where(i0 == i1, i0, self.lerp[t].n + i0)
+            for t, (i0, i1, _, _) in enumerate(self.plane)
+        ]
         z = self.lerp[2]
         live = np.flatnonzero((z.w0 + z.w1).numpy() > 0)
         need = np.maximum(z.i0.numpy(), z.i1.numpy())[live]
@@ -173,7 +188,7 @@ class ArgmaxWriter:
         """Probabilities ``(C, n0, n1, L)`` of preprocessed slices ``start .. start + L``
         (consecutive calls, in order)."""
         stop = start + probs.shape[-1]
-        lab_dtype = np.uint8 if probs.shape[0] <= 256 else np.int32
+        lab_dtype = np.uint8 if probs.shape[0] < 256 else np.int32  # the largest: no class
         lab = torch.max(probs, 0).indices.numpy().astype(lab_dtype)  # first maximum
         lab = np.ascontiguousarray(lab.transpose(2, 0, 1))  # (L, n0, n1)
         k = int(np.searchsorted(self.need, stop, side="left"))  # ready: need < stop
@@ -198,12 +213,13 @@ class ArgmaxWriter:
         for i in range(0, ready.size, step):
             r = ready[i : i + step]
             a, b = lab[zi0[r]], lab[zi1[r]]
-            mn, mx = np.minimum(a, b), np.maximum(a, b)  # (r, n0, n1)
-            for t, (i0, i1, _, _) in enumerate(self.plane):
-                mn = np.minimum(np.take(mn, i0, 1 + t), np.take(mn, i1, 1 + t))
-                mx = np.maximum(np.take(mx, i0, 1 + t), np.take(mx, i1, 1 + t))
-            unsure = mn != mx if self.shortcut else np.ones(mn.shape, bool)
-            out = mn.astype(self.out.dtype, copy=False)
+            mn, mx = np.minimum(a, b), np.maximum(a, b)  # (r, n0, n1): over the z corners
+            mn = np.take(_pairs(mn, 1, np.minimum), self.pick[0], 1)
+            mx = np.take(_pairs(mx, 1, np.maximum), self.pick[0], 1)
+            mn, mx = _pairs(mn, 2, np.minimum), _pairs(mx, 2, np.maximum)
+            none = np.iinfo(lab.dtype).max  # not a class: more than 255 classes use int32
+            out = np.take(np.where(mn == mx, mn, none), self.pick[1], 2)  # (r, D0, D1)
+            unsure = out == none if self.shortcut else np.ones(out.shape, bool)
             if np.count_nonzero(unsure) > self.dense_share * unsure.size:
                 out = self._dense(probs, zi0, zi1, r)
             else:
@@ -212,6 +228,7 @@ class ArgmaxWriter:
                 for j in range(0, zz.size, part):
                     zj, aj, bj = zz[j : j + part], aa[j : j + part], bb[j : j + part]
                     out[zj, aj, bj] = self._interpolate(probs, r[zj], zi0, zi1, aj, bj)
+            out = out.astype(self.out.dtype, copy=False)
             self.view[self.keep[0], self.keep[1], r] = out.transpose(1, 2, 0)
 
     def _dense(self, probs: torch.Tensor, zi0: np.ndarray, zi1: np.ndarray, r: np.ndarray):
