@@ -131,9 +131,10 @@ class ArgmaxWriter:
     ``j``, strictly for ``j < k``, the first maximum being the argmax), the combination
     keeps these inequalities, so its argmax is ``k`` as well. The writer therefore takes the
     argmax once per preprocessed voxel (``uint8``), gathers the minimum and maximum label
-    over each original voxel's corners (separably, one axis at a time) and copies the label
-    where they agree; only the other voxels (near class boundaries) are interpolated over all
-    channels and reduced by argmax. Every original voxel inside the support has a corner with
+    over each original voxel's corners (separably: per axis, the source grid extended by the
+    min / max of each neighbour pair, then one gather) and copies the label where they
+    agree; only the other voxels (near class boundaries) are interpolated over all channels
+    and reduced by argmax. Every original voxel inside the support has a corner with
     positive weight inside the grid; corners without weight or outside the grid are replaced
     by their partner along the same axis, so they never break the agreement. Where most
     voxels of a batch of slices disagree (an untrained network's speckled output), whole
