@@ -161,7 +161,6 @@ class ArgmaxWriter:
         order = [next(j for j in range(3) if maps[j].src == t) for t in range(3)]
         self.out = np.zeros(tuple(int(s) for s in dst_shape), dtype=dtype)
         self.view = self.out.transpose(order)  # view axis t <-> preprocessed axis t
-        self.src_shape = tuple(int(s) for s in src_shape)
         self.lerp = [
             _Lerp.build(maps[order[t]], int(dst_shape[order[t]]), int(src_shape[t]))
             for t in range(3)

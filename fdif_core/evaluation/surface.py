@@ -10,13 +10,15 @@ not with the number of boundary voxels:
   axis (one pass per axis, no erosion per class).
 - **Surface Dice** at tolerance ``tau`` (mm): (boundary voxels of the prediction within
   ``tau`` of the reference boundary + reference boundary voxels within ``tau`` of the
-  predicted boundary) / (all boundary voxels of both). A boundary voxel within ``tau`` of the
-  reference boundary lies inside the reference's bounding box padded by ``tau`` (+ 1 voxel),
-  so both distances come from Euclidean distance transforms (``scipy.ndimage.
-  distance_transform_edt`` with the voxel spacing) on that box only; boundary voxels outside
-  it are counted as misses. MONAI 1.6 instead queries a KD-tree with every boundary voxel of
-  the whole image, which a noisy prediction makes slow (millions of voxels).
-- **Dice** from one confusion count (``np.bincount``) over the label pair.
+  predicted boundary) / (all boundary voxels of both). Only "within ``tau``" matters, so
+  each boundary voxel looks for a boundary voxel of its class in the other map at the voxel
+  offsets within ``tau`` (with the spacing), nearest first, stopping at the first; voxels
+  beyond ``tau`` of that class's bounding box are misses without a search. Large
+  tolerances (many offsets) use Euclidean distance transforms (``scipy.ndimage.
+  distance_transform_edt`` with the voxel spacing) in each reference class's padded box
+  instead. MONAI 1.6 queries a KD-tree with every boundary voxel of the whole image, which
+  a noisy prediction makes slow (millions of voxels).
+- **Dice** from one confusion count (``torch.bincount`` of ``uint8`` codes) over the pair.
 
 Empty cases follow MONAI: reference empty -> Dice NaN (ignored), surface Dice 0 if the
 prediction has the class, NaN if neither has it; prediction empty -> 0 for both.
@@ -125,7 +127,7 @@ def surface_dice(
     if not tols:
         return nsd
     ball = _ball(spacing, max(tols))
-    if len(ball[1]) <= OFFSET_LIMIT:
+    if ball is not None and len(ball[1]) <= OFFSET_LIMIT:
         lab_p, d_p, lab_r, d_r = _ball_distances(pred, ref, n, ball)
     else:
         lab_p, d_p, lab_r, d_r = _box_distances(pred, ref, n, spacing, max(tols))
@@ -142,10 +144,13 @@ def surface_dice(
 OFFSET_LIMIT = 400
 
 
-def _ball(spacing: tuple[float, ...], tau: float) -> tuple[np.ndarray, np.ndarray]:
+def _ball(spacing: tuple[float, ...], tau: float) -> tuple[np.ndarray, np.ndarray] | None:
     """Voxel offsets ``(k, ndim)`` within ``tau`` mm and their distances (float32, as
-    MONAI compares them; computed as ``distance_transform_edt`` does), nearest first."""
+    MONAI compares them; computed as ``distance_transform_edt`` does), nearest first; None
+    when far more than :data:`OFFSET_LIMIT` offsets would have to be tried."""
     radius = [math.floor(tau / s) + 1 for s in spacing]
+    if math.prod(2 * r + 1 for r in radius) > 8 * OFFSET_LIMIT:
+        return None
     grid = np.indices([2 * r + 1 for r in radius]).reshape(len(spacing), -1)
     grid = grid - np.asarray(radius)[:, None]
     sq = grid.astype(np.float64) * np.asarray(spacing)[:, None]

@@ -128,3 +128,15 @@ def test_bad_input_is_refused():
         label_metrics(a, a[:3], 2, (1, 1, 1))
     with pytest.raises(ValueError, match=r"0\.\.1"):
         label_metrics(a + 2, a, 2, (1, 1, 1))
+
+
+def test_large_tolerance_matches_monai():
+    """A tolerance far larger than the voxels (a ball of thousands of offsets) is answered by
+    distance transforms, with MONAI's values."""
+    rng = np.random.default_rng(7)
+    ref, pred = ellipsoids(rng, (18, 16, 12), 3, p=1.0), ellipsoids(rng, (18, 16, 12), 3, p=1.0)
+    spacing, tols = (0.5, 0.6, 0.8), (6.0, 1.0)
+    assert surface._ball(spacing, 6.0) is None
+    _, s = monai_metrics(pred, ref, 3, spacing, tols)
+    m = label_metrics(pred, ref, 3, spacing, tols)
+    np.testing.assert_allclose(m["nsd"], s, atol=1e-6, equal_nan=True)
