@@ -5,13 +5,14 @@ original voxel indices to preprocessed ones by an affine map whose matrix is a s
 permutation times a diagonal: ``q = inv(A_pre) @ A_orig @ i``. The inverse of the whole
 pipeline is therefore a trilinear interpolation of each channel in the preprocessed grid at
 the original voxel centres, with zeros outside the crop (what MONAI's ``Invertd`` does: pad
-the crop with zeros, resample back, re-orient): two weighted slices along the streamed axis,
-then ``torch.nn.functional.grid_sample`` in-plane.
+the crop with zeros, resample back, re-orient), separable along the three axes.
 
 :class:`ArgmaxWriter` receives the probabilities slab by slab along the preprocessed last
-axis (as :func:`.sliding.sliding_chunks` produces them), interpolates only the original
-slices that the slab completes, takes the argmax and writes it into the ``uint8`` label map:
-no channel is ever held at full size, so the peak is the label map plus a few slabs.
+axis (as :func:`.sliding.sliding_chunks` produces them), maps only the original slices that
+the slab completes and writes their argmax into the ``uint8`` label map, copying the
+preprocessed argmax wherever an original voxel's corners agree and interpolating all
+channels only where they do not: no channel is ever held at full size, so the peak is the
+label map plus a slab and bounded batches (:data:`SLAB_BYTES`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 SLAB_BYTES = 128 * 2**20  # interpolated probabilities held at once (all channels)
 
@@ -92,6 +92,27 @@ class _Lerp:
         return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, 0)
 
 
+def _lerp_along(x: torch.Tensor, dim: int, i0, i1, w0, w1) -> torch.Tensor:
+    """``w0 * x[i0] + w1 * x[i1]`` along ``dim`` (indices and weights of one output each)."""
+    i0, i1 = torch.as_tensor(i0), torch.as_tensor(i1)
+    shape = [1] * x.ndim
+    shape[dim] = -1
+    w0, w1 = torch.as_tensor(w0).view(shape), torch.as_tensor(w1).view(shape)
+    out = x.index_select(dim, i0).mul_(w0)
+    if bool((w1 > 0).any()):
+        out.addcmul_(x.index_select(dim, i1), w1)
+    return out
+
+
+def _pairs(x: np.ndarray, axis: int, op) -> np.ndarray:
+    """``x`` followed, along ``axis``, by ``op`` of each pair of neighbours ``(j, j + 1)``:
+    index ``j`` reads one source position, ``n + j`` the pair."""
+    n = x.shape[axis]
+    head = [slice(None)] * x.ndim
+    tail = [slice(None)] * x.ndim
+    head[axis], tail[axis] = slice(0, n - 1), slice(1, n)
+    return np.concatenate([x, op(x[tuple(head)], x[tuple(tail)])], axis)
+
 
 class ArgmaxWriter:
     """Streams probability slabs (preprocessed grid) into a label map (original grid).
@@ -101,9 +122,32 @@ class ArgmaxWriter:
         src_affine: its affine (after orientation, resampling and crop).
         dst_shape, dst_affine: the original image's spatial shape and affine.
         dtype: label dtype (``uint8`` below 256 classes).
+
+    Exactness: an original voxel's probabilities are the trilinear combination
+    ``sum_k w_k p(c_k)`` of its (up to) 8 corners ``c_k`` in the preprocessed grid, with
+    ``w_k >= 0``; corners outside the crop contribute zeros (MONAI's inverse crop pads with
+    zeros), which only scales the combination of the corners inside it. If every corner
+    with ``w_k > 0`` inside the grid has the same argmax ``k`` (``p_k >= p_j`` for all
+    ``j``, strictly for ``j < k``, the first maximum being the argmax), the combination
+    keeps these inequalities, so its argmax is ``k`` as well. The writer therefore takes the
+    argmax once per preprocessed voxel (``uint8``), gathers the minimum and maximum label
+    over each original voxel's corners (separably: per axis, the source grid extended by the
+    min / max of each neighbour pair, then one gather) and copies the label where they
+    agree; only the other voxels (near class boundaries) are interpolated over all channels
+    and reduced by argmax. Every original voxel inside the support has a corner with
+    positive weight inside the grid; corners without weight or outside the grid are replaced
+    by their partner along the same axis, so they never break the agreement. Where most
+    voxels of a batch of slices disagree (an untrained network's speckled output), whole
+    slices are interpolated axis by axis instead of voxel by voxel: the same values.
+    ``tests/core/test_inverse.py`` compares the result with a dense interpolation + argmax.
     """
 
-    shortcut_classes = 254  # up to this many channels, copy labels where neighbours agree
+    #: ``False``: every voxel is interpolated over all channels (the reference the shortcut
+    #: is tested against).
+    shortcut = True
+    #: Above this share of voxels to interpolate in a batch of slices, whole slices are
+    #: interpolated one axis at a time (cheaper per voxel than corner gathers).
+    dense_share = 0.25
 
     def __init__(
         self,
@@ -122,114 +166,108 @@ class ArgmaxWriter:
             for t in range(3)
         ]
         self.keep = [self.lerp[t].support() for t in range(2)]
+        # in-plane corners of the kept voxels (numpy, for the uint8 gathers)
+        self.plane = [
+            tuple(np.ascontiguousarray(getattr(self.lerp[t], f).numpy()[self.keep[t]])
+                  for f in ("i0", "i1", "w0", "w1"))
+            for t in range(2)
+        ]  # fmt: skip
+        # per kept in-plane voxel: its one source index j, or n + j for the pair (j, j + 1)
+        self.pick = [
+            np.where(i0 == i1, i0, self.lerp[t].n + i0)
+            for t, (i0, i1, _, _) in enumerate(self.plane)
+        ]
         z = self.lerp[2]
         live = np.flatnonzero((z.w0 + z.w1).numpy() > 0)
         need = np.maximum(z.i0.numpy(), z.i1.numpy())[live]
         self.pending = live[np.argsort(need, kind="stable")]  # original slices, by readiness
         self.need = np.sort(need, kind="stable")
-        self._grid: torch.Tensor | None = None
-        self._pad: list[tuple[np.ndarray, ...]] | None = None
-        self.carry: torch.Tensor | None = None
-        self.carry_at = 0
+        self.carry: tuple[torch.Tensor, np.ndarray] | None = None  # the last slice
 
     def add(self, start: int, probs: torch.Tensor) -> None:
         """Probabilities ``(C, n0, n1, L)`` of preprocessed slices ``start .. start + L``
         (consecutive calls, in order)."""
         stop = start + probs.shape[-1]
-        if self.carry is not None:
-            probs = torch.cat([self.carry, probs], -1)
-            base = self.carry_at
-        else:
-            base = start
+        lab_dtype = np.uint8 if probs.shape[0] < 256 else np.int32  # the largest: no class
+        lab = torch.max(probs, 0).indices.numpy().astype(lab_dtype)  # first maximum
+        lab = np.ascontiguousarray(lab.transpose(2, 0, 1))  # (L, n0, n1)
         k = int(np.searchsorted(self.need, stop, side="left"))  # ready: need < stop
         ready, self.pending, self.need = self.pending[:k], self.pending[k:], self.need[k:]
-        if ready.size:
-            self._write(probs, base, ready)
-        self.carry, self.carry_at = probs[..., -1:].clone(), stop - 1
-
-    def _write(self, probs: torch.Tensor, base: int, ready: np.ndarray) -> None:
-        """Interpolate the ``ready`` original slices and write their argmax.
-
-        Along the streamed axis: two weighted preprocessed slices. In-plane (bilinear, zeros
-        outside the crop): where the (up to) four preprocessed neighbours of an original
-        voxel share one argmax, the interpolated probabilities have it too (a convex
-        combination keeps every ``p_k >= p_j``), so it is copied; only the other voxels
-        (near boundaries) are interpolated, channel by channel. More than 254 classes: all
-        voxels are interpolated (``grid_sample``).
-        """
-        c = probs.shape[0]
-        d0, d1 = (self.keep[t].stop - self.keep[t].start for t in range(2))
-        full = c > self.shortcut_classes
-        step = max(1, SLAB_BYTES // max(c * d0 * d1 * 4 if full else d0 * d1 * 24, 1))
-        stack = probs.permute(3, 0, 1, 2).contiguous()  # (L, C, n0, n1): slices first
         z = self.lerp[2]
+        early = np.minimum(z.i0.numpy()[ready], z.i1.numpy()[ready]) < start
+        if early.any():  # between the previous slab's last slice and this one's first
+            if self.carry is None:
+                raise RuntimeError("probability slabs must arrive in order, from slice 0")
+            pair = torch.cat([self.carry[0], probs[..., :1]], -1)
+            self._write(pair, np.concatenate([self.carry[1], lab[:1]]), start - 1, ready[early])
+        if not early.all():
+            self._write(probs, lab, start, ready[~early])
+        self.carry = (probs[..., -1:].clone(), lab[-1:].copy())
+
+    def _write(self, probs: torch.Tensor, lab: np.ndarray, base: int, ready: np.ndarray) -> None:
+        """Labels of the ``ready`` original slices, in batches of bounded size."""
+        d0, d1 = (self.keep[t].stop - self.keep[t].start for t in range(2))
+        step = max(1, SLAB_BYTES // max(d0 * d1 * 8, 1))
+        z = self.lerp[2]
+        zi0, zi1 = z.i0.numpy() - base, z.i1.numpy() - base
         for i in range(0, ready.size, step):
-            idx = torch.from_numpy(ready[i : i + step])
-            sl = stack.index_select(0, z.i0[idx] - base) * z.w0[idx].view(-1, 1, 1, 1)
-            if bool((z.w1[idx] > 0).any()):  # slices that fall on a source slice need one
-                sl += stack.index_select(0, z.i1[idx] - base) * z.w1[idx].view(-1, 1, 1, 1)
-            sl = F.pad(sl, (1, 1, 1, 1))  # zeros around the crop: MONAI's inverse crop
-            lab = self._plane_all(sl) if full else self._plane_shortcut(sl)
-            self.view[self.keep[0], self.keep[1], ready[i : i + step]] = lab.transpose(1, 2, 0)
+            r = ready[i : i + step]
+            a, b = lab[zi0[r]], lab[zi1[r]]
+            mn, mx = np.minimum(a, b), np.maximum(a, b)  # (r, n0, n1): over the z corners
+            mn = np.take(_pairs(mn, 1, np.minimum), self.pick[0], 1)
+            mx = np.take(_pairs(mx, 1, np.maximum), self.pick[0], 1)
+            mn, mx = _pairs(mn, 2, np.minimum), _pairs(mx, 2, np.maximum)
+            none = np.iinfo(lab.dtype).max  # not a class: more than 255 classes use int32
+            out = np.take(np.where(mn == mx, mn, none), self.pick[1], 2)  # (r, D0, D1)
+            unsure = out == none if self.shortcut else np.ones(out.shape, bool)
+            if np.count_nonzero(unsure) > self.dense_share * unsure.size:
+                out = self._dense(probs, zi0, zi1, r)
+            else:
+                zz, aa, bb = np.nonzero(unsure)
+                part = max(1, SLAB_BYTES // (probs.shape[0] * 8))  # voxels interpolated at once
+                for j in range(0, zz.size, part):
+                    zj, aj, bj = zz[j : j + part], aa[j : j + part], bb[j : j + part]
+                    out[zj, aj, bj] = self._interpolate(probs, r[zj], zi0, zi1, aj, bj)
+            out = out.astype(self.out.dtype, copy=False)
+            self.view[self.keep[0], self.keep[1], r] = out.transpose(1, 2, 0)
 
-    def _plane_shortcut(self, sl: torch.Tensor) -> np.ndarray:
-        """Labels ``(r, D0, D1)`` of zero-padded z-interpolated slices ``(r, C, n0+2, n1+2)``."""
-        pa, pb = self._padded_lerps()
-        src = torch.argmax(sl, 1).numpy().astype(np.uint8)
-        src[:, 0, :] = src[:, -1, :] = src[:, :, 0] = src[:, :, -1] = 255  # outside: no class
-        mn = np.minimum(src[:, pa[0], :], src[:, pa[1], :])
-        mx = np.maximum(src[:, pa[0], :], src[:, pa[1], :])
-        mn = np.minimum(mn[:, :, pb[0]], mn[:, :, pb[1]])
-        mx = np.maximum(mx[:, :, pb[0]], mx[:, :, pb[1]])
-        zz, aa, bb = np.nonzero((mn != mx) | (mn == 255))
-        lab = mn.astype(self.out.dtype)
-        if zz.size:
-            acc = torch.zeros((zz.size, sl.shape[1]))
-            zt = torch.from_numpy(zz)
-            for ia, wa in ((pa[0], pa[2]), (pa[1], pa[3])):
-                for ib, wb in ((pb[0], pb[2]), (pb[1], pb[3])):
-                    w = torch.from_numpy(wa[aa] * wb[bb])
-                    sel = sl[zt, :, torch.from_numpy(ia[aa]), torch.from_numpy(ib[bb])]
-                    acc += sel * w[:, None]
-            lab[zz, aa, bb] = torch.argmax(acc, 1).numpy().astype(self.out.dtype)
-        return lab
+    def _dense(self, probs: torch.Tensor, zi0: np.ndarray, zi1: np.ndarray, r: np.ndarray):
+        """Labels ``(len(r), D0, D1)`` of whole original slices ``r``: the interpolation of
+        every channel at every kept voxel, one axis at a time (row gathers), then argmax."""
+        c, (d0, d1) = probs.shape[0], (k.stop - k.start for k in self.keep)
+        step = max(1, SLAB_BYTES // max(c * d0 * d1 * 4, 1))
+        out = np.empty((r.size, d0, d1), self.out.dtype)
+        z = self.lerp[2]
+        (a0, a1, wa0, wa1), (b0, b1, wb0, wb1) = (
+            [torch.from_numpy(x) for x in plane] for plane in self.plane
+        )
+        for i in range(0, r.size, step):
+            rr = r[i : i + step]
+            s = _lerp_along(probs, 3, zi0[rr], zi1[rr], z.w0[rr], z.w1[rr])
+            s = _lerp_along(s, 2, b0, b1, wb0, wb1)  # on the smaller grid first
+            s = _lerp_along(s, 1, a0, a1, wa0, wa1)  # (C, D0, D1, r): gathers of whole rows
+            out[i : i + step] = torch.max(s, 0).indices.numpy().transpose(2, 0, 1)
+        return out
 
-    def _padded_lerps(self) -> list[tuple[np.ndarray, ...]]:
-        """In-plane ``(i0, i1, w0, w1)`` of the kept original voxels in the zero-padded plane."""
-        if self._pad is None:
-            self._pad = []
-            for t in range(2):
-                lp = self.lerp[t]
-                q = lp.q[self.keep[t]] + 1.0
-                q0 = np.floor(q)
-                frac = q - q0
-                i0 = np.clip(q0.astype(np.int64), 0, lp.n + 1)
-                i1 = np.clip(q0.astype(np.int64) + 1, 0, lp.n + 1)
-                w0, w1 = (1 - frac).astype(np.float32), frac.astype(np.float32)
-                i1 = np.where(w1 > 0, i1, i0)
-                i0 = np.where(w0 > 0, i0, i1)
-                self._pad.append((i0, i1, w0, w1))
-        return self._pad
-
-    def _plane_all(self, sl: torch.Tensor) -> np.ndarray:
-        """Labels ``(r, D0, D1)`` by ``grid_sample`` of every kept voxel (all channels)."""
-        plane = self._plane_grid()
-        grid = plane[None].expand(sl.shape[0], *plane.shape)
-        p = F.grid_sample(sl, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
-        return torch.argmax(p, 1).numpy().astype(self.out.dtype)
-
-    def _plane_grid(self) -> torch.Tensor:
-        """``grid_sample`` coordinates ``(D0, D1, 2)`` of the kept original in-plane voxels
-        in the zero-padded preprocessed plane (x indexes the last axis)."""
-        if self._grid is None:
-            q = []
-            for t in range(2):
-                lp = self.lerp[t]
-                pos = lp.q[self.keep[t]] + 1.0  # +1: the zero padding
-                q.append(torch.from_numpy(2 * pos / (lp.n + 1) - 1).float())  # n + 2 samples
-            g0, g1 = torch.meshgrid(q[0], q[1], indexing="ij")
-            self._grid = torch.stack([g1, g0], -1)
-        return self._grid
+    def _interpolate(self, probs, zs, zi0, zi1, aa, bb) -> np.ndarray:
+        """Argmax of the trilinear interpolation (all channels) at the given voxels:
+        original slices ``zs``, kept in-plane positions ``aa``, ``bb``."""
+        z = self.lerp[2]
+        (a0, a1, wa0, wa1), (b0, b1, wb0, wb1) = self.plane
+        n1, n2 = probs.shape[2:]
+        flat = probs.reshape(probs.shape[0], -1)
+        acc = None
+        wz0, wz1 = z.w0.numpy()[zs], z.w1.numpy()[zs]
+        for ia, wa in ((a0[aa], wa0[aa]), (a1[aa], wa1[aa])):
+            for ib, wb in ((b0[bb], wb0[bb]), (b1[bb], wb1[bb])):
+                for iz, wz in ((zi0[zs], wz0), (zi1[zs], wz1)):
+                    w = wa * wb * wz
+                    if not w.any():
+                        continue
+                    idx = torch.from_numpy((ia * n1 + ib) * n2 + iz)
+                    term = flat.index_select(1, idx) * torch.from_numpy(w)
+                    acc = term if acc is None else acc.add_(term)
+        return torch.max(acc, 0).indices.numpy().astype(self.out.dtype)
 
     def result(self) -> np.ndarray:
         """The label map; every original slice with support must have been written."""

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from fdif_core.evaluation import inverse
 from fdif_core.evaluation.inverse import ArgmaxWriter, axis_maps
 from fdif_core.evaluation.sliding import sliding_chunks
 from fdif_core.real import load_dataset
@@ -98,10 +99,10 @@ def test_slabwise_argmax_matches_invertd(case):
         inv = Invertd("pred", t, orig_keys="image", nearest_interp=False)(data)["pred"]
     expected = torch.argmax(inv.as_tensor(), 0).numpy()
     shape = tuple(int(s) for s in image.meta["spatial_shape"])
-    for slab, shortcut in ((1, 254), (3, 254), (100, 254), (3, 0)):
+    for slab, shortcut in ((1, True), (3, True), (100, True), (3, False)):
         w = ArgmaxWriter(tuple(image.shape[1:]), np.asarray(image.affine),
                          shape, np.asarray(image.meta["original_affine"]))  # fmt: skip
-        w.shortcut_classes = shortcut  # 0: every voxel interpolated (grid_sample)
+        w.shortcut = shortcut  # False: every voxel interpolated
         for a in range(0, probs.shape[-1], slab):
             w.add(a, probs[..., a : a + slab])
         got = w.result()
@@ -119,3 +120,71 @@ def test_writer_refuses_missing_slabs(case):
     w.add(0, _probs(tuple(image.shape[1:]))[..., :2])
     with pytest.raises(RuntimeError, match="never received"):
         w.result()
+
+
+def _dense_labels(probs: np.ndarray, src_to_dst: np.ndarray, dst_shape) -> tuple[np.ndarray, ...]:
+    """Trilinear interpolation of every channel at every original voxel (zeros outside the
+    preprocessed grid, scipy's ``grid-constant``), its argmax and its top-two margin (inf
+    where all channels are 0: outside the grid, label 0)."""
+    from scipy import ndimage
+
+    q = np.linalg.inv(src_to_dst) @ np.vstack(
+        [np.indices(dst_shape).reshape(3, -1), np.ones((1, int(np.prod(dst_shape))))]
+    )
+    dense = np.stack(
+        [ndimage.map_coordinates(p, q[:3], order=1, mode="grid-constant", cval=0.0)
+         for p in probs.astype(np.float64)]
+    )  # fmt: skip
+    top = np.sort(dense, 0)
+    margin = np.where(top[-1] > 0, top[-1] - top[-2], np.inf)
+    return dense.argmax(0).reshape(dst_shape), margin.reshape(dst_shape)
+
+
+@pytest.mark.parametrize(
+    ("dense_share", "slab_bytes"),
+    [(0.25, None), (0.0, None), (2.0, None), (0.0, 3000), (2.0, 3000)],
+)
+@pytest.mark.parametrize("seed", range(8))
+def test_writer_equals_dense_interpolation_and_argmax(seed, dense_share, slab_bytes, monkeypatch):
+    """Random probabilities (smooth regions or pure noise), permuted, flipped, anisotropic
+    grids, crops inside the original image and grids reaching past it, any slab size: the
+    labels are the argmax of a dense trilinear interpolation wherever its top two
+    probabilities differ by more than float rounding; whichever way the voxels that need
+    interpolation are done (``dense_share`` 0: whole slices, 2: voxel by voxel) and however
+    small the batches (``SLAB_BYTES``)."""
+    if slab_bytes is not None:
+        monkeypatch.setattr(inverse, "SLAB_BYTES", slab_bytes)
+    rng = np.random.default_rng(seed)
+    c = int(rng.integers(2, 7))
+    dst_shape = tuple(int(s) for s in rng.integers(6, 24, 3))
+    perm = rng.permutation(3)  # preprocessed axis t runs along original axis perm[t]
+    scale = rng.choice([0.45, 0.7, 1.0, 1.5, 2.0, 3.0], 3) * rng.choice([-1, 1], 3)
+    src_shape = tuple(
+        max(2, int(dst_shape[perm[t]] / abs(scale[t]) * rng.uniform(0.5, 1.2))) for t in range(3)
+    )
+    m = np.zeros((4, 4))
+    m[3, 3] = 1
+    for t in range(3):  # original index = scale * preprocessed index + offset
+        extent = abs(scale[t]) * (src_shape[t] - 1)
+        lo = rng.uniform(-0.3 * extent, dst_shape[perm[t]] - 0.7 * extent)
+        m[perm[t], t] = scale[t]
+        m[perm[t], 3] = lo if scale[t] > 0 else lo + extent
+    dst_affine = np.diag([*rng.uniform(0.5, 3, 3) * rng.choice([-1, 1], 3), 1.0])
+    dst_affine[:3, 3] = rng.uniform(-100, 100, 3)
+    src_affine = dst_affine @ m
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn((c, *src_shape), generator=g)
+    if seed % 2:  # smooth regions (boundaries are rare) rather than noise (all boundary)
+        small = torch.randn((c, *(max(s // 3, 1) for s in src_shape)), generator=g)
+        logits = torch.nn.functional.interpolate(small[None], size=src_shape, mode="trilinear")[0]
+    probs = torch.softmax(3 * logits, 0)
+    expected, margin = _dense_labels(probs.numpy(), m, dst_shape)
+    for slab in (1, int(rng.integers(2, 6)), src_shape[2]):
+        w = ArgmaxWriter(src_shape, src_affine, dst_shape, dst_affine)
+        w.dense_share = dense_share
+        for a in range(0, src_shape[2], slab):
+            w.add(a, probs[..., a : a + slab].contiguous())
+        got = w.result()
+        sure = margin > 1e-5
+        assert sure.mean() > 0.9
+        np.testing.assert_array_equal(got[sure], expected[sure])

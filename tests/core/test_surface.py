@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from fdif_core.evaluation import surface
 from fdif_core.evaluation.surface import boundary, label_metrics
 
 
@@ -66,7 +67,7 @@ def test_known_values_one_voxel_shift():
     assert m["nsd"][1, 0] == pytest.approx(2 * 36 / (2 * 56))
 
 
-def test_empty_cases_follow_monai():
+def test_empty_cases_follow_monai(search):
     ref = np.zeros((8, 8, 8), np.int64)
     ref[2:5, 2:5, 2:5] = 1
     empty = np.zeros_like(ref)
@@ -82,8 +83,19 @@ def test_empty_cases_follow_monai():
     assert np.isnan(m["dice"][0]) and (m["nsd"][:, 0] == 0).all()
 
 
+@pytest.fixture(params=["offsets", "offsets in chunks", "edt"])
+def search(request, monkeypatch):
+    """Both ways of finding boundary distances: offsets in the tolerance ball (boundary
+    voxels at once or a few at a time), per-box EDT."""
+    if request.param == "edt":
+        monkeypatch.setattr(surface, "OFFSET_LIMIT", 0)
+    if request.param == "offsets in chunks":
+        monkeypatch.setattr(surface, "CHUNK", 5)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(12))
-def test_random_cases_match_monai(seed):
+def test_random_cases_match_monai(seed, search):
     """Random organs, speckle noise, anisotropic spacing, several tolerances (1e-6)."""
     rng = np.random.default_rng(seed)
     shape = tuple(int(s) for s in rng.integers(3, 20, 3))
@@ -99,7 +111,7 @@ def test_random_cases_match_monai(seed):
     np.testing.assert_allclose(m["nsd"], s, atol=1e-6, equal_nan=True)
 
 
-def test_distant_noise_counts_as_miss_not_skipped():
+def test_distant_noise_counts_as_miss_not_skipped(search):
     """Prediction speckles far outside the reference's box still count in the denominator."""
     ref = np.zeros((30, 30, 10), np.int64)
     ref[2:6, 2:6, 2:6] = 1
@@ -116,3 +128,15 @@ def test_bad_input_is_refused():
         label_metrics(a, a[:3], 2, (1, 1, 1))
     with pytest.raises(ValueError, match=r"0\.\.1"):
         label_metrics(a + 2, a, 2, (1, 1, 1))
+
+
+def test_large_tolerance_matches_monai():
+    """A tolerance far larger than the voxels (a ball of thousands of offsets) is answered by
+    distance transforms, with MONAI's values."""
+    rng = np.random.default_rng(7)
+    ref, pred = ellipsoids(rng, (18, 16, 12), 3, p=1.0), ellipsoids(rng, (18, 16, 12), 3, p=1.0)
+    spacing, tols = (0.5, 0.6, 0.8), (6.0, 1.0)
+    assert surface._ball(spacing, 6.0) is None
+    _, s = monai_metrics(pred, ref, 3, spacing, tols)
+    m = label_metrics(pred, ref, 3, spacing, tols)
+    np.testing.assert_allclose(m["nsd"], s, atol=1e-6, equal_nan=True)
