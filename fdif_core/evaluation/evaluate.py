@@ -162,7 +162,10 @@ class Predictor:
         """Logits of a window batch on the network's device (autocast as configured)."""
         dev = torch.device(self.device)
         dtype = amp_dtype(self.amp)
-        with torch.no_grad(), torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
+        with (
+            torch.inference_mode(),
+            torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None),
+        ):
             return self.model(x.to(dev))
 
     def predict(

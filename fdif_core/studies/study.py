@@ -240,8 +240,12 @@ def finetune_unit(
     out: Path,
     device: str,
     log: Log,
+    eval_overlap: float | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune (or resume), evaluate the last checkpoint, write the unit's result file."""
+    """Fine-tune (or resume), evaluate the last checkpoint, write the unit's result file.
+
+    ``eval_overlap``: the sliding-window overlap of the final evaluation (None: the preset's
+    ``sw_overlap``; ``--quick`` sets its spec's ``quick.eval_overlap``)."""
     from ..evaluation.evaluate import evaluate_checkpoint
     from ..training.finetune import finetune
 
@@ -267,7 +271,7 @@ def finetune_unit(
         warnings.simplefilter("ignore")
         doc = evaluate_checkpoint(
             run / "last.pt", dataset, split="val", device=device, log=quiet,
-            cache_dir=out / "cache",
+            cache_dir=out / "cache", overlap=eval_overlap,
         )  # fmt: skip
     eval_s = time.perf_counter() - t0
     empty = sum(len(v) for v in doc.get("empty", {}).values())
@@ -282,6 +286,7 @@ def finetune_unit(
         "train_s": round(sum(r.get("step_s", 0.0) for r in rows), 1),
         "wall_s": round(wall, 1),
         "eval_s": round(eval_s, 1),
+        "eval_overlap": eval_overlap if eval_overlap is not None else _sw_overlap(preset),
         "empty": empty,
     }
     _write_json(res, result)
@@ -293,12 +298,20 @@ def finetune_unit(
     return result
 
 
+def _sw_overlap(preset: Preset) -> float | None:
+    return preset.finetune.sw_overlap if preset.finetune is not None else None
+
+
 def time_note(results: list[dict[str, Any]]) -> str:
-    """One line: total fine-tuning and evaluation time of the units (and their ratio)."""
+    """One line: total fine-tuning and evaluation time of the units, their ratio, and the
+    sliding-window overlap(s) the final evaluations used."""
     train = sum(float(r.get("wall_s") or 0.0) for r in results)
     ev = sum(float(r.get("eval_s") or 0.0) for r in results)
     ratio = f" ({100 * ev / train:.0f} % of fine-tuning)" if train > 0 else ""
-    return f"time: fine-tuning {train:.0f} s, evaluation {ev:.0f} s{ratio}"
+    overlaps = sorted({float(o) for r in results if (o := r.get("eval_overlap")) is not None})
+    shown = ", ".join(f"{o:g}" for o in overlaps)
+    where = f", final evaluation at sliding-window overlap {shown}" if overlaps else ""
+    return f"time: fine-tuning {train:.0f} s, evaluation {ev:.0f} s{ratio}{where}"
 
 
 def plan_units(spec: StudySpec, arms: list[str]) -> list[dict[str, Any]]:
@@ -337,6 +350,7 @@ def run_study(
         return _report_only(spec, out, log)
     arms = available_arms(spec, base, log, device)  # every check before anything is written
     presets = {s: finetune_preset(spec, base, s, quick) for s in spec.seeds}
+    eval_overlap = spec.quick.eval_overlap if quick else None
     if spec.dataset.path is not None:
         _resolve(spec.dataset.path, base, "dataset.path")
     out.mkdir(parents=True, exist_ok=True)
@@ -353,13 +367,13 @@ def run_study(
     log(f"study {spec.name}: {len(units)} fine-tuning runs ({len(arms)} arms)")
     results = [
         finetune_unit(u, presets[u["seed"]], weights[u["arm"]], datasets[u["regime"]], out,
-                      device, log)
+                      device, log, eval_overlap)
         for u in units
     ]  # fmt: skip
     log(time_note(results))
     return write_report(spec, results, pretrained, out, skipped=[
         a.name for a in spec.arms if a.name not in arms
-    ])  # fmt: skip
+    ], time=time_note(results))  # fmt: skip
 
 
 def _check_out(out: Path) -> None:
@@ -389,4 +403,4 @@ def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
     log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs; "
         + time_note(results))  # fmt: skip
     missing = [a for a in arms if a not in present]
-    return write_report(spec, results, pretrained, out, skipped=missing)
+    return write_report(spec, results, pretrained, out, skipped=missing, time=time_note(results))
