@@ -15,8 +15,11 @@ runs in its own child process (its own peak RSS), one after the other, for every
 - **monai**: ``monai.inferers.sliding_window_inference`` (the whole logit volume at once),
   under ``torch.no_grad``.
 
-``--stub`` replaces the network by a constant (the time left is the windows' bookkeeping).
-Prints windows/s, the ratio streamed / monai, each peak RSS, the largest logit difference
+``--stub`` replaces the network by a constant (the time left is the windows' bookkeeping);
+``--group-norms`` computes both paths' instance norms as group norms (as ``evaluate`` does on
+the CPU).
+Prints wall and CPU seconds (CPU time is the steadier figure on a shared machine), windows/s,
+the speed ratio streamed / monai, each peak RSS, the largest logit difference
 of the two paths and the load average (the machine may be shared: compare ratios only).
 """
 
@@ -38,6 +41,11 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _child(path: str, shape: tuple[int, int, int], batch: int, stub: bool, threads: int) -> dict:
     import torch
 
@@ -49,6 +57,10 @@ def _child(path: str, shape: tuple[int, int, int], batch: int, stub: bool, threa
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build_network("unet_small", CLASSES, ROI).eval()
+    if os.environ.get("SLIDING_GROUP_NORMS") == "1":  # as evaluate_checkpoint on the CPU
+        from fdif_core.evaluation.norms import instance_norms_as_group_norms
+
+        instance_norms_as_group_norms(model)
     plan = Plan((1.5, 1.5, 2.5), "none", crop_foreground=True, channels=["CT"],
                 labels=["background", *(f"c{i}" for i in range(1, CLASSES))])  # fmt: skip
     pred = Predictor(model, plan, ROI, 0.5, batch)
@@ -61,7 +73,7 @@ def _child(path: str, shape: tuple[int, int, int], batch: int, stub: bool, threa
 
     base = _rss_mb()
     probe = (slice(None), slice(200, 232), slice(200, 232), slice(20, 40))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     if path == "streamed":
         from fdif_core.evaluation.sliding import sliding_chunks
 
@@ -78,9 +90,9 @@ def _child(path: str, shape: tuple[int, int, int], batch: int, stub: bool, threa
             out = sliding_window_inference(image[None], ROI, batch, fwd, overlap=0.5,
                                            mode="gaussian", padding_mode="constant")  # fmt: skip
         sample = out[0][probe].clone()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
     torch.save(sample, os.environ["SLIDING_SAMPLE"])
-    return {"wall_s": wall, "peak_mb": _rss_mb(), "base_mb": base}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": _rss_mb(), "base_mb": base}
 
 
 def _windows(shape: tuple[int, int, int]) -> int:
@@ -98,6 +110,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--stub", action="store_true", help="a constant instead of the network")
+    ap.add_argument(
+        "--group-norms", action="store_true", help="both paths: instance norms as group norms"
+    )
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     shape = (args.size, args.size, args.depth)
@@ -113,12 +128,14 @@ def main() -> None:
     what = "constant stub" if args.stub else "unet_small"
     print(f"image 1 x {shape[0]} x {shape[1]} x {shape[2]}, {n} windows of 32³ at overlap 0.5, "
           f"{what}, load {os.getloadavg()[0]:.2f}")  # fmt: skip
-    print(f"{'batch':>5} {'path':>9} {'wall s':>8} {'win/s':>7} {'peak MB':>8} {'+MB':>6}")
+    print(f"{'batch':>5} {'path':>9} {'wall s':>8} {'CPU s':>7} {'win/s':>7} {'peak MB':>8} "
+          f"{'+MB':>6}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for b in args.batch:
             row = {}
             for path in ("streamed", "monai"):
-                env = {**os.environ, "SLIDING_SAMPLE": f"{tmp}/{path}.pt"}
+                env = {**os.environ, "SLIDING_SAMPLE": f"{tmp}/{path}.pt",
+                       "SLIDING_GROUP_NORMS": "1" if args.group_norms else "0"}  # fmt: skip
                 cmd = [
                     sys.executable,
                     __file__,
@@ -135,11 +152,14 @@ def main() -> None:
                 cmd += ["--stub"] if args.stub else []
                 out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
                 row[path] = r = json.loads(out.stdout.strip().splitlines()[-1])
-                print(f"{b:>5} {path:>9} {r['wall_s']:8.1f} {n / r['wall_s']:7.1f} "
+                print(f"{b:>5} {path:>9} {r['wall_s']:8.1f} {r['cpu_s']:7.1f} "
+                      f"{n / r['wall_s']:7.1f} "
                       f"{r['peak_mb']:8.0f} {r['peak_mb'] - r['base_mb']:6.0f}")  # fmt: skip
             diff = (torch.load(f"{tmp}/streamed.pt") - torch.load(f"{tmp}/monai.pt")).abs().max()
             ratio = row["monai"]["wall_s"] / row["streamed"]["wall_s"]
-            print(f"      streamed is {ratio:.2f}x the speed of monai; max |logit diff| "
+            cpu = row["monai"]["cpu_s"] / row["streamed"]["cpu_s"]
+            print(f"      streamed is {ratio:.2f}x the speed of monai (CPU time {cpu:.2f}x); "
+                  "max |logit diff| "
                   f"{float(diff):.2e}; load {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
