@@ -345,6 +345,7 @@ def evaluate_checkpoint(
     out: str | Path | None = None,
     device: torch.device | str = "cpu",
     overlap: float | None = None,
+    amp: str | None = None,
     tolerances: Sequence[float] = NSD_TOLERANCES_MM,
     progress: bool = False,
     log: Callable[[str], None] = print,
@@ -358,6 +359,7 @@ def evaluate_checkpoint(
         split: ``val`` (the checkpoint's fold) or ``test`` (the dataset's test cases).
         out: output folder (default ``RUN/eval_<split>``).
         overlap: sliding-window overlap (default: the run's ``sw_overlap``).
+        amp: autocast of the forward passes, ``off`` / ``bf16`` / ``fp16`` (default: the run's).
         progress: a progress bar over each case's sliding windows (stderr).
         cache_dir: the preprocessing cache fine-tuning filled (default for ``val``: ``RUN/cache``
             when it exists); labelled cases are read from it, not preprocessed again.
@@ -418,7 +420,7 @@ def evaluate_checkpoint(
         overlap if overlap is not None else float(state.get("sw_overlap", 0.5)),
         int(state.get("sw_batch_size", 2)),
         device,
-        str(state.get("amp", "off")),
+        amp if amp is not None else str(state.get("amp", "off")),
         progress,
     )
     out_dir = Path(out) if out else run_dir / f"eval_{split}"

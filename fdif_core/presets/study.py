@@ -74,6 +74,12 @@ class StudyQuick(Strict):
         description="sliding-window overlap of the final evaluation (null: the fine-tuning "
         "preset's sw_overlap); a full study always uses the preset's",
     )
+    eval_amp: Literal["auto", "preset", "bf16"] = Field(
+        "auto",
+        description="precision of the final evaluation's forward passes: bf16 autocast, the "
+        "preset's amp, or auto (bf16 where the CPU's oneDNN computes bf16 natively, else the "
+        "preset's); a full study always uses the preset's",
+    )
 
 
 class StudySpec(Strict):
