@@ -13,7 +13,7 @@ runs in its own child process (its own peak RSS), one after the other, for every
 - **streamed**: ``fdif_core.evaluation.sliding.sliding_chunks`` with ``Predictor.forward``
   (what evaluation runs), slabs consumed as they arrive;
 - **monai**: ``monai.inferers.sliding_window_inference`` (the whole logit volume at once),
-  under ``torch.no_grad``.
+  under ``torch.inference_mode`` (as ``Predictor.forward``).
 
 ``--stub`` replaces the network by a constant (the time left is the windows' bookkeeping);
 ``--group-norms`` computes both paths' instance norms as group norms (as ``evaluate`` does on
@@ -86,7 +86,7 @@ def _child(path: str, shape: tuple[int, int, int], batch: int, stub: bool, threa
     else:
         from monai.inferers import sliding_window_inference
 
-        with torch.no_grad():
+        with torch.inference_mode():
             out = sliding_window_inference(image[None], ROI, batch, fwd, overlap=0.5,
                                            mode="gaussian", padding_mode="constant")  # fmt: skip
         sample = out[0][probe].clone()

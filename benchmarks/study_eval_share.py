@@ -14,7 +14,8 @@ Times, with the preset's network, patch, precision and optimizer on this machine
   foreground crop: an upper bound), plus ``--metrics-s`` for inverse mapping, metrics and
   NIfTI writing (measured by ``benchmarks/evaluate_speed.py``).
 
-Prints the step time, the fine-tuning time for the preset's steps, the evaluation time of
+CPU seconds (process time, one torch thread unless ``--threads``). Prints the step time, the
+fine-tuning time for the preset's steps, the evaluation time of
 one case and their ratio (the study's target: evaluation <= 10 % of fine-tuning), and the
 load average (the machine may be shared: the ratio is what counts).
 """
@@ -29,12 +30,14 @@ CLASSES = 14
 
 
 def _median_time(fn, repeats: int) -> float:
+    """Median CPU seconds of ``fn`` (process time: steadier than wall time on a shared
+    machine; with one torch thread it is the compute time)."""
     fn()  # warm-up (allocations, oneDNN primitives)
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return sorted(times)[len(times) // 2]
 
 
@@ -46,9 +49,12 @@ def main() -> None:
     ap.add_argument("--train-batch", type=int, default=0, help="patches per timed step")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--metrics-s", type=float, default=6.0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = ap.parse_args()
 
     import torch
+
+    torch.set_num_threads(args.threads)
 
     from fdif_core.evaluation.evaluate import Predictor
     from fdif_core.evaluation.sliding import window_count
@@ -95,7 +101,8 @@ def main() -> None:
     print(f"{args.preset}: {cfg.model} {roi} amp {cfg.amp}, batch {batch} "
           f"(timed {timed}), {cfg.iterations} steps; load {load0:.2f} -> "
           f"{os.getloadavg()[0]:.2f}")  # fmt: skip
-    print(f"fine-tuning step {step_s:.2f} s -> {cfg.iterations} steps {train_s / 3600:.2f} h")
+    print(f"CPU time ({args.threads} thread(s)): fine-tuning step {step_s:.2f} s -> "
+          f"{cfg.iterations} steps {train_s / 3600:.2f} h")  # fmt: skip
     print(f"evaluation of one {'x'.join(map(str, args.shape))} case: grid {grid} at {spacing} "
           f"mm, {n_win} windows (overlap {cfg.sw_overlap}), {fwd_s:.2f} s per "
           f"{cfg.sw_batch_size} windows + {args.metrics_s:.0f} s -> {eval_s:.0f} s")  # fmt: skip
