@@ -8,7 +8,7 @@ object specs from a generator seeded by (seed, index), and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
@@ -60,6 +60,15 @@ class Sample:
 def _reversed_axes(pose: Pose) -> Pose:
     """The same map on points whose axes are listed in reverse order (P M, P t)."""
     return Pose(pose.matrix[::-1], pose.translation[::-1])
+
+
+def _no_sub_block_dropped(low: torch.Tensor, high: torch.Tensor, reach: float) -> torch.Tensor:
+    """Blocks whose sub-block pass would keep all 8 sub-blocks, by the Lipschitz bounds
+    (phi at the centre -/+ L r): a sub-block's centre lies 2 r' from the block's (r' = r / 3
+    its radius), so its lower bound phi - L r' is at most phi + L r' = mid + (high - low) / 6.
+    Listing such a block whole skips the pass; for other bounds it is only a shortcut (a
+    block kept whole is never wrong: culling just evaluates more voxels)."""
+    return (low + high) * 0.5 + (high - low) / 6.0 <= reach
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -185,8 +194,10 @@ class Recipe:
         """
         if self.spec.grid != "authors":
             return pts
-        step = pts.new_tensor([r / n for r, n in zip(self.shape, shape, strict=True)])
-        return pts.sub_(0.5 * step)
+        steps = [r / n for r, n in zip(self.shape, shape, strict=True)]
+        if len(set(steps)) == 1:  # one value: a flat pass (the same float32 subtraction)
+            return pts.sub_(pts.new_tensor(0.5 * steps[0]))
+        return pts.sub_(0.5 * pts.new_tensor(steps))
 
     def frame_pose(self, obj: ObjectSpec) -> Pose:
         """The object's pose acting on array-order points (its own, or with x = last axis)."""
@@ -209,6 +220,15 @@ class Recipe:
             return torch.tensor(top), top[0]
         return self.G / 2.0, self.G / 2.0
 
+    @cached_property
+    def _world_divisor(self) -> torch.Tensor | float:
+        """:meth:`displacement_frame`'s divisor; one float when it is the same on every axis
+        (a cube: the same float32 division without a per-axis broadcast)."""
+        div = self.displacement_frame()[0]
+        if isinstance(div, torch.Tensor) and len(set(div.tolist())) == 1:
+            return float(div[0])
+        return div
+
     def field(self, obj: ObjectSpec, pts: torch.Tensor) -> torch.Tensor:
         """φ̃ (reference voxels) of one object at the points ``pts`` (N, 3) of :meth:`world`."""
         local = self.frame_pose(obj).to_object(pts)
@@ -219,13 +239,13 @@ class Recipe:
                 div, mul = self.G / 2.0, self.G / 2.0
                 space = local
             else:
-                div, mul = self.displacement_frame()
+                div, mul = self._world_divisor, self.displacement_frame()[1]
                 space = pts
                 if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
-                    if disp.spec.axis_symmetric:  # no reordered copy of the points needed
-                        div = div.flip(0)  # type: ignore[union-attr]
-                    else:
+                    if not disp.spec.axis_symmetric:
                         space = pts.flip(-1)
+                    elif isinstance(div, torch.Tensor):  # no reordered copy of the points
+                        div = div.flip(0)
             if isinstance(div, torch.Tensor):
                 div = div.to(pts.device)
             phi = phi + disp(space / div) * mul
@@ -272,9 +292,8 @@ class Recipe:
             if sl is None:
                 return None
         sl = grid.align(sl, BLOCK, shape)
-        starts, centres = grid.blocks(sl, BLOCK, device)
         if full_grid:
-            idx, pts = grid.block_voxels(starts, BLOCK, shape, ref)
+            idx, pts = grid.block_voxels(grid.blocks(sl, BLOCK, device)[0], BLOCK, shape, ref)
             return idx, self.world(pts, shape)
         # coarse to fine: blocks of COARSE, COARSE / 2, ... BLOCK voxels; a block surely within
         # reach everywhere gives all its voxels, one that may be gives its 8 parts to the
@@ -286,10 +305,13 @@ class Recipe:
         while True:
             low, high = self._block_bounds(obj, cls, centres, size, shape)
             near = low <= reach
-            starts, centres, sure = starts[near], centres[near], high[near] <= reach
-            whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
-            if size == BLOCK:
+            low, high = low[near], high[near]
+            starts, centres, sure = starts[near], centres[near], high <= reach
+            if size == BLOCK:  # also whole: blocks none of whose sub-blocks could be dropped
+                sure |= _no_sub_block_dropped(low, high, reach)
+                whole.append(starts[sure])
                 break
+            whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
             starts, centres = grid.split(starts[~sure], size, size // 2, stop)
             size //= 2
         whole_starts = torch.cat(whole)
@@ -322,19 +344,18 @@ class Recipe:
         (float centre indices ``centres``): the field at the centre -/+ L times the block's
         radius, with the Lipschitz constant L = L_field * |M^-1|; for the authors' profiled
         prisms, the tighter of those and ``block_bounds``'."""
-        _, pts = grid.voxel_index_points(centres, shape, self.shape)
+        pts = grid.centre_points(centres, shape, self.shape)
         local = self.frame_pose(obj).to_object(self.world(pts, shape))
-        phi = evaluate(cls, obj.params, local)
         step = [r / n for r, n in zip(self.shape, shape, strict=True)]
         radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
         z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
+        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
+        if tight is not None:  # tighter than the Lipschitz bound but for a few blocks: no field
+            return tight
+        phi = evaluate(cls, obj.params, local)
         lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
         margin = lip * radius
-        low, high = phi - margin, phi + margin
-        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
-        if tight is not None:
-            low, high = torch.maximum(low, tight[0]), torch.minimum(high, tight[1])
-        return low, high
+        return phi - margin, phi + margin
 
     def render(
         self,

@@ -42,9 +42,21 @@ def voxel_index_points(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flat C-order indices and reference coordinates of integer voxel indices ``vox`` (N, 3)."""
     flat = (vox[:, 0] * shape[1] + vox[:, 1]) * shape[2] + vox[:, 2]
-    step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=vox.device)
-    half = torch.tensor([r / 2.0 for r in ref], device=vox.device)
-    return flat, (vox.to(torch.float32) + 0.5) * step - half
+    return flat, centre_points(vox, shape, ref)
+
+
+def centre_points(vox: torch.Tensor, shape: Shape3, ref: Shape3) -> torch.Tensor:
+    """Reference coordinates of (integer or half-integer) voxel indices ``vox`` (N, 3)."""
+    step, half = _step_half(shape, ref, vox.device)
+    return (vox.to(torch.float32) + 0.5).mul_(step).sub_(half)
+
+
+@lru_cache(maxsize=64)
+def _step_half(
+    shape: Shape3, ref: Shape3, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    step = torch.tensor([r / n for r, n in zip(ref, shape, strict=True)], device=device)
+    return step, torch.tensor([r / 2.0 for r in ref], device=device)
 
 
 def blocks(slices: tuple[slice, ...], size: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,11 +144,20 @@ def sub_block_centres(starts: torch.Tensor, size: int, shape: Shape3) -> torch.T
     ``size // 2``, corners in C order) of the blocks at ``starts``; a sub-block lying wholly
     outside the volume gets the centre of its (empty) box."""
     half = size // 2
+    if not any(n % size for n in shape):  # starts on the block lattice: no sub-block clipped
+        return starts.to(torch.float32)[:, None, :] + _sub_centre_offsets(size, starts.device)
     corner = cube_offsets(size, half, starts.device)
     sub = starts[:, None, :] + corner[None]
     end = torch.minimum(sub + half, torch.tensor(shape, device=starts.device))
     end = torch.maximum(end, sub + 1)
     return (sub + end - 1).to(torch.float32) / 2.0
+
+
+@lru_cache(maxsize=16)
+def _sub_centre_offsets(size: int, device: torch.device) -> torch.Tensor:
+    """(1, 8, 3) centre of each sub-block of a whole block, from its first voxel (exact)."""
+    half = size // 2
+    return (cube_offsets(size, half, device).to(torch.float32) + (half - 1) / 2.0)[None]
 
 
 def sub_block_voxels(
@@ -208,13 +229,14 @@ def lattice_minimum(
     best, size = math.inf, block
     while len(starts):
         rep = torch.minimum(starts + size // 2, n - 1)
-        vals = fn(torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1))
+        pts = torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1)
+        vals = fn(pts)
         best = min(best, float(vals.min()))
         if size == 1:
             break
         half = [size // 2 * st for st in steps]
         if callable(bound):
-            lower = bound(torch.stack([axes[a][rep[:, a]] for a in range(3)], 1), vals, half)
+            lower = bound(pts, vals, half)
         else:
             lower = vals - bound * math.sqrt(sum(h * h for h in half))
         nxt = 2 if size > 2 else 1

@@ -7,6 +7,7 @@ truth and prediction side by side, with a legend of class names.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,35 +40,55 @@ def load_pretrained_run(run: Path, which: str = "best.pt"):
     return model.eval(), preset, ckpt
 
 
-@torch.no_grad()
-def predict_validation(
+def iter_validation(
     model, preset, device: str = "cpu", volumes: int | None = None
-) -> list[dict[str, Any]]:
-    """Image, label and prediction of the preset's fixed validation volumes (``volumes``:
-    how many, default the run's ``val_volumes``; more continue the same sequence)."""
+) -> Iterator[dict[str, Any]]:
+    """Image, label and prediction of the preset's fixed validation volumes, one at a time
+    (``volumes``: how many, default the run's ``val_volumes``; more continue the same
+    sequence)."""
     from monai.inferers import sliding_window_inference
 
     from ..synthetic.stream import StreamConfig, val_indices, validation_volume
 
     recipe, stream = preset.recipe(), StreamConfig.of(preset)
-    out = []
     for i in val_indices(stream, volumes):
         image, label = validation_volume(recipe, stream, i)
-        logits = sliding_window_inference(
-            image[None, None].to(device), preset.pretrain.patch_size, 4, model.to(device),
-            overlap=0.25,
-        )  # fmt: skip
+        with torch.no_grad():
+            logits = sliding_window_inference(
+                image[None, None].to(device), preset.pretrain.patch_size, 4, model.to(device),
+                overlap=0.25,
+            )  # fmt: skip
         pred = logits.argmax(1)[0].cpu().numpy()
-        out.append({"index": i, "image": image.numpy(), "label": label.numpy(), "pred": pred})
-    return out
+        yield {"index": i, "image": image.numpy(), "label": label.numpy(), "pred": pred}
+
+
+def predict_validation(
+    model, preset, device: str = "cpu", volumes: int | None = None
+) -> list[dict[str, Any]]:
+    """:func:`iter_validation` as a list (every volume held: for small checks)."""
+    return list(iter_validation(model, preset, device, volumes))
+
+
+def case_dice(item: dict[str, Any], labels: list[str]) -> dict[str, float | None]:
+    """Dice of each foreground class in one volume (``None``: absent from its label)."""
+    from .evaluate import case_metrics
+
+    per = case_metrics(item["pred"], item["label"], labels, (1, 1, 1), ())
+    return {name: per[name]["dice"] for name in labels[1:]}
+
+
+def mean_dice(
+    per_case: list[dict[str, float | None]], labels: list[str]
+) -> dict[str, float | None]:
+    """Mean Dice of each foreground class over the volumes that contain it."""
+    from .evaluate import mean_over
+
+    return {name: mean_over([p[name] for p in per_case]) for name in labels[1:]}
 
 
 def class_dice(items: list[dict[str, Any]], labels: list[str]) -> dict[str, float | None]:
     """Mean Dice of each foreground class over the volumes that contain it."""
-    from .evaluate import case_metrics, mean_over
-
-    per = [case_metrics(it["pred"], it["label"], labels, (1, 1, 1), ()) for it in items]
-    return {name: mean_over([p[name]["dice"] for p in per]) for name in labels[1:]}
+    return mean_dice([case_dice(it, labels) for it in items], labels)
 
 
 def _best_slice(label: np.ndarray, axis: int) -> int:
@@ -143,15 +164,20 @@ def report_run(
         )
     shape = tuple(preset.pretrain.render_shape or preset.volume.shape)
     check_memory(preset, "report", shape=shape, cases=count)  # type: ignore[arg-type]
-    items = predict_validation(model, preset, device, volumes)
-    if not items:
+    per_case: list[dict[str, float | None]] = []
+    best, best_classes = None, -1
+    for item in iter_validation(model, preset, device, volumes):  # one volume held at a time
+        per_case.append(case_dice(item, labels))
+        n = len(np.unique(item["label"]))
+        if n > best_classes:
+            best, best_classes = item, n
+    if best is None:
         raise UserError(f"report: {run}'s preset has pretrain.val_volumes 0; nothing to show")
-    dice = class_dice(items, labels)
+    dice = mean_dice(per_case, labels)
     vals = [v for v in dice.values() if v is not None]
     mean = float(np.mean(vals)) if vals else None
-    best = max(items, key=lambda it: len(np.unique(it["label"])))
     title = (f"{preset.name}: synthetic validation volume {best['index']}, checkpoint step "
-             f"{ckpt['step']}; class Dice over {len(items)} volumes {mean:.2f}")  # fmt: skip
+             f"{ckpt['step']}; class Dice over {len(per_case)} volumes {mean:.2f}")  # fmt: skip
     draw_report(best, labels, dice, path, title)
     return {"dice": dice, "mean": mean, "figure": path, "checkpoint": run / "best.pt",
-            "step": int(ckpt["step"]), "volumes": len(items)}  # fmt: skip
+            "step": int(ckpt["step"]), "volumes": len(per_case)}  # fmt: skip

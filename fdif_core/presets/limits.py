@@ -209,9 +209,9 @@ def estimate(
         queued = (2 * max(workers, 0) + 1) * cfg.batch_size * cfg.grad_accum
         est.add("batches in flight", queued * voxels * SAMPLE_BYTES_PER_VOXEL)
         est.add("validation volumes", cfg.val_volumes * voxels * SAMPLE_BYTES_PER_VOXEL)
-    elif command == "report":  # every validation volume kept: image, label, prediction
+    elif command == "report":  # volumes streamed: the one scored and the one shown
         est.add("rendering", render)
-        est.add("validation volumes kept", (cases or 1) * voxels * SAMPLE_BYTES_PER_VOXEL)
+        est.add("validation volumes kept", min(cases or 1, 2) * voxels * SAMPLE_BYTES_PER_VOXEL)
     elif command == "bench":  # the naive baseline evaluates every voxel for every object
         est.add("rendering", 2 * render)
     elif command == "finetune":  # real cases: their size is known once they are read

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -38,6 +40,20 @@ def test_culled_render_equals_full_grid(preset: str) -> None:
         assert torch.equal(a.image, b.image)
         assert torch.equal(a.label, b.label)
         assert a.volumes == b.volumes
+
+
+def test_unrotated_exact_profiled_onions_are_not_clipped_by_their_box() -> None:
+    """An exact profiled onion's shell reaches t x L across the axis (the field is divided
+    by the profile's Lipschitz constant L): an unrotated one, whose box is its world box,
+    renders the same culled as on the full grid (the box once missed t (L - 1))."""
+    r = load_preset("fdif-exact").recipe()
+    gen = torch.Generator().manual_seed(0)
+    for name in ("polygon_4_prism_concave_onion", "star_8_prism_convex_onion"):
+        for _ in range(8):
+            obj = r.draw_object(gen, primitive=name)
+            obj = dataclasses.replace(obj, pose=Pose.identity(), displacement=-1)
+            a, b = r.render([obj], (48, 48, 48)), r.render([obj], (48, 48, 48), full_grid=True)
+            assert torch.equal(a.image, b.image) and torch.equal(a.label, b.label)
 
 
 @pytest.mark.parametrize("shape", [(37, 42, 45), (33, 40, 41)])

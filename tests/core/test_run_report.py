@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from fdif_core.cli.main import main
-from fdif_core.evaluation.run_report import class_dice, report_run
+from fdif_core.evaluation.run_report import class_dice, predict_validation, report_run
 from fdif_core.presets import parse_preset
 from fdif_core.training.pretrain import pretrain
 from tests.core.conftest import preset_data
@@ -62,7 +62,6 @@ def test_report_refuses_a_folder_without_checkpoint(tmp_path, capsys):
 def test_report_scores_the_volumes_validation_scored(tiny):
     """The report renders validation volumes as pre-training does (``render_shape``), the
     same indices and pixels that the run's validation scored."""
-    from fdif_core.evaluation.run_report import predict_validation
     from fdif_core.networks import build_network
     from fdif_core.synthetic.stream import StreamConfig, val_indices
 
@@ -77,3 +76,17 @@ def test_report_scores_the_volumes_validation_scored(tiny):
     for it in items:
         assert it["image"].shape == it["label"].shape == it["pred"].shape == (12, 12, 12)
     np.testing.assert_array_equal(items[0]["label"], sample.label.numpy())
+
+
+def test_streamed_report_scores_what_the_held_list_scores(run_dir):
+    """``report`` holds one volume at a time; its Dice equals scoring all volumes held."""
+    import types
+
+    from fdif_core.evaluation.run_report import iter_validation, load_pretrained_run
+
+    model, preset, ckpt = load_pretrained_run(run_dir)
+    stream = iter_validation(model, preset, volumes=3)
+    assert isinstance(stream, types.GeneratorType)  # nothing rendered before it is asked
+    held = class_dice(predict_validation(model, preset, volumes=3), list(ckpt["label_names"]))
+    rep = report_run(run_dir, run_dir / "streamed.png", volumes=3)
+    assert rep["dice"] == held and rep["volumes"] == 3

@@ -86,6 +86,10 @@ def test_in_place_sections_equal_the_plain_formulas_bit_for_bit() -> None:
         vl = verts.tolist()
         fast, plain = sections.polygon(q, vl), _polygon_plain(q, vl)
         assert torch.equal(fast, plain) and fast.lt(0).any() and fast.gt(0).any()
+        # the small-batch path (all edges at once) and the loop over edges: the same bits
+        assert torch.equal(sections._polygon_edges(q, vl), plain)
+        big = q.repeat(sections.SMALL_BATCH // len(q) + 1, 1)  # beyond SMALL_BATCH: the loop
+        assert torch.equal(sections.polygon(big, vl)[: len(q)], plain)
         n, r, ratio = 3 + trial % 4, 1.0 + trial, trial / 40.0
         assert torch.equal(sections.star(q, n, r, ratio), _star_plain(q, n, r, ratio))
     q = (torch.randn(500, 2, generator=gen) * 20).requires_grad_(True)

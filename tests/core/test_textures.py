@@ -53,6 +53,20 @@ def test_displacements_stay_in_their_bounds(name: str) -> None:
     assert v.max() <= inst.inward() + 1e-6
 
 
+def test_gradient_noise_bound_holds_at_perlin_maxima() -> None:
+    """Gradient ascent finds |perlin3| above 1; the declared bound (culling) still holds."""
+    x = torch.rand(1_000_000, 3, generator=torch.Generator().manual_seed(0)) * 64
+    p = x[D.perlin3(x).abs().topk(2000).indices].clone().requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=1e-3)
+    for _ in range(300):
+        opt.zero_grad()
+        (-D.perlin3(p).abs().sum()).backward()
+        opt.step()
+    peak = float(D.perlin3(p.detach()).abs().max())
+    inst = D.Displacement("n", "gradient_noise", {"amplitude": 1.0, "octaves": 1})
+    assert 1.0 < peak <= inst.outward() and peak <= inst.inward()
+
+
 def test_perlin_is_zero_on_lattice_and_smooth() -> None:
     lattice = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0], [-4.0, 5.0, 7.0]])
     assert D.perlin3(lattice).abs().max() < 1e-6

@@ -194,3 +194,38 @@ def test_torchrun_two_ranks_on_cpu(tmp_path, trainer):
     rows = read_log(tmp_path)
     assert [r["step"] for r in rows if "loss" in r] == [1, 2]  # logged once, by rank 0
     assert "val_dice" in rows[-1]  # validated on rank 0 at the end
+
+
+@pytest.mark.slow
+def test_torchrun_group_sigterm_saves_once_and_resumes(tmp_path, preset_file):
+    """SLURM's SIGTERM to the whole group under torchrun: the ranks agree on one step, rank 0
+    saves it, the run resumes from it under torchrun."""
+    import signal
+    import time
+
+    preset = preset_file("pretrain", iterations=500, checkpoint_interval=400, val_interval=0)
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+              "2", "-m", "fdif_core", "pretrain"]  # fmt: skip
+    proc = subprocess.Popen([*launch, "--preset", str(preset), "--out", str(run), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=tmp_path, start_new_session=True)  # fmt: skip
+    log, deadline = run / "log.jsonl", time.monotonic() + 240
+    while proc.poll() is None and time.monotonic() < deadline:
+        if log.exists() and sum('"loss"' in x for x in log.open()) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    os.killpg(proc.pid, signal.SIGTERM)  # launcher and both ranks, as SLURM does
+    _, err = proc.communicate(timeout=180)
+    said = [x for x in err.splitlines() if x.startswith("fdif-core pretrain: interrupted")]
+    assert len(said) == 1 and "SIGTERM" in said[0] and "resume with" in said[0], err[-3000:]
+    step = load_checkpoint(run / LAST)["step"]
+    assert f"stopped at step {step}" in said[0] and step >= 2
+    assert max(r["step"] for r in read_log(run) if "loss" in r) == step  # no step lost
+    again = subprocess.run([*launch, "--resume", str(run), "--max-steps", "1", "--no-progress"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert load_checkpoint(run / LAST)["step"] == step + 1

@@ -144,8 +144,8 @@ def reach_extents(cls: PrimitiveClass, p: Params, reach: float = 0.0) -> tuple[f
     elif authors:  # |perp| <= s R + t + reach with s up to its largest value within reach
         r = section_extent(cls, p) * _max_scale(p, reach) + t + reach
         return (r, r, float(p["half_height"]) + reach)  # type: ignore[arg-type]
-    else:
-        r = section_extent(cls, p) * _max_scale(p, 0.0) + t
+    else:  # |d| <= t + reach with d = s d2(q / s) / L: |q| <= s R + (t + reach) L (L: slack)
+        r = section_extent(cls, p) * _max_scale(p, 0.0) + t * field_slack(cls, p)
         ext = (r, r, float(p["half_height"]) + t)  # type: ignore[arg-type]
     grow = reach * (1.0 if authors else field_slack(cls, p))
     return (ext[0] + grow, ext[1] + grow, ext[2] + grow)

@@ -366,7 +366,10 @@ def authors_thickness(
     def fn(x: torch.Tensor) -> torch.Tensor:
         return authors_section(cls, p, pose.to_object(x))
 
-    bound = partial(_profiled_bound, cls, p, pose) if "knots" in p else pose.lipschitz
+    if "knots" in p:  # the section's depth once per object, not once per pass
+        bound = partial(_profiled_bound, cls, p, pose, section_depth_bound(cls, p))
+    else:
+        bound = pose.lipschitz
     low = lattice_minimum(fn, bound, lattice)
     return float(p["onion_ratio"]) * abs(low)  # type: ignore[arg-type]
 
@@ -375,6 +378,7 @@ def _profiled_bound(
     cls: PrimitiveClass,
     p: Params,
     pose: Pose,
+    depth: float,
     pts: torch.Tensor,
     vals: torch.Tensor,
     half: list[float],
@@ -383,7 +387,7 @@ def _profiled_bound(
 
     Two bounds, the larger wins: the value at the centre minus the Lipschitz constant of
     the profile pieces that meet the block's axial range times the block radius; and
-    -max s x (depth of the section), since d >= -depth.
+    -max s x ``depth`` (of the section, :func:`section_depth_bound`), since d >= -depth.
     """
     knots, neck = tuple(p["knots"]), float(p["neck"])  # type: ignore[arg-type]
     h = float(p["half_height"])  # type: ignore[arg-type]
@@ -396,7 +400,7 @@ def _profiled_bound(
     by_slope = vals - lip * math.sqrt(sum(x * x for x in half))
     zs = torch.stack([lo, hi, torch.clamp(torch.full_like(lo, neck), lo, hi)])
     smax = ops.profile_scale(zs, knots, neck, h, clamp=False).amax(0).clamp_min(1e-6)  # type: ignore[arg-type]
-    return torch.maximum(by_slope, -smax * section_depth_bound(cls, p))
+    return torch.maximum(by_slope, -smax * depth)
 
 
 def section_depth_bound(cls: PrimitiveClass, p: Params, n: int = 64) -> float:

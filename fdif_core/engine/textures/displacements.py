@@ -17,7 +17,7 @@ import torch
 from ..params import TEXTURE_PARAMS, Param
 from ..registry import Registry
 from ..types import Field, Points
-from . import expression
+from . import expression, formula_functions
 from .instances import Instance
 
 
@@ -155,8 +155,8 @@ def perlin3(x: Points, seed: int = 0) -> Field:
 @_family(
     "gradient_noise",
     {"amplitude": 0.03, "frequency": 4.0, "octaves": 3, "persistence": 0.5, "seed": 0},
-    -1.0,
-    1.0,
+    -formula_functions.BOUND,  # |perlin3| exceeds 1 (about 1.017 at its maxima)
+    formula_functions.BOUND,
 )
 def gradient_noise(
     x: Points,
