@@ -162,7 +162,10 @@ class Predictor:
         """Logits of a window batch on the network's device (autocast as configured)."""
         dev = torch.device(self.device)
         dtype = amp_dtype(self.amp)
-        with torch.no_grad(), torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
+        with (
+            torch.inference_mode(),
+            torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None),
+        ):
             return self.model(x.to(dev))
 
     def predict(
@@ -342,6 +345,7 @@ def evaluate_checkpoint(
     out: str | Path | None = None,
     device: torch.device | str = "cpu",
     overlap: float | None = None,
+    amp: str | None = None,
     tolerances: Sequence[float] = NSD_TOLERANCES_MM,
     progress: bool = False,
     log: Callable[[str], None] = print,
@@ -355,6 +359,7 @@ def evaluate_checkpoint(
         split: ``val`` (the checkpoint's fold) or ``test`` (the dataset's test cases).
         out: output folder (default ``RUN/eval_<split>``).
         overlap: sliding-window overlap (default: the run's ``sw_overlap``).
+        amp: autocast of the forward passes, ``off`` / ``bf16`` / ``fp16`` (default: the run's).
         progress: a progress bar over each case's sliding windows (stderr).
         cache_dir: the preprocessing cache fine-tuning filled (default for ``val``: ``RUN/cache``
             when it exists); labelled cases are read from it, not preprocessed again.
@@ -366,6 +371,10 @@ def evaluate_checkpoint(
 
     weights = Path(weights)
     model, plan, state = load_finetuned(weights, device)
+    if torch.device(device).type == "cpu":  # inference only: the faster CPU kernel
+        from .norms import instance_norms_as_group_norms
+
+        instance_norms_as_group_norms(model)
     run_dir = weights.parent
     if dataset is None:
         info_file = run_dir / "run.json"
@@ -411,7 +420,7 @@ def evaluate_checkpoint(
         overlap if overlap is not None else float(state.get("sw_overlap", 0.5)),
         int(state.get("sw_batch_size", 2)),
         device,
-        str(state.get("amp", "off")),
+        amp if amp is not None else str(state.get("amp", "off")),
         progress,
     )
     out_dir = Path(out) if out else run_dir / f"eval_{split}"

@@ -3,10 +3,12 @@
 The same windows (MONAI's ``dense_patch_slices`` at MONAI's scan interval), the same
 Gaussian importance map (``compute_importance_map``, sigma 0.125) and the same zero padding
 of images smaller than the window as ``monai.inferers.sliding_window_inference(mode=
-"gaussian")``; the windows are visited in order of their start along the last axis, and as
-soon as no later window reaches a slice, that slice is divided by its weight and yielded.
-Only the slices that a window still reaches are held (at most ``C x n0 x n1 x roi[2]``
-floats, one tensor per slice, freed when handed on), never the whole volume's logits.
+"gaussian")``. The windows are visited row by row, a row being the windows that start at one
+slice of the last axis; before a row starts, every slice below its start is complete (no
+later window reaches it), is divided by its weight and handed on. Only the slices that the
+current row covers are held (one ``C x n0 x n1 x roi[2]`` float32 buffer, plus the slab being
+handed on), never the whole volume's logits; each window is added to the buffer in one
+operation (the Gaussian-weighted batch, then one strided add per window).
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ import torch
 import torch.nn.functional as F
 
 EMIT = 8  # slices handed on at a time
+
+
+def window_count(shape: tuple[int, ...], roi: tuple[int, int, int], overlap: float) -> int:
+    """How many windows :func:`sliding_chunks` runs over a spatial ``shape``."""
+    from monai.data.utils import dense_patch_slices
+    from monai.inferers.utils import _get_scan_interval
+
+    size = tuple(max(int(s), int(r)) for s, r in zip(shape, roi, strict=True))
+    return len(dense_patch_slices(size, roi, _get_scan_interval(size, roi, 3, (overlap,) * 3)))
 
 
 def sliding_chunks(
@@ -50,23 +61,28 @@ def sliding_chunks(
     windows = sorted(dense_patch_slices(size, roi, interval), key=lambda w: w[2].start)
     weight = compute_importance_map(roi, mode="gaussian", sigma_scale=0.125, device="cpu")
     weight = weight.float()
-    acc: dict[int, torch.Tensor] = {}  # padded slice index -> (C, n0, n1) weighted sum
-    cnt: dict[int, torch.Tensor] = {}  # -> (n0, n1) summed weights
-    lo = 0  # first slice not yet handed on
     lo_keep, hi_keep = pads[2][0], pads[2][0] + shape[2]
     crop = (slice(pads[0][0], pads[0][0] + shape[0]), slice(pads[1][0], pads[1][0] + shape[1]))
+    acc: torch.Tensor | None = None  # (C, n0, n1, roi[2]): weighted sums of slices base..
+    cnt = torch.zeros((*size[:2], roi[2]))  # (n0, n1, roi[2]): summed weights of the same
+    base = 0  # padded index of the buffers' first slice (every slice below it was handed on)
 
     def emit(upto: int) -> Iterator[tuple[int, torch.Tensor]]:
-        """Hand on slices ``lo .. upto`` (complete), at most ``EMIT`` slices at a time."""
-        nonlocal lo
-        for a in range(lo, upto, EMIT):
-            zs = [z for z in range(a, min(a + EMIT, upto)) if lo_keep <= z < hi_keep]
-            parts = [(acc.pop(z) / cnt.pop(z))[:, crop[0], crop[1]] for z in zs if z in acc]
-            for z in range(a, min(a + EMIT, upto)):
-                acc.pop(z, None), cnt.pop(z, None)
-            if parts:
-                yield zs[0] - lo_keep, torch.stack(parts, -1)
-        lo = max(lo, upto)
+        """Hand on slices ``base .. upto`` (complete) in slabs of at most ``EMIT`` slices,
+        then shift the buffers so that they start at ``upto`` (zeros beyond what is kept)."""
+        nonlocal base
+        if acc is not None and upto > base:
+            for a in range(max(base, lo_keep), min(upto, hi_keep), EMIT):
+                zs = slice(a - base, min(a + EMIT, upto, hi_keep) - base)
+                yield a - lo_keep, acc[:, crop[0], crop[1], zs] / cnt[None, crop[0], crop[1], zs]
+            shift = upto - base
+            keep = max(roi[2] - shift, 0)
+            for buf in (acc, cnt):  # in place, in pieces no longer than the shift: no copy
+                for i in range(0, keep, shift):
+                    j = min(i + shift, keep)
+                    buf[..., i:j] = buf[..., i + shift : j + shift]
+                buf[..., keep:] = 0
+        base = upto
 
     bar = None
     if progress:
@@ -81,16 +97,14 @@ def sliding_chunks(
             yield from emit(start)
             for i in range(0, len(row), sw_batch_size):
                 batch = row[i : i + sw_batch_size]
-                win = torch.cat([x[(slice(None), *w)][None] for w in batch]).to(device)
+                win = torch.stack([x[(slice(None), *w)] for w in batch]).to(device)
                 pred = predictor(win).float().cpu()
+                if acc is None:
+                    acc = torch.zeros((pred.shape[1], *size[:2], roi[2]))
+                pred = pred * weight  # (B, C, *roi), Gaussian-weighted in one operation
                 for p, w in zip(pred, batch, strict=True):
-                    pw = p * weight
-                    for j, z in enumerate(range(w[2].start, w[2].stop)):
-                        if z not in acc:
-                            acc[z] = torch.zeros((pred.shape[1], *size[:2]))
-                            cnt[z] = torch.zeros(size[:2])
-                        acc[z][:, w[0], w[1]] += pw[..., j]
-                        cnt[z][w[0], w[1]] += weight[..., j]
+                    acc[:, w[0], w[1]] += p
+                    cnt[w[0], w[1]] += weight
                 if bar is not None:
                     bar.update(len(batch))
         yield from emit(size[2])

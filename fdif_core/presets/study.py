@@ -67,6 +67,19 @@ class StudyQuick(Strict):
     curve_interval: PositiveInt = 2
     folds: PositiveInt = Field(2, description="first N folds")
     seeds: PositiveInt = Field(2, description="first N seeds")
+    eval_overlap: float | None = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="sliding-window overlap of the final evaluation (null: the fine-tuning "
+        "preset's sw_overlap); a full study always uses the preset's",
+    )
+    eval_amp: Literal["auto", "preset", "bf16"] = Field(
+        "auto",
+        description="precision of the final evaluation's forward passes: bf16 autocast, the "
+        "preset's amp, or auto (bf16 where the CPU's oneDNN computes bf16 natively, else the "
+        "preset's); a full study always uses the preset's",
+    )
 
 
 class StudySpec(Strict):

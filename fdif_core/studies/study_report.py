@@ -240,12 +240,16 @@ def write_report(
     pretrained: dict[str, dict[str, Any]],
     out: Path,
     skipped: list[str],
+    time: str = "",
 ) -> dict[str, Any]:
-    """``study.json``, ``study.md``, ``study.csv`` and ``curves.png`` in ``out``."""
+    """``study.json``, ``study.md``, ``study.csv`` and ``curves.png`` in ``out``; ``time``:
+    the run's time line (:func:`.study.time_note`), the table's last line."""
     summary = summarize_study(spec, results)
     summary.update(name=spec.name, pretrain=pretrained, skipped_arms=skipped,
-                   folds=len(spec.folds), seeds=list(spec.seeds))  # fmt: skip
+                   folds=len(spec.folds), seeds=list(spec.seeds), time=time)  # fmt: skip
     md = format_study(summary, spec)
+    if time:
+        md += f"\n{time}\n"
     write_text(out / "study.json", json.dumps(summary, indent=2) + "\n")
     write_text(out / "study.md", md)
     write_text(out / "study.csv", study_csv(summary))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 
 import pytest
 import yaml
@@ -93,6 +94,7 @@ def test_bh_adjustment_and_curve_mean_known_values():
         ({"seeds": [1, 1]}, "distinct"),
         ({"dataset": {"source": "tptbox-spine", "path": "x"}}, "exactly one"),
         ({"extra": 1}, "unknown field"),
+        ({"quick": {"eval_overlap": 1.0}}, "eval_overlap"),
     ],
 )  # fmt: skip
 def test_bad_specs_are_one_line_errors(tmp_path, change, match):
@@ -122,7 +124,7 @@ def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     for f in results:
         r = json.loads(f.read_text())
         assert r["iterations"] == 2 and sorted(r["curve"]) == ["1", "2"]
-        assert r["eval_s"] > 0 and r["empty"] >= 0
+        assert r["eval_s"] > 0 and r["empty"] >= 0 and r["eval_overlap"] == 0.0  # quick
         assert r["val_cases"] == [["toy_000"], ["toy_001"]][r["fold"]]
     for regime in ("low", "full"):
         row = summary["regimes"][regime]["fdif"]
@@ -141,8 +143,11 @@ def test_quick_study_end_to_end_and_resume(tmp_path, preset_file):
     assert sum(r["metric"] == "curve_mean_dice" for r in rows) == 4
     assert all(0.0 <= float(r["mean"]) <= 1.0 for r in rows)
     assert sum(m.startswith("time: fine-tuning") for m in lines) == 1  # eval vs train time
+    assert re.search(r"% of fine-tuning\), final evaluation at sliding-window overlap 0"
+                     r"( in bf16)?$", summary["time"])  # fmt: skip
     assert all("evaluation" in m for m in lines if " seed " in m and "Dice" in m)
     md = (out / "study.md").read_text()
+    assert md.rstrip().splitlines()[-1] == summary["time"]
     assert "| arm | n | empty |" in md
     assert "| fdif | 4 |" in md and "Wilcoxon" in md and "q (BH)" in md
     overview = md[: md.index("**low**")]  # one row per regime and arm, before the details

@@ -62,4 +62,6 @@ def run(args: argparse.Namespace) -> int:
     for arm in summary.get("skipped_arms", []):
         print(f"arm without results: {arm} (preset missing, or no run finished yet)")
     print(f"table: {Path(args.out) / 'study.md'}  figure: {Path(args.out) / 'curves.png'}")
+    if summary.get("time"):
+        print(summary["time"])
     return 0
