@@ -63,7 +63,6 @@ class _Lerp:
     i1: torch.Tensor
     w0: torch.Tensor
     w1: torch.Tensor
-    q: np.ndarray  # source positions
     n: int  # source length
 
     @classmethod
@@ -82,7 +81,6 @@ class _Lerp:
             torch.from_numpy(i1),
             torch.from_numpy(w0.astype(np.float32)),
             torch.from_numpy(w1.astype(np.float32)),
-            q,
             n_src,
         )
 

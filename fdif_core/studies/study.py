@@ -390,10 +390,11 @@ def run_study(
                       device, log, eval_overlap, eval_amp)
         for u in units
     ]  # fmt: skip
-    log(time_note(results))
+    note = time_note(results)
+    log(note)
     return write_report(spec, results, pretrained, out, skipped=[
         a.name for a in spec.arms if a.name not in arms
-    ], time=time_note(results))  # fmt: skip
+    ], time=note)  # fmt: skip
 
 
 def _check_out(out: Path) -> None:
@@ -420,7 +421,7 @@ def _report_only(spec: StudySpec, out: Path, log: Log) -> dict[str, Any]:
                if (r := _read_json(result_path(out, u["regime"], u["arm"], u["fold"], u["seed"])))]
     pretrained = {a: d for a in arms if (d := _read_json(out / "pretrain" / a / DONE))}
     present = {r["arm"] for r in results}
-    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs; "
-        + time_note(results))  # fmt: skip
+    note = time_note(results)
+    log(f"study {spec.name}: report of {len(results)} finished fine-tuning runs; {note}")
     missing = [a for a in arms if a not in present]
-    return write_report(spec, results, pretrained, out, skipped=missing, time=time_note(results))
+    return write_report(spec, results, pretrained, out, skipped=missing, time=note)
