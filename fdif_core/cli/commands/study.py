@@ -31,7 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--out", required=True, metavar="DIR", type=path, help="study folder (resumable)"
     )
     p.add_argument(
-        "--quick", action="store_true", help="smoke size: the spec's quick: section (CPU minutes)"
+        "--quick",
+        action="store_true",
+        help="smoke size: the spec's quick: section (first folds and seeds, few steps, final "
+        "evaluation at quick.eval_overlap and quick.eval_amp; CPU minutes)",
     )
     p.add_argument(
         "--report",
