@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 SLAB_BYTES = 128 * 2**20  # interpolated probabilities held at once (all channels)
+WORK_BYTES = 16 * 2**20  # one block of the whole-slice interpolation (all channels)
+BAND = 64  # outputs per banded matrix along the in-plane axis 1
 
 
 @dataclass(frozen=True)
@@ -90,18 +92,6 @@ class _Lerp:
         return slice(int(nz[0]), int(nz[-1]) + 1) if nz.size else slice(0, 0)
 
 
-def _lerp_along(x: torch.Tensor, dim: int, i0, i1, w0, w1) -> torch.Tensor:
-    """``w0 * x[i0] + w1 * x[i1]`` along ``dim`` (indices and weights of one output each)."""
-    i0, i1 = torch.as_tensor(i0), torch.as_tensor(i1)
-    shape = [1] * x.ndim
-    shape[dim] = -1
-    w0, w1 = torch.as_tensor(w0).view(shape), torch.as_tensor(w1).view(shape)
-    out = x.index_select(dim, i0).mul_(w0)
-    if bool((w1 > 0).any()):
-        out.addcmul_(x.index_select(dim, i1), w1)
-    return out
-
-
 def _pairs(x: np.ndarray, axis: int, op) -> np.ndarray:
     """``x`` followed, along ``axis``, by ``op`` of each pair of neighbours ``(j, j + 1)``:
     index ``j`` reads one source position, ``n + j`` the pair."""
@@ -110,6 +100,24 @@ def _pairs(x: np.ndarray, axis: int, op) -> np.ndarray:
     tail = [slice(None)] * x.ndim
     head[axis], tail[axis] = slice(0, n - 1), slice(1, n)
     return np.concatenate([x, op(x[tuple(head)], x[tuple(tail)])], axis)
+
+
+def _matrix(i0: np.ndarray, i1: np.ndarray, w0: np.ndarray, w1: np.ndarray) -> torch.Tensor:
+    """The lerps ``out[k] = w0[k] x[i0[k]] + w1[k] x[i1[k]]`` as a ``(k, n)`` matrix
+    (``n = max(i1) + 1``; indices from 0)."""
+    m = np.zeros((i0.size, int(max(i0.max(), i1.max())) + 1), np.float32)
+    k = np.arange(i0.size)
+    np.add.at(m, (k, i0), w0)
+    np.add.at(m, (k, i1), w1)
+    return torch.from_numpy(m)
+
+
+def _blocks(i0, i1, w0, w1, size: int):
+    """Consecutive blocks of ``size`` outputs: ``(first output, first source, matrix)``."""
+    for j in range(0, i0.size, size):
+        b0, b1 = i0[j : j + size], i1[j : j + size]
+        lo = int(min(b0.min(), b1.min()))
+        yield j, lo, _matrix(b0 - lo, b1 - lo, w0[j : j + size], w1[j : j + size])
 
 
 class ArgmaxWriter:
@@ -175,6 +183,7 @@ class ArgmaxWriter:
             np.where(i0 == i1, i0, self.lerp[t].n + i0)
             for t, (i0, i1, _, _) in enumerate(self.plane)
         ]
+        self.bands = list(_blocks(*self.plane[1], BAND))  # in-plane axis 1, as matrices
         z = self.lerp[2]
         live = np.flatnonzero((z.w0 + z.w1).numpy() > 0)
         need = np.maximum(z.i0.numpy(), z.i1.numpy())[live]
@@ -231,21 +240,38 @@ class ArgmaxWriter:
 
     def _dense(self, probs: torch.Tensor, zi0: np.ndarray, zi1: np.ndarray, r: np.ndarray):
         """Labels ``(len(r), D0, D1)`` of whole original slices ``r``: the interpolation of
-        every channel at every kept voxel, one axis at a time (row gathers), then argmax."""
-        c, (d0, d1) = probs.shape[0], (k.stop - k.start for k in self.keep)
-        step = max(1, SLAB_BYTES // max(c * d0 * d1 * 4, 1))
-        out = np.empty((r.size, d0, d1), self.out.dtype)
-        z = self.lerp[2]
-        (a0, a1, wa0, wa1), (b0, b1, wb0, wb1) = (
-            [torch.from_numpy(x) for x in plane] for plane in self.plane
-        )
-        for i in range(0, r.size, step):
-            rr = r[i : i + step]
-            s = _lerp_along(probs, 3, zi0[rr], zi1[rr], z.w0[rr], z.w1[rr])
-            s = _lerp_along(s, 2, b0, b1, wb0, wb1)  # on the smaller grid first
-            s = _lerp_along(s, 1, a0, a1, wa0, wa1)  # (C, D0, D1, r): gathers of whole rows
-            out[i : i + step] = torch.max(s, 0).indices.numpy().transpose(2, 0, 1)
-        return out
+        every channel at every kept voxel, one axis at a time, each as a product with a
+        banded matrix of the weights (two non-zeros per output, exact zeros elsewhere: the
+        same sums as the lerps, up to float rounding), then argmax. Blocks of original rows
+        and columns keep the intermediates small (:data:`WORK_BYTES`), in buffers reused
+        from block to block."""
+        c, n1, nr = probs.shape[0], probs.shape[2], r.size
+        (d0, d1), z = (k.stop - k.start for k in self.keep), self.lerp[2]
+        lo = int(min(zi0[r].min(), zi1[r].min()))
+        wz = _matrix(zi0[r] - lo, zi1[r] - lo, z.w0.numpy()[r], z.w1.numpy()[r]).T.contiguous()
+        src = probs[..., lo : lo + wz.shape[0]]  # (C, n0, n1, Lz) @ (Lz, r): z first
+        rows = max(1, WORK_BYTES // (4 * c * n1 * nr))
+        blocks = list(_blocks(*self.plane[0], rows))
+        h = max((wa.shape[1] for _, _, wa in blocks), default=0)
+        y, t = torch.empty(c * h * n1 * nr), torch.empty(c * rows * n1 * nr)
+        s = torch.empty(c * rows * BAND * nr)
+        best, idx = torch.empty(rows * BAND * nr), torch.empty(rows * BAND * nr, dtype=torch.int64)
+        out = np.empty((d0, d1, nr), self.out.dtype)
+        for i, a_lo, wa in blocks:
+            da, ha = wa.shape
+            yv = y[: c * ha * n1 * nr].view(c, ha * n1, nr)
+            for ci in range(c):
+                torch.mm(src[ci, a_lo : a_lo + ha].reshape(-1, wz.shape[0]), wz, out=yv[ci])
+            tv = t[: c * da * n1 * nr].view(c, da, n1, nr)
+            torch.matmul(wa, yv.view(c, ha, n1 * nr), out=tv.view(c, da, n1 * nr))
+            for j, b_lo, wb in self.bands:
+                db, hb = wb.shape
+                sv = s[: c * da * db * nr].view(c, da, db, nr)
+                torch.matmul(wb, tv[:, :, b_lo : b_lo + hb], out=sv)
+                iv = idx[: da * db * nr].view(da, db, nr)
+                torch.max(sv, 0, out=(best[: da * db * nr].view(da, db, nr), iv))
+                out[i : i + da, j : j + db] = iv.numpy()
+        return out.transpose(2, 0, 1)
 
     def _interpolate(self, probs, zs, zi0, zi1, aa, bb) -> np.ndarray:
         """Argmax of the trilinear interpolation (all channels) at the given voxels:
