@@ -5,6 +5,8 @@
     python benchmarks/evaluate_speed.py --depth 300 --no-baseline   # memory at 300 slices
     python benchmarks/evaluate_speed.py --depth 300 --predict       # Predictor.predict end to end
     python benchmarks/evaluate_speed.py --speckle 0.5 --baseline-classes 2   # heavy noise
+    python benchmarks/evaluate_speed.py --writer-baseline e467eca --no-baseline  # the writer
+    python benchmarks/evaluate_speed.py --spacing 0.9 0.9 3 --plan-spacing 0.7 0.7 2.5 --depth 100
 
 Writes a synthetic CT (``fdif_core.real.phantom``: 13 organ-sized classes, 0.7 x 0.7 x 2.5 mm)
 and a noisy prediction of it (ragged boundaries, 1 % speckles by default; ``--speckle 0.5``
@@ -18,6 +20,13 @@ per path so that each peak RSS is its own:
   argmax fused), ``dice_scores``, ``surface_dice``, NIfTI writing;
 - **monai** (the former ``evaluate``): full probabilities -> ``Invertd`` -> argmax ->
   ``DiceMetric`` -> ``SurfaceDiceMetric`` once per tolerance -> NIfTI writing.
+
+``--writer-baseline REV`` also times the ``ArgmaxWriter`` of git revision ``REV`` (its
+``inverse.py``) on the same slabs, alternating with the current one slab by slab, and prints
+the ratio and the agreement of the two label maps. ``--spacing`` / ``--plan-spacing`` set the
+case's and the plan's spacing (``0.9 0.9 3`` / ``0.7 0.7 2.5`` at ``--depth 100``: the
+geometry of the full-size study's fold-1 case, 658 x 658 x 120 preprocessed voxels before the
+foreground crop).
 
 Prints the stage table, the speed ratio, the peak RSS of each, the agreement of the two label
 maps and the largest metric difference, and the load average (the machine may be shared).
@@ -40,6 +49,7 @@ import numpy as np
 
 SPACING = (0.7, 0.7, 2.5)
 PLAN_SPACING = (1.5, 1.5, 2.5)
+BASELINE_WRITER = ""  # git revision whose ArgmaxWriter is timed beside the current one
 TOLERANCES = (1.0, 2.0)
 SLAB = 16
 
@@ -70,6 +80,22 @@ def _prepare(data: Path):
     return t, d, lab.shape, probs, n
 
 
+def _writer_at(rev: str):
+    """``ArgmaxWriter`` as it is in git revision ``rev`` (its ``inverse.py``, loaded aside)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    show = ["git", "-C", str(root), "show", f"{rev}:fdif_core/evaluation/inverse.py"]
+    text = subprocess.run(show, capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp(prefix="fdif_writer_")) / "inverse_baseline.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("inverse_baseline", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["inverse_baseline"] = mod
+    spec.loader.exec_module(mod)
+    return mod.ArgmaxWriter
+
+
 def run_new(data: Path) -> dict:
     from fdif_core.evaluation.evaluate import load_reference
     from fdif_core.evaluation.inverse import ArgmaxWriter
@@ -83,16 +109,24 @@ def run_new(data: Path) -> dict:
     out_aff = np.asarray(image.meta["original_affine"], np.float64)
     del d
     times: dict[str, float] = {}
-    t0 = time.perf_counter()
-    gen = 0.0
-    w = ArgmaxWriter(tuple(shape), np.asarray(image.affine), tuple(ref.shape), out_aff)
-    for a in range(0, shape[-1], SLAB):
-        g0 = time.perf_counter()
+    args = (tuple(shape), np.asarray(image.affine), tuple(ref.shape), out_aff)
+    w = ArgmaxWriter(*args)
+    old = _writer_at(BASELINE_WRITER)(*args) if BASELINE_WRITER else None
+    spent = {id(w): 0.0, id(old): 0.0}
+    for i, a in enumerate(range(0, shape[-1], SLAB)):
         p = probs(a, min(a + SLAB, shape[-1]))
-        gen += time.perf_counter() - g0
-        w.add(a, p)
+        for writer in (w, old) if i % 2 else (old, w):  # alternating which goes first
+            if writer is not None:
+                t0 = time.perf_counter()
+                writer.add(a, p)
+                spent[id(writer)] += time.perf_counter() - t0
     label = w.result()
-    times["inverse resampling + argmax"] = time.perf_counter() - t0 - gen
+    times["inverse resampling + argmax"] = spent[id(w)]
+    extra = {"preprocessed_shape": list(shape)}
+    if old is not None:
+        base = old.result()
+        extra |= {"writer_baseline_s": spent[id(old)],
+                  "writer_differ": int(np.count_nonzero(base != label))}  # fmt: skip
     t0 = time.perf_counter()
     dice = dice_scores(label, ref, n)
     times["Dice"] = time.perf_counter() - t0
@@ -103,7 +137,8 @@ def run_new(data: Path) -> dict:
     write_nifti(data / "out_new.nii.gz", label, out_aff)
     times["NIfTI writing"] = time.perf_counter() - t0
     np.save(data / "label_new.npy", label)
-    return {"times": times, "dice": dice.tolist(), "nsd": nsd.tolist(), "peak_mb": _rss_mb()}
+    return {"times": times, "dice": dice.tolist(), "nsd": nsd.tolist(), "peak_mb": _rss_mb(),
+            **extra}  # fmt: skip
 
 
 def run_monai(data: Path, classes: int) -> dict:
@@ -188,7 +223,9 @@ def _edge_fraction(label: np.ndarray) -> float:
 
 def _child(stage: str, data: Path, classes: int, depth: int = 133) -> dict:
     cmd = [sys.executable, __file__, "--stage", stage, "--data", str(data),
-           "--baseline-classes", str(classes), "--depth", str(depth)]  # fmt: skip
+           "--baseline-classes", str(classes), "--depth", str(depth),
+           "--spacing", *map(str, SPACING), "--plan-spacing", *map(str, PLAN_SPACING),
+           "--writer-baseline", BASELINE_WRITER]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"{stage} path failed:\n{out.stderr[-3000:]}")
@@ -196,6 +233,7 @@ def _child(stage: str, data: Path, classes: int, depth: int = 133) -> dict:
 
 
 def main() -> None:
+    global SPACING, PLAN_SPACING, BASELINE_WRITER
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--depth", type=int, default=133, help="slices (512 x 512 x depth)")
     ap.add_argument(
@@ -211,12 +249,20 @@ def main() -> None:
         help="share of voxels of the prediction set to a random class (default 0.01)",
     )
     ap.add_argument("--no-baseline", action="store_true", help="time the new path only")
+    ap.add_argument("--writer-baseline", default="", metavar="REV",
+                    help="also time the ArgmaxWriter of git revision REV, same slabs")  # fmt: skip
+    ap.add_argument("--spacing", type=float, nargs=3, default=SPACING,
+                    help="the case's spacing in mm (default 0.7 0.7 2.5)")  # fmt: skip
+    ap.add_argument("--plan-spacing", type=float, nargs=3, default=PLAN_SPACING,
+                    help="the plan's spacing in mm (default 1.5 1.5 2.5)")  # fmt: skip
     ap.add_argument("--predict", action="store_true",
                     help="instead: Predictor.predict end to end (stand-in network, 14 outputs, "
                     "no resampling), time and peak RSS")  # fmt: skip
     ap.add_argument("--stage", choices=["new", "monai", "predict"], help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    SPACING, PLAN_SPACING = tuple(args.spacing), tuple(args.plan_spacing)
+    BASELINE_WRITER = args.writer_baseline
     if args.stage == "predict":
         print(json.dumps(run_predict(args.data, args.depth)))
         return
@@ -238,7 +284,8 @@ def main() -> None:
             data / "pred.nii.gz", noisy_prediction(label, seed=1, speckle=args.speckle), aff
         )
         del image, label
-        print(f"case 512 x 512 x {args.depth} at {SPACING} mm, 13 classes, noisy prediction "
+        print(f"case 512 x 512 x {args.depth} at {SPACING} mm (plan {PLAN_SPACING} mm), "
+              "13 classes, noisy prediction "
               f"({100 * args.speckle:g} % speckles) written in "
               f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
         if args.predict:
@@ -273,6 +320,12 @@ def _report(new: dict, base: dict | None, data: Path) -> None:
         + (f"{base['peak_mb']:10.0f}" if base else "")
     )
     a = np.load(data / "label_new.npy")
+    print(f"preprocessed grid {' x '.join(map(str, new['preprocessed_shape']))}")
+    if "writer_baseline_s" in new:
+        t_old, t_new = new["writer_baseline_s"], new["times"]["inverse resampling + argmax"]
+        print(f"inverse resampling + argmax: {t_new:.2f} s, writer of {BASELINE_WRITER} "
+              f"{t_old:.2f} s on the same slabs (alternating): {t_old / t_new:.2f}x; label maps "
+              f"differ on {new['writer_differ']} of {a.size} voxels")  # fmt: skip
     print(f"boundary voxels of the predicted label map: {100 * _edge_fraction(a):.1f} % of voxels")
     if base:
         tb = sum(base["times"].values())

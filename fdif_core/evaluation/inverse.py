@@ -24,7 +24,7 @@ import torch
 
 SLAB_BYTES = 128 * 2**20  # interpolated probabilities held at once (all channels)
 WORK_BYTES = 16 * 2**20  # one block of the whole-slice interpolation (all channels)
-BAND = 64  # outputs per banded matrix along the in-plane axis 1
+BAND = 32  # outputs per banded matrix along the in-plane axis 1
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,32 @@ def _blocks(i0, i1, w0, w1, size: int):
         yield j, lo, _matrix(b0 - lo, b1 - lo, w0[j : j + size], w1[j : j + size])
 
 
+class _FirstMax:
+    """``argmax`` over dim 0 (the first maximum, as ``torch.max``) by vectorised numpy steps
+    in reused buffers: the maximum, where each channel reaches it, ranks ``C - 1 - c`` there
+    (0 elsewhere), the largest rank. Several times faster than ``torch.max(x, 0)``, which
+    tracks indices element by element, and than torch's broadcast comparisons; the same
+    result (NaN aside)."""
+
+    def __init__(self, c: int, n: int) -> None:
+        dtype = np.uint8 if c <= 256 else np.int32
+        self.rank = np.arange(c - 1, -1, -1, dtype=dtype)[:, None]
+        self.top, self.mx = np.empty(n, np.float32), np.empty(n, dtype)
+        self.eq, self.ranks = np.empty(c * n, bool), np.empty(c * n, dtype)
+
+    def __call__(self, x: torch.Tensor) -> np.ndarray:
+        c, shape = x.shape[0], x.shape[1:]
+        n = x[0].numel()
+        v = x.numpy().reshape(c, n)  # a view for slabs that are contiguous per channel
+        top, mx = self.top[:n], self.mx[:n]
+        eq, ranks = self.eq[: c * n].reshape(c, n), self.ranks[: c * n].reshape(c, n)
+        np.max(v, 0, out=top)
+        np.equal(v, top, out=eq)
+        np.multiply(eq, self.rank, out=ranks)
+        np.max(ranks, 0, out=mx)
+        return (c - 1 - mx).reshape(shape)
+
+
 class ArgmaxWriter:
     """Streams probability slabs (preprocessed grid) into a label map (original grid).
 
@@ -196,8 +222,12 @@ class ArgmaxWriter:
         (consecutive calls, in order)."""
         stop = start + probs.shape[-1]
         lab_dtype = np.uint8 if probs.shape[0] < 256 else np.int32  # the largest: no class
-        lab = torch.max(probs, 0).indices.numpy().astype(lab_dtype)  # first maximum
-        lab = np.ascontiguousarray(lab.transpose(2, 0, 1))  # (L, n0, n1)
+        c, n0, n1, depth = probs.shape
+        rows = max(1, WORK_BYTES // (4 * c * n1 * depth))
+        first = _FirstMax(c, min(rows, n0) * n1 * depth)
+        lab = np.empty((depth, n0, n1), lab_dtype)  # the first maximum of each voxel
+        for i in range(0, n0, rows):
+            lab[:, i : i + rows] = first(probs[:, i : i + rows]).transpose(2, 0, 1)
         k = int(np.searchsorted(self.need, stop, side="left"))  # ready: need < stop
         ready, self.pending, self.need = self.pending[:k], self.pending[k:], self.need[k:]
         z = self.lerp[2]
@@ -255,7 +285,7 @@ class ArgmaxWriter:
         h = max((wa.shape[1] for _, _, wa in blocks), default=0)
         y, t = torch.empty(c * h * n1 * nr), torch.empty(c * rows * n1 * nr)
         s = torch.empty(c * rows * BAND * nr)
-        best, idx = torch.empty(rows * BAND * nr), torch.empty(rows * BAND * nr, dtype=torch.int64)
+        first = _FirstMax(c, rows * BAND * nr)
         out = np.empty((d0, d1, nr), self.out.dtype)
         for i, a_lo, wa in blocks:
             da, ha = wa.shape
@@ -268,9 +298,7 @@ class ArgmaxWriter:
                 db, hb = wb.shape
                 sv = s[: c * da * db * nr].view(c, da, db, nr)
                 torch.matmul(wb, tv[:, :, b_lo : b_lo + hb], out=sv)
-                iv = idx[: da * db * nr].view(da, db, nr)
-                torch.max(sv, 0, out=(best[: da * db * nr].view(da, db, nr), iv))
-                out[i : i + da, j : j + db] = iv.numpy()
+                out[i : i + da, j : j + db] = first(sv)
         return out.transpose(2, 0, 1)
 
     def _interpolate(self, probs, zs, zi0, zi1, aa, bb) -> np.ndarray:
