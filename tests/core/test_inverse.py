@@ -124,8 +124,8 @@ def test_writer_refuses_missing_slabs(case):
 
 def _dense_labels(probs: np.ndarray, src_to_dst: np.ndarray, dst_shape) -> tuple[np.ndarray, ...]:
     """Trilinear interpolation of every channel at every original voxel (zeros outside the
-    preprocessed grid, scipy's ``grid-constant``), its argmax and its top-two margin (inf
-    where all channels are 0: outside the grid, label 0)."""
+    preprocessed grid, scipy's ``grid-constant``), its argmax, its top-two margin (inf
+    where all channels are 0: outside the grid, label 0) and the interpolated values."""
     from scipy import ndimage
 
     q = np.linalg.inv(src_to_dst) @ np.vstack(
@@ -137,23 +137,31 @@ def _dense_labels(probs: np.ndarray, src_to_dst: np.ndarray, dst_shape) -> tuple
     )  # fmt: skip
     top = np.sort(dense, 0)
     margin = np.where(top[-1] > 0, top[-1] - top[-2], np.inf)
-    return dense.argmax(0).reshape(dst_shape), margin.reshape(dst_shape)
+    dense = dense.reshape(-1, *dst_shape)
+    return dense.argmax(0), margin.reshape(dst_shape), dense
 
 
 @pytest.mark.parametrize(
-    ("dense_share", "slab_bytes"),
-    [(0.25, None), (0.0, None), (2.0, None), (0.0, 3000), (2.0, 3000)],
-)
+    ("dense_share", "slab_bytes", "work_bytes"),
+    [(0.25, None, None), (0.0, None, None), (2.0, None, None), (0.0, 3000, None),
+     (2.0, 3000, None), (0.0, None, 3000)],
+)  # fmt: skip
 @pytest.mark.parametrize("seed", range(8))
-def test_writer_equals_dense_interpolation_and_argmax(seed, dense_share, slab_bytes, monkeypatch):
+def test_writer_equals_dense_interpolation_and_argmax(
+    seed, dense_share, slab_bytes, work_bytes, monkeypatch
+):
     """Random probabilities (smooth regions or pure noise), permuted, flipped, anisotropic
     grids, crops inside the original image and grids reaching past it, any slab size: the
     labels are the argmax of a dense trilinear interpolation wherever its top two
     probabilities differ by more than float rounding; whichever way the voxels that need
     interpolation are done (``dense_share`` 0: whole slices, 2: voxel by voxel) and however
-    small the batches (``SLAB_BYTES``)."""
+    small the batches (``SLAB_BYTES``) and the blocks and bands of the whole-slice path
+    (``WORK_BYTES``, ``BAND``: many of each)."""
     if slab_bytes is not None:
         monkeypatch.setattr(inverse, "SLAB_BYTES", slab_bytes)
+    if work_bytes is not None:
+        monkeypatch.setattr(inverse, "WORK_BYTES", work_bytes)
+        monkeypatch.setattr(inverse, "BAND", 3)
     rng = np.random.default_rng(seed)
     c = int(rng.integers(2, 7))
     dst_shape = tuple(int(s) for s in rng.integers(6, 24, 3))
@@ -178,7 +186,7 @@ def test_writer_equals_dense_interpolation_and_argmax(seed, dense_share, slab_by
         small = torch.randn((c, *(max(s // 3, 1) for s in src_shape)), generator=g)
         logits = torch.nn.functional.interpolate(small[None], size=src_shape, mode="trilinear")[0]
     probs = torch.softmax(3 * logits, 0)
-    expected, margin = _dense_labels(probs.numpy(), m, dst_shape)
+    expected, margin, _ = _dense_labels(probs.numpy(), m, dst_shape)
     for slab in (1, int(rng.integers(2, 6)), src_shape[2]):
         w = ArgmaxWriter(src_shape, src_affine, dst_shape, dst_affine)
         w.dense_share = dense_share
@@ -188,3 +196,70 @@ def test_writer_equals_dense_interpolation_and_argmax(seed, dense_share, slab_by
         sure = margin > 1e-5
         assert sure.mean() > 0.9
         np.testing.assert_array_equal(got[sure], expected[sure])
+
+
+def _random_grids(rng: np.random.Generator):
+    """Random original / preprocessed grids: axis permutation, flips, anisotropic scales,
+    crops inside the original image and grids reaching past it. Returns the shapes, the
+    affines and the index map (original index = m @ preprocessed index)."""
+    dst_shape = tuple(int(s) for s in rng.integers(5, 20, 3))
+    perm = rng.permutation(3)
+    scale = rng.choice([0.4, 0.7, 0.77, 1.0, 1.3, 2.0, 2.5], 3) * rng.choice([-1, 1], 3)
+    src_shape = tuple(
+        max(2, int(dst_shape[perm[t]] / abs(scale[t]) * rng.uniform(0.5, 1.3))) for t in range(3)
+    )
+    m = np.zeros((4, 4))
+    m[3, 3] = 1
+    for t in range(3):
+        extent = abs(scale[t]) * (src_shape[t] - 1)
+        lo = rng.uniform(-0.3 * extent, dst_shape[perm[t]] - 0.7 * extent)
+        m[perm[t], t] = scale[t]
+        m[perm[t], 3] = lo if scale[t] > 0 else lo + extent
+    dst_affine = np.diag([*rng.uniform(0.5, 3, 3) * rng.choice([-1, 1], 3), 1.0])
+    dst_affine[:3, 3] = rng.uniform(-100, 100, 3)
+    return src_shape, dst_affine @ m, dst_shape, dst_affine, m
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_writer_on_speckled_near_ties_picks_a_maximum(seed, monkeypatch):
+    """Speckled labels turned into probabilities with only two or three distinct values per
+    voxel (an untrained network's noise, the worst case: most voxels' corners disagree,
+    and many interpolated values tie exactly): every voxel's label is a maximum of the
+    dense float64 interpolation up to float rounding (1e-6), and the first maximum wherever
+    the top two differ by more than 1e-5; small blocks and bands, any slab size."""
+    rng = np.random.default_rng(100 + seed)
+    monkeypatch.setattr(inverse, "WORK_BYTES", int(rng.choice([2000, 20000, 2**24])))
+    monkeypatch.setattr(inverse, "BAND", int(rng.choice([1, 2, 5, 32])))
+    src_shape, src_affine, dst_shape, dst_affine, m = _random_grids(rng)
+    c = int(rng.integers(2, 15))
+    g = torch.Generator().manual_seed(seed)
+    lab = torch.randint(0, c, src_shape, generator=g)
+    keep = torch.rand(src_shape, generator=g) < rng.uniform(0, 0.5)  # some smooth runs
+    lab = torch.where(keep, torch.zeros_like(lab), lab)
+    onehot = torch.nn.functional.one_hot(lab, c).permute(3, 0, 1, 2).float()
+    second = torch.nn.functional.one_hot(torch.randint(0, c, src_shape, generator=g), c)
+    logits = 4 * onehot + float(rng.choice([0, 2])) * second.permute(3, 0, 1, 2).float()
+    probs = torch.softmax(logits, 0).contiguous()
+    expected, margin, dense = _dense_labels(probs.numpy(), m, dst_shape)
+    slab = int(rng.integers(1, src_shape[2] + 1))
+    w = ArgmaxWriter(src_shape, src_affine, dst_shape, dst_affine)
+    w.dense_share = float(rng.choice([0.0, 0.25]))
+    for a in range(0, src_shape[2], slab):
+        w.add(a, probs[..., a : a + slab].contiguous())
+    got = w.result()
+    picked = np.take_along_axis(dense, got[None].astype(np.int64), 0)[0]
+    np.testing.assert_array_less(dense.max(0) - picked, 1e-6)
+    sure = margin > 1e-5
+    np.testing.assert_array_equal(got[sure], expected[sure])
+    assert (got == expected).mean() > 0.99
+
+
+def test_first_max_equals_torch_max_with_ties():
+    """The writer's argmax over channels is torch's first maximum, ties included."""
+    g = torch.Generator().manual_seed(0)
+    for c in (1, 2, 14, 300):
+        x = torch.randint(0, 3, (c, 5, 7, 4), generator=g).float()  # many ties
+        first = inverse._FirstMax(c, 5 * 7 * 4 + 3)  # buffers larger than needed
+        np.testing.assert_array_equal(first(x), torch.max(x, 0).indices.numpy())
+        strided = torch.randint(0, 3, (c, 5, 7, 9), generator=g).float()[..., 2:6]
+        np.testing.assert_array_equal(first(strided), torch.max(strided, 0).indices.numpy())
