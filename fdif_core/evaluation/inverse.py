@@ -179,7 +179,7 @@ class ArgmaxWriter:
     shortcut = True
     #: Above this share of voxels to interpolate in a batch of slices, whole slices are
     #: interpolated one axis at a time (cheaper per voxel than corner gathers).
-    dense_share = 0.25
+    dense_share = 0.15
 
     def __init__(
         self,
