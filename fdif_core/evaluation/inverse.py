@@ -12,7 +12,7 @@ axis (as :func:`.sliding.sliding_chunks` produces them), maps only the original 
 the slab completes and writes their argmax into the ``uint8`` label map, copying the
 preprocessed argmax wherever an original voxel's corners agree and interpolating all
 channels only where they do not: no channel is ever held at full size, so the peak is the
-label map plus a slab and bounded batches (:data:`SLAB_BYTES`).
+label map plus a slab and bounded batches (:data:`SLAB_BYTES`, :data:`WORK_BYTES`).
 """
 
 from __future__ import annotations
@@ -168,17 +168,22 @@ class ArgmaxWriter:
     agree; only the other voxels (near class boundaries) are interpolated over all channels
     and reduced by argmax. Every original voxel inside the support has a corner with
     positive weight inside the grid; corners without weight or outside the grid are replaced
-    by their partner along the same axis, so they never break the agreement. Where most
+    by their partner along the same axis, so they never break the agreement. Where many
     voxels of a batch of slices disagree (an untrained network's speckled output), whole
-    slices are interpolated axis by axis instead of voxel by voxel: the same values.
-    ``tests/core/test_inverse.py`` compares the result with a dense interpolation + argmax.
+    slices are interpolated axis by axis instead of voxel by voxel (:meth:`_dense`: along
+    the slice axis first, each axis a product with a banded matrix of the same weights, in
+    blocks of rows and bands of columns): the same values up to float32 rounding (the
+    order of the two-term sums), which decides only exact ties; the argmax over channels is
+    the first maximum either way. ``tests/core/test_inverse.py`` compares the result with a
+    dense float64 interpolation + argmax.
     """
 
     #: ``False``: every voxel is interpolated over all channels (the reference the shortcut
     #: is tested against).
     shortcut = True
     #: Above this share of voxels to interpolate in a batch of slices, whole slices are
-    #: interpolated one axis at a time (cheaper per voxel than corner gathers).
+    #: interpolated one axis at a time (cheaper than corner gathers from about 15 % of the
+    #: voxels on, measured with ``benchmarks/evaluate_speed.py``'s geometry).
     dense_share = 0.15
 
     def __init__(
