@@ -263,3 +263,17 @@ def test_first_max_equals_torch_max_with_ties():
         np.testing.assert_array_equal(first(x), torch.max(x, 0).indices.numpy())
         strided = torch.randint(0, 3, (c, 5, 7, 9), generator=g).float()[..., 2:6]
         np.testing.assert_array_equal(first(strided), torch.max(strided, 0).indices.numpy())
+
+
+def test_writer_takes_half_precision_probabilities():
+    """bf16 probabilities (an autocast forward pass) are mapped as their float32 values."""
+    rng = np.random.default_rng(7)
+    src_shape, src_affine, dst_shape, dst_affine, _ = _random_grids(rng)
+    g = torch.Generator().manual_seed(7)
+    probs = torch.softmax(torch.randn((5, *src_shape), generator=g), 0).bfloat16()
+    labels = []
+    for p in (probs, probs.float()):
+        w = ArgmaxWriter(src_shape, src_affine, dst_shape, dst_affine)
+        w.add(0, p)
+        labels.append(w.result())
+    np.testing.assert_array_equal(labels[0], labels[1])
