@@ -251,9 +251,9 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true", help="time the new path only")
     ap.add_argument("--writer-baseline", default="", metavar="REV",
                     help="also time the ArgmaxWriter of git revision REV, same slabs")  # fmt: skip
-    ap.add_argument("--spacing", type=float, nargs=3, default=SPACING,
+    ap.add_argument("--spacing", type=float, nargs=3, default=SPACING, metavar="MM",
                     help="the case's spacing in mm (default 0.7 0.7 2.5)")  # fmt: skip
-    ap.add_argument("--plan-spacing", type=float, nargs=3, default=PLAN_SPACING,
+    ap.add_argument("--plan-spacing", type=float, nargs=3, default=PLAN_SPACING, metavar="MM",
                     help="the plan's spacing in mm (default 1.5 1.5 2.5)")  # fmt: skip
     ap.add_argument("--predict", action="store_true",
                     help="instead: Predictor.predict end to end (stand-in network, 14 outputs, "
