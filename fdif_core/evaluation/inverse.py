@@ -226,7 +226,7 @@ class ArgmaxWriter:
         """Probabilities ``(C, n0, n1, L)`` of preprocessed slices ``start .. start + L``
         (consecutive calls, in order; any float dtype or device, used as float32 on the
         CPU)."""
-        probs = probs.to("cpu", torch.float32)  # the same tensor when it is already
+        probs = probs.detach().to("cpu", torch.float32)  # the same tensor when it is already
         stop = start + probs.shape[-1]
         lab_dtype = np.uint8 if probs.shape[0] < 256 else np.int32  # the largest: no class
         c, n0, n1, depth = probs.shape
