@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 EMIT = 8  # slices handed on at a time
-AHEAD_BYTES = 512 * 2**20  # network outputs computed ahead by the worker threads, at most
+AHEAD_BYTES = 256 * 2**20  # network outputs computed ahead by the worker threads, at most
 
 
 def window_count(shape: tuple[int, ...], roi: tuple[int, int, int], overlap: float) -> int:
