@@ -56,9 +56,11 @@ def sliding_chunks(
     ``predictor`` maps a window batch ``(B, channels, *roi)`` on ``device`` to logits
     ``(B, C, *roi)``; the results are accumulated in float32 on the CPU. ``workers``:
     threads calling ``predictor`` on the next batches while the finished ones are
-    accumulated, in order, and the caller handles the slabs (0: all in this thread).
-    ``reuse``: every slab is written into one buffer, valid until the next slab is asked
-    for (no new allocation, and no page faults, per slab).
+    accumulated, in order, and the caller handles the slabs (0: all in this thread); the
+    caller's thread-local modes (``no_grad``, ``autocast``) do not reach them, so
+    ``predictor`` sets its own (as :meth:`.evaluate.Predictor.forward` does). ``reuse``:
+    every slab is written into one buffer, valid until the next slab is asked for (no new
+    allocation, and no page faults, per slab).
     """
     from monai.data.utils import compute_importance_map, dense_patch_slices
     from monai.inferers.utils import _get_scan_interval
