@@ -121,6 +121,8 @@ class Predictor:
         device: torch device of the network.
         amp: autocast dtype (``bf16`` / ``fp16``) or ``off``.
         progress: show a progress bar over the windows of each case.
+        threads: CPU threads to use (None: ``torch.get_num_threads()``); see
+            :meth:`parallelism`.
     """
 
     model: torch.nn.Module
@@ -131,9 +133,26 @@ class Predictor:
     device: torch.device | str = "cpu"
     amp: str = "off"
     progress: bool = False
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         self.transform = preprocess_transforms(self.plan, label=False)
+
+    def parallelism(self) -> tuple[int, int | None]:
+        """Forward-pass threads and torch's intra-op threads for :meth:`predict`.
+
+        On the CPU with two or more threads: two threads run the forward passes of
+        different window batches, each with half the threads inside its operations, while
+        the calling thread maps the finished slabs back: independent work on every core,
+        rather than one thread's operations split across cores and the mapping back run on
+        one of them (a split operation waits for its slowest core: on a busy machine, many
+        times slower). One thread: everything in the calling thread. A GPU: one thread
+        feeds it while the calling thread maps back; torch's threads unchanged (None).
+        """
+        if torch.device(self.device).type != "cpu":
+            return 1, None
+        total = max(1, int(self.threads or torch.get_num_threads()))
+        return (2, max(1, total // 2)) if total >= 2 else (0, 1)
 
     def logits(self, image: torch.Tensor) -> torch.Tensor:
         """Logits ``(C, *spatial)`` of a preprocessed image ``(channels, *spatial)``."""
@@ -201,11 +220,23 @@ class Predictor:
         )  # fmt: skip
         self.model.eval()
         x = torch.as_tensor(image, dtype=torch.float32).as_subclass(torch.Tensor)
-        for start, logits in sliding_chunks(
-            x, self.forward, self.patch_size, overlap=self.overlap,
-            sw_batch_size=self.sw_batch_size, device=self.device, progress=self.progress,
-        ):  # fmt: skip
-            writer.add(start, torch.softmax(logits, 0))
+        workers, threads = self.parallelism()
+        before = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)  # worker threads started below take this too
+        probs: torch.Tensor | None = None  # one buffer for every slab's softmax
+        try:
+            for start, logits in sliding_chunks(
+                x, self.forward, self.patch_size, overlap=self.overlap,
+                sw_batch_size=self.sw_batch_size, device=self.device, progress=self.progress,
+                workers=workers, reuse=True,
+            ):  # fmt: skip
+                if probs is None or probs.numel() < logits.numel():
+                    probs = torch.empty(logits.numel())
+                out = probs[: logits.numel()].view(logits.shape)
+                writer.add(start, torch.softmax(logits, 0, out=out))
+        finally:
+            torch.set_num_threads(before)
         return writer.result(), affine
 
 
@@ -350,6 +381,7 @@ def evaluate_checkpoint(
     progress: bool = False,
     log: Callable[[str], None] = print,
     cache_dir: str | Path | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Evaluate a fine-tuned checkpoint on the fold's validation cases or the test cases.
 
@@ -363,6 +395,8 @@ def evaluate_checkpoint(
         progress: a progress bar over each case's sliding windows (stderr).
         cache_dir: the preprocessing cache fine-tuning filled (default for ``val``: ``RUN/cache``
             when it exists); labelled cases are read from it, not preprocessed again.
+        threads: CPU threads of the predictions (default ``torch.get_num_threads()``;
+            :meth:`Predictor.parallelism`).
     """
 
     from ..errors import UserError, arg
@@ -422,6 +456,7 @@ def evaluate_checkpoint(
         device,
         amp if amp is not None else str(state.get("amp", "off")),
         progress,
+        threads,
     )
     out_dir = Path(out) if out else run_dir / f"eval_{split}"
     log(f"evaluating {weights} on {len(items)} {split} case(s) of {ds.name} -> {out_dir}")

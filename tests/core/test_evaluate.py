@@ -125,3 +125,29 @@ def test_prediction_survives_meta_tracking_switched_off(tmp_path):
     ref = nib.load(ds.cases["toy_000"].label)
     assert label.shape == ref.shape
     np.testing.assert_allclose(affine, ref.affine, atol=1e-4)
+
+
+def test_threads_split_between_forward_workers_and_mapping_back(tmp_path):
+    """On the CPU: two forward threads with half the threads each; one thread: none. The
+    label map is the same bit for bit whatever the split; torch's thread count is restored."""
+    ds = load_dataset(write_toy_dataset(tmp_path / "ds", num_cases=1))
+    plan = make_plan(ds, sorted(ds.cases), normalization="none")
+    plan.spacing = (1.0, 1.0, 2.0)
+
+    def predictor(**kw) -> Predictor:
+        torch.manual_seed(0)
+        net = torch.nn.Conv3d(1, 3, 3, padding=1)
+        return Predictor(net, plan, (8, 8, 8), overlap=0.5, sw_batch_size=3, **kw)
+
+    assert predictor(threads=1).parallelism() == (0, 1)
+    assert predictor(threads=2).parallelism() == (2, 1)
+    assert predictor(threads=5).parallelism() == (2, 2)
+    assert predictor(threads=2, device="cuda").parallelism() == (1, None)
+    before = torch.get_num_threads()
+    item = ds.datalist()[0]
+    ref, _ = predictor(threads=1).predict(item)
+    for threads in (2, 3):
+        label, _ = predictor(threads=threads).predict(item)
+        np.testing.assert_array_equal(label, ref)
+        assert torch.get_num_threads() == before
+    assert len(np.unique(ref)) == 3  # an untrained network: every class somewhere

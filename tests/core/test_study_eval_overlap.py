@@ -48,3 +48,65 @@ def test_unit_evaluates_at_the_given_overlap(tmp_path, toy, tiny_finetune, monke
     assert note.endswith("final evaluation at sliding-window overlap 0, 0.5 in bf16")
     assert time_note([full]).endswith("overlap 0.5")
     assert "overlap" not in time_note([{"wall_s": 1.0, "eval_s": 0.1}])
+
+
+def test_unit_evaluates_with_the_threads_it_is_given(tmp_path, toy, tiny_finetune, monkeypatch):
+    """Two or more threads: the forward passes run in two worker threads; one: none."""
+    from fdif_core.evaluation import sliding
+
+    workers: list[int] = []
+    real = sliding.sliding_chunks
+
+    def spy(*args, **kw):
+        workers.append(kw["workers"])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(sliding, "sliding_chunks", spy)
+    preset = tiny_finetune(iterations=2, val_interval=0)
+    unit = {"regime": "low", "arm": "scratch", "fold": 0, "seed": 0}
+    one = finetune_unit(unit, preset, None, toy, tmp_path, "cpu", lambda _m: None, 0.0, None, 1)
+    assert workers and set(workers) == {0}
+    workers.clear()
+    two = finetune_unit({**unit, "seed": 1}, preset, None, toy, tmp_path, "cpu",
+                        lambda _m: None, 0.0, None, 2)  # fmt: skip
+    assert workers and set(workers) == {2}
+    assert one["val_cases"] == two["val_cases"]
+
+
+def test_study_evaluates_with_the_threads_it_started_with(tmp_path, toy, monkeypatch):
+    """Pre-training on the CPU lowers torch's threads for its DataLoader workers and leaves
+    them so; the study's evaluations still get the number the study started with."""
+    import torch
+    import yaml
+
+    from fdif_core.presets.study import StudySpec
+    from fdif_core.studies import study
+
+    class Stop(Exception):
+        pass
+
+    got: list[int | None] = []
+
+    def pretrain(*_a, **_k):
+        torch.set_num_threads(1)  # as pretrain's _share_cores does
+        return tmp_path / "w.pt"
+
+    def unit(*args):
+        got.append(args[-1])
+        raise Stop
+
+    monkeypatch.setattr(study, "pretrain_arm", pretrain)
+    monkeypatch.setattr(study, "finetune_unit", unit)
+    from tests.core.test_study import spec_dict
+
+    spec = StudySpec.model_validate(yaml.safe_load(yaml.safe_dump(spec_dict(
+        str(toy), "finetune/quick", arms=[{"name": "scratch"}, {"name": "fdif",
+        "preset": "quickstart"}]))))  # fmt: skip
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(Stop):
+            study.run_study(spec, tmp_path / "out", quick=True, log=lambda _m: None)
+    finally:
+        torch.set_num_threads(before)
+    assert got == [2]
