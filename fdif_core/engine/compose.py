@@ -272,12 +272,13 @@ class Recipe:
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Flat indices and world coordinates of the voxels the object may touch.
 
-        The object's box (pose, displacement outreach and mapper halo included) is cut
-        into blocks of ``COARSE`` voxels; bounds of the undisplaced field over each block
-        (:meth:`_block_bounds`) drop every block that cannot reach the surface and keep
-        whole those wholly within reach; the others are cut in 8 and bounded again, down
-        to sub-blocks of ``BLOCK / 2``. Voxels are always built from their ``BLOCK``-block's
-        origin (the same values whichever blocks are kept).
+        The blocks of ``COARSE`` voxels that meet the object's own (oriented) box,
+        displacement outreach and mapper halo included, are listed; bounds of the
+        undisplaced field over each block (:meth:`_block_bounds`) drop every block that
+        cannot reach the surface and keep whole those wholly within reach; the others are
+        cut in 8 and bounded again, down to sub-blocks of ``BLOCK / 2``. Voxels are always
+        built from their ``BLOCK``-block's origin (the same values whichever blocks are
+        kept).
         ``full_grid`` returns every voxel (the naive baseline).
         """
         ref = self.shape
@@ -286,8 +287,8 @@ class Recipe:
         else:
             cls = PRIMITIVES.get(obj.primitive)
             reach = self.reach(obj)
-            box = self.frame_pose(obj).world_box(reach_extents(cls, obj.params, reach))
-            lo, hi = self._array_box(*box, shape)
+            extents = reach_extents(cls, obj.params, reach)
+            lo, hi = self._array_box(*self.frame_pose(obj).world_box(extents), shape)
             sl = grid.box_to_slices([x - 1.0 for x in lo], [x + 1.0 for x in hi], shape, ref)
             if sl is None:
                 return None
@@ -300,7 +301,9 @@ class Recipe:
         # next pass, the last pass bounds the 8 sub-blocks (BLOCK / 2) of each block left
         stop = torch.tensor([s.stop for s in sl], device=device)
         size = COARSE
-        starts, centres = grid.blocks(sl, size, device)
+        affine = self._index_affine(obj, shape)  # only blocks that meet the object's own box
+        stops = [s.stop for s in sl]
+        starts, centres = grid.blocks_in_box(sl, size, stops, affine, extents, device)
         whole = []
         while True:
             low, high = self._block_bounds(obj, cls, centres, size, shape)
@@ -336,6 +339,16 @@ class Recipe:
             out = (idx[n_whole:], pts[n_whole:])
             grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref, out=out)
         return idx, self.world(pts, shape)
+
+    def _index_affine(self, obj: ObjectSpec, shape: Shape3) -> tuple[np.ndarray, np.ndarray]:
+        """(A, b), float64: a voxel index v (array order) maps to object space as A v + b
+        (:func:`grid.centre_points`, :meth:`world` and the frame pose composed)."""
+        pose = self.frame_pose(obj)
+        step = np.array([r / n for r, n in zip(self.shape, shape, strict=True)])
+        shift = 0.5 * step if self.spec.grid == "authors" else 0.0
+        inv = np.array(pose.inverse)
+        origin = 0.5 * step - 0.5 * np.array(self.shape, dtype=np.float64) - shift
+        return inv * step, inv @ (origin - np.array(pose.translation))
 
     def _block_bounds(
         self, obj: ObjectSpec, cls: PrimitiveClass, centres: torch.Tensor, size: int, shape: Shape3

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from .types import Shape3
@@ -72,6 +73,54 @@ def blocks(slices: tuple[slice, ...], size: int, device=None) -> tuple[torch.Ten
         starts.append(s)
         centres.append((s + e - 1).to(torch.float32) / 2.0)
     return _prod(starts), _prod(centres)
+
+
+def blocks_in_box(
+    slices: tuple[slice, ...],
+    size: int,
+    stop: tuple[int, ...],
+    affine: tuple[np.ndarray, np.ndarray],
+    half: tuple[float, float, float],
+    device=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`blocks` without the blocks that lie wholly outside an oriented box.
+
+    ``affine`` = (A, b) maps a voxel index v to A v + b (float64); a block is kept when the
+    image of its whole cube of voxel centres (edge ``size - 1`` voxels; a partial block at
+    ``stop`` holds fewer) may meet the centred box |A v + b| <= ``half``. Each row of blocks
+    along the last axis meets the box in one run of blocks (the box is convex), found by
+    clipping the row's line against the box's 3 slabs, so no dropped block is ever listed.
+    The kept blocks come in :func:`blocks`' order, with the same starts and centres.
+    """
+    a, b = affine
+    first = np.array([sl.start for sl in slices])
+    n0, n1, n2 = (-(-(sl.stop - sl.start) // size) for sl in slices)
+    step = a * size  # image of one block along each index axis (columns)
+    lim = np.asarray(half) + np.abs(a).sum(1) * (0.5 * (size - 1))  # + the cube's image
+    lim = lim * (1.0 + 1e-9) + 1e-6  # rounding slack: never drop a block that may meet it
+    centre0 = a @ (first + 0.5 * (size - 1)) + b  # image of the first block's cube centre
+    u = (centre0[:, None, None] + step[:, 0, None, None] * np.arange(n0)[:, None]).repeat(n1, 2)
+    u = (u + step[:, 1, None, None] * np.arange(n1)).reshape(3, -1)  # rows' images at k = 0
+    lo, hi = np.zeros(len(u[0])), np.full(len(u[0]), n2 - 1.0)
+    for ax in range(3):
+        c = step[ax, 2]
+        if abs(c) > 1e-12:
+            k1, k2 = (-lim[ax] - u[ax]) / c, (lim[ax] - u[ax]) / c
+            if c < 0:
+                k1, k2 = k2, k1
+            np.maximum(lo, k1, out=lo)
+            np.minimum(hi, k2, out=hi)
+        else:
+            hi[np.abs(u[ax]) > lim[ax]] = -1.0
+    k0 = np.ceil(lo).astype(np.int64)
+    n = np.maximum(np.floor(hi).astype(np.int64) - k0 + 1, 0)
+    rows = np.repeat(np.arange(len(n)), n)
+    k = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n) + k0[rows]
+    s = np.stack([rows // n1, rows % n1, k], axis=1) * size + first
+    e = np.minimum(s + size, stop)
+    starts = torch.from_numpy(s).to(device)
+    centres = torch.from_numpy(((s + e - 1) * 0.5).astype(np.float32)).to(device)
+    return starts, centres
 
 
 @lru_cache(maxsize=64)
