@@ -322,7 +322,8 @@ class Recipe:
         keep = None
         if len(unsure):
             sub = grid.sub_block_centres(unsure, BLOCK, shape).view(-1, 3)
-            keep = (self._block_bounds(obj, cls, sub, BLOCK // 2, shape)[0] <= reach).view(-1, 8)
+            low = self._block_bounds(obj, cls, sub, BLOCK // 2, shape, upper=False)[0]
+            keep = (low <= reach).view(-1, 8)
         if any(n % BLOCK for n in shape):  # partial blocks: lists of unknown length
             idx, pts = grid.block_voxels(whole_starts, BLOCK, shape, ref)
             if keep is not None:
@@ -351,18 +352,26 @@ class Recipe:
         return inv * step, inv @ (origin - np.array(pose.translation))
 
     def _block_bounds(
-        self, obj: ObjectSpec, cls: PrimitiveClass, centres: torch.Tensor, size: int, shape: Shape3
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self,
+        obj: ObjectSpec,
+        cls: PrimitiveClass,
+        centres: torch.Tensor,
+        size: int,
+        shape: Shape3,
+        upper: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Lower and upper bounds of the undisplaced field over blocks of ``size`` voxels
         (float centre indices ``centres``): the field at the centre -/+ L times the block's
         radius, with the Lipschitz constant L = L_field * |M^-1|; for the authors' profiled
-        prisms, the tighter of those and ``block_bounds``'."""
+        prisms, the tighter of those and ``block_bounds``' (``upper=False``: the lower
+        bounds alone there, the same values)."""
         pts = grid.centre_points(centres, shape, self.shape)
         local = self.frame_pose(obj).to_object(self.world(pts, shape))
         step = [r / n for r, n in zip(self.shape, shape, strict=True)]
         radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
         z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
-        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
+        rho = obj.pose.lipschitz * radius
+        tight = block_bounds(cls, obj.params, local, rho, z_reach, upper)
         if tight is not None:  # tighter than the Lipschitz bound but for a few blocks: no field
             return tight
         phi = evaluate(cls, obj.params, local)
