@@ -114,12 +114,19 @@ def blocks_in_box(
             hi[np.abs(u[ax]) > lim[ax]] = -1.0
     k0 = np.ceil(lo).astype(np.int64)
     n = np.maximum(np.floor(hi).astype(np.int64) - k0 + 1, 0)
-    rows = np.repeat(np.arange(len(n)), n)
-    k = np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n) + k0[rows]
-    s = np.stack([rows // n1, rows % n1, k], axis=1) * size + first
-    e = np.minimum(s + size, stop)
+    row = np.arange(len(n))
+    s = np.empty((int(n.sum()), 3), dtype=np.int64)
+    s[:, 0] = np.repeat(row // n1 * size + first[0], n)
+    s[:, 1] = np.repeat(row % n1 * size + first[1], n)
+    s[:, 2] = np.arange(len(s)) - np.repeat(np.cumsum(n) - n - k0, n)  # k, from 0 per row
+    s[:, 2] *= size
+    s[:, 2] += first[2]
+    centres = (s + 0.5 * (size - 1)).astype(np.float32)
+    for ax in range(3):  # the last block on an axis may be partial: the centre of what it holds
+        if (stop[ax] - first[ax]) % size:
+            centres[:, ax] = (s[:, ax] + np.minimum(s[:, ax] + size, stop[ax]) - 1) * 0.5
     starts = torch.from_numpy(s).to(device)
-    centres = torch.from_numpy(((s + e - 1) * 0.5).astype(np.float32)).to(device)
+    centres = torch.from_numpy(centres).to(device)
     return starts, centres
 
 
