@@ -179,7 +179,12 @@ class Recipe:
 
     # ------------------------------------------------------------------ rendering
     def lattice(self) -> list[torch.Tensor]:
-        """World coordinates of the reference grid's voxels, per world axis."""
+        """World coordinates of the reference grid's voxels, per world axis (one list per
+        recipe, shared by every sampled object: read it, never write it)."""
+        return self._lattice
+
+    @cached_property
+    def _lattice(self) -> list[torch.Tensor]:
         if self.spec.grid == "authors":
             return [torch.arange(n, dtype=torch.float32) - n / 2.0 for n in reversed(self.shape)]
         return [grid.axis_coords(n, n) for n in self.shape]
