@@ -312,9 +312,10 @@ class Recipe:
         whole = []
         while True:
             low, high = self._block_bounds(obj, cls, centres, size, shape)
-            near = low <= reach
-            low, high = low[near], high[near]
-            starts, centres, sure = starts[near], centres[near], high <= reach
+            near = (low <= reach).nonzero().squeeze(1)  # one nonzero for the four selections
+            low, high = low.index_select(0, near), high.index_select(0, near)
+            starts, centres = starts.index_select(0, near), centres.index_select(0, near)
+            sure = high <= reach
             if size == BLOCK:  # also whole: blocks none of whose sub-blocks could be dropped
                 sure |= _no_sub_block_dropped(low, high, reach)
                 whole.append(starts[sure])
@@ -322,7 +323,7 @@ class Recipe:
             whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
             starts, centres = grid.split(starts[~sure], size, size // 2, stop)
             size //= 2
-        whole_starts = torch.cat(whole)
+        whole_starts = whole[0] if len(whole) == 1 else torch.cat(whole)
         unsure = starts[~sure]
         keep = None
         if len(unsure):
