@@ -433,7 +433,7 @@ class Recipe:
             if masks[i] is None or volumes[i] == 0:
                 continue
             for task, value in self.label_of(objects[i]).items():
-                maps[task].view(-1)[masks[i]] = value
+                maps[task].view(-1).index_fill_(0, masks[i], value)  # = value at masks[i]
         return maps
 
     def sample(self, index: int, shape: Shape3 | None = None, device: Device = "cpu") -> Sample:
