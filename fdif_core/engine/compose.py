@@ -179,7 +179,12 @@ class Recipe:
 
     # ------------------------------------------------------------------ rendering
     def lattice(self) -> list[torch.Tensor]:
-        """World coordinates of the reference grid's voxels, per world axis."""
+        """World coordinates of the reference grid's voxels, per world axis (one list per
+        recipe, shared by every sampled object: read it, never write it)."""
+        return self._lattice
+
+    @cached_property
+    def _lattice(self) -> list[torch.Tensor]:
         if self.spec.grid == "authors":
             return [torch.arange(n, dtype=torch.float32) - n / 2.0 for n in reversed(self.shape)]
         return [grid.axis_coords(n, n) for n in self.shape]
@@ -272,12 +277,13 @@ class Recipe:
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Flat indices and world coordinates of the voxels the object may touch.
 
-        The object's box (pose, displacement outreach and mapper halo included) is cut
-        into blocks of ``COARSE`` voxels; bounds of the undisplaced field over each block
-        (:meth:`_block_bounds`) drop every block that cannot reach the surface and keep
-        whole those wholly within reach; the others are cut in 8 and bounded again, down
-        to sub-blocks of ``BLOCK / 2``. Voxels are always built from their ``BLOCK``-block's
-        origin (the same values whichever blocks are kept).
+        The blocks of ``COARSE`` voxels that meet the object's own (oriented) box,
+        displacement outreach and mapper halo included, are listed; bounds of the
+        undisplaced field over each block (:meth:`_block_bounds`) drop every block that
+        cannot reach the surface and keep whole those wholly within reach; the others are
+        cut in 8 and bounded again, down to sub-blocks of ``BLOCK / 2``. Voxels are always
+        built from their ``BLOCK``-block's origin (the same values whichever blocks are
+        kept).
         ``full_grid`` returns every voxel (the naive baseline).
         """
         ref = self.shape
@@ -286,8 +292,8 @@ class Recipe:
         else:
             cls = PRIMITIVES.get(obj.primitive)
             reach = self.reach(obj)
-            box = self.frame_pose(obj).world_box(reach_extents(cls, obj.params, reach))
-            lo, hi = self._array_box(*box, shape)
+            extents = reach_extents(cls, obj.params, reach)
+            lo, hi = self._array_box(*self.frame_pose(obj).world_box(extents), shape)
             sl = grid.box_to_slices([x - 1.0 for x in lo], [x + 1.0 for x in hi], shape, ref)
             if sl is None:
                 return None
@@ -300,13 +306,16 @@ class Recipe:
         # next pass, the last pass bounds the 8 sub-blocks (BLOCK / 2) of each block left
         stop = torch.tensor([s.stop for s in sl], device=device)
         size = COARSE
-        starts, centres = grid.blocks(sl, size, device)
+        affine = self._index_affine(obj, shape)  # only blocks that meet the object's own box
+        stops = [s.stop for s in sl]
+        starts, centres = grid.blocks_in_box(sl, size, stops, affine, extents, device)
         whole = []
         while True:
             low, high = self._block_bounds(obj, cls, centres, size, shape)
-            near = low <= reach
-            low, high = low[near], high[near]
-            starts, centres, sure = starts[near], centres[near], high <= reach
+            near = (low <= reach).nonzero().squeeze(1)  # one nonzero for the four selections
+            low, high = low.index_select(0, near), high.index_select(0, near)
+            starts, centres = starts.index_select(0, near), centres.index_select(0, near)
+            sure = high <= reach
             if size == BLOCK:  # also whole: blocks none of whose sub-blocks could be dropped
                 sure |= _no_sub_block_dropped(low, high, reach)
                 whole.append(starts[sure])
@@ -314,12 +323,13 @@ class Recipe:
             whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
             starts, centres = grid.split(starts[~sure], size, size // 2, stop)
             size //= 2
-        whole_starts = torch.cat(whole)
+        whole_starts = whole[0] if len(whole) == 1 else torch.cat(whole)
         unsure = starts[~sure]
         keep = None
         if len(unsure):
             sub = grid.sub_block_centres(unsure, BLOCK, shape).view(-1, 3)
-            keep = (self._block_bounds(obj, cls, sub, BLOCK // 2, shape)[0] <= reach).view(-1, 8)
+            low = self._block_bounds(obj, cls, sub, BLOCK // 2, shape, upper=False)[0]
+            keep = (low <= reach).view(-1, 8)
         if any(n % BLOCK for n in shape):  # partial blocks: lists of unknown length
             idx, pts = grid.block_voxels(whole_starts, BLOCK, shape, ref)
             if keep is not None:
@@ -337,19 +347,37 @@ class Recipe:
             grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref, out=out)
         return idx, self.world(pts, shape)
 
+    def _index_affine(self, obj: ObjectSpec, shape: Shape3) -> tuple[np.ndarray, np.ndarray]:
+        """(A, b), float64: a voxel index v (array order) maps to object space as A v + b
+        (:func:`grid.centre_points`, :meth:`world` and the frame pose composed)."""
+        pose = self.frame_pose(obj)
+        step = np.array([r / n for r, n in zip(self.shape, shape, strict=True)])
+        shift = 0.5 * step if self.spec.grid == "authors" else 0.0
+        inv = np.array(pose.inverse)
+        origin = 0.5 * step - 0.5 * np.array(self.shape, dtype=np.float64) - shift
+        return inv * step, inv @ (origin - np.array(pose.translation))
+
     def _block_bounds(
-        self, obj: ObjectSpec, cls: PrimitiveClass, centres: torch.Tensor, size: int, shape: Shape3
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self,
+        obj: ObjectSpec,
+        cls: PrimitiveClass,
+        centres: torch.Tensor,
+        size: int,
+        shape: Shape3,
+        upper: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Lower and upper bounds of the undisplaced field over blocks of ``size`` voxels
         (float centre indices ``centres``): the field at the centre -/+ L times the block's
         radius, with the Lipschitz constant L = L_field * |M^-1|; for the authors' profiled
-        prisms, the tighter of those and ``block_bounds``'."""
+        prisms, the tighter of those and ``block_bounds``' (``upper=False``: the lower
+        bounds alone there, the same values)."""
         pts = grid.centre_points(centres, shape, self.shape)
         local = self.frame_pose(obj).to_object(self.world(pts, shape))
         step = [r / n for r, n in zip(self.shape, shape, strict=True)]
         radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
         z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
-        tight = block_bounds(cls, obj.params, local, obj.pose.lipschitz * radius, z_reach)
+        rho = obj.pose.lipschitz * radius
+        tight = block_bounds(cls, obj.params, local, rho, z_reach, upper)
         if tight is not None:  # tighter than the Lipschitz bound but for a few blocks: no field
             return tight
         phi = evaluate(cls, obj.params, local)
@@ -405,7 +433,7 @@ class Recipe:
             if masks[i] is None or volumes[i] == 0:
                 continue
             for task, value in self.label_of(objects[i]).items():
-                maps[task].view(-1)[masks[i]] = value
+                maps[task].view(-1).index_fill_(0, masks[i], value)  # = value at masks[i]
         return maps
 
     def sample(self, index: int, shape: Shape3 | None = None, device: Device = "cpu") -> Sample:

@@ -250,6 +250,9 @@ def test_block_bounds_hold_inside_each_block(name: str) -> None:
         if bounds is None:  # a 3-gon not star-shaped about its centre
             continue
         low, high = bounds
+        alone = block_bounds(cls, p, centres, rho, z_reach, upper=False)
+        assert alone is not None and torch.equal(alone[0], low)  # the lower bounds alone
+        assert (alone[1] is None) != cls.onion  # an onion's lower bound needs the upper
         for _ in range(8):
             d = torch.randn(400, 3, generator=gen)
             d[:, :2] *= rho * torch.rand(400, 1, generator=gen) / d[:, :2].norm(dim=1, keepdim=True)

@@ -221,8 +221,13 @@ BOUND_SLACK = 1e-3
 
 
 def block_bounds(
-    cls: PrimitiveClass, p: Params, centres: Points, rho: float, z_reach: float
-) -> tuple[Field, Field] | None:
+    cls: PrimitiveClass,
+    p: Params,
+    centres: Points,
+    rho: float,
+    z_reach: float,
+    upper: bool = True,
+) -> tuple[Field, Field | None] | None:
     """Lower and upper bounds of an authors' profiled prism's field over blocks (else None).
 
     The blocks have object-space centres ``centres``, lie within ``rho`` of them across the
@@ -232,7 +237,8 @@ def block_bounds(
     in q), with smin, smax the profile's extremes over the block's axial range. The onion
     |F| - t and the extrusion are monotone in |F|, F and |z|, so the bounds carry through
     them. Unlike a Lipschitz bound, these do not grow with the profile's slope (20 and
-    more for necks near an end).
+    more for necks near an end). ``upper=False``: the lower bounds alone, the same values
+    (high is None but for onions; the section is taken at qc / smax only).
     """
     if (
         style(p) != "authors"
@@ -250,9 +256,12 @@ def block_bounds(
     smax, smin = s.amax(0), s.amin(0)
     section = section_fn(cls, p)
     q = centres[:, :2]
-    both = section(torch.cat([q / smax[:, None], q / smin[:, None]]))  # one call: fewer ops
-    low = smax * both[: len(q)] - rho
-    high = smin * both[len(q) :] + rho
+    if upper or cls.onion:  # an onion's lower bound needs F's upper one (|F| - t)
+        both = section(torch.cat([q / smax[:, None], q / smin[:, None]]))  # one call: fewer ops
+        low = smax * both[: len(q)] - rho
+        high = smin * both[len(q) :] + rho
+    else:
+        low, high = smax * section(q / smax[:, None]) - rho, None
     if cls.onion:
         t = float(p["thickness"])  # type: ignore[arg-type]
         low, high = (
@@ -261,5 +270,7 @@ def block_bounds(
         )
     z = zc.abs()
     low = ops.extrude(low, (z - z_reach).clamp_min(0.0), h) - BOUND_SLACK
+    if high is None:
+        return low, None
     high = ops.extrude(high, z + z_reach, h) + BOUND_SLACK
     return low, high

@@ -410,9 +410,11 @@ def _profiled_bound(
     return torch.maximum(by_slope, -smax * depth)
 
 
-def section_depth_bound(cls: PrimitiveClass, p: Params, n: int = 64) -> float:
+def section_depth_bound(cls: PrimitiveClass, p: Params, n: int = 32) -> float:
     """An upper bound of the section's depth -min d: the minimum on an n x n lattice over
-    the section's box, plus the farthest any point lies from that lattice (d is 1-Lipschitz)."""
+    the section's box, plus the farthest any point lies from that lattice (d is 1-Lipschitz).
+    It only prunes ``lattice_minimum``'s blocks (the minimum is exact whatever its value):
+    32 x 32 points cost a quarter of 64 x 64; the slack grows from 0.022 r to 0.046 r."""
     r = section_extent(cls, p)
     ax = torch.linspace(-r, r, n)
     q = torch.stack(torch.meshgrid(ax, ax, indexing="ij"), -1).reshape(-1, 2)

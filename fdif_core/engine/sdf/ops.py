@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import torch
 
@@ -36,12 +37,26 @@ def profile_scale(
     geometry), each piece extends as a line, the lower one for z < neck, the upper one
     beyond; the neck may lie outside [-h, h] (docs/method.md, "Axial profiles").
     """
-    s0, s1, s2 = knots
     h = half_height
     zc = z.clamp(-h, h) if clamp else z
-    lower = s0 + (s1 - s0) * (zc + h) / _nonzero(neck + h)
-    upper = s1 + (s2 - s1) * (zc - neck) / _nonzero(h - neck)
+    s0, s1, ds0, ds1, h_t, neck_t, d0, d1 = _profile_constants(
+        (*map(float, knots), float(neck), float(h)), z.dtype, z.device
+    )
+    # s0 + (s1 - s0) (zc + h) / (neck + h), the constants as the Python floats round to z's
+    # dtype (the same operations; no scalar conversion per operator call)
+    lower = ((zc + h_t) * ds0).div_(d0).add_(s0)
+    upper = ((zc - neck_t) * ds1).div_(d1).add_(s1)
     return torch.where(zc < neck, lower, upper)
+
+
+@lru_cache(maxsize=1024)
+def _profile_constants(
+    values: tuple[float, ...], dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, ...]:
+    """0-dim tensors s0, s1, s1 - s0, s2 - s1, h, neck, neck + h, h - neck (``_nonzero``)."""
+    s0, s1, s2, neck, h = values
+    out = (s0, s1, s1 - s0, s2 - s1, h, neck, _nonzero(neck + h), _nonzero(h - neck))
+    return tuple(torch.tensor(v, dtype=dtype, device=device) for v in out)
 
 
 def _nonzero(x: float) -> float:

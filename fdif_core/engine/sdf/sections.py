@@ -45,16 +45,16 @@ def polygon(q: Points2D, vertices: torch.Tensor | list[list[float]]) -> Field:
     if len(q) <= SMALL_BATCH:
         return _polygon_edges(q, verts)
     px, py = q[:, 0].contiguous(), q[:, 1].contiguous()
-    below = [py < y for _, y in verts]  # py < y_k per vertex: the ray test's two sides
+    # per edge x_i, y_i, e_x, e_y, 1 / |e|^2 as 0-dim tensors of the points' dtype: the
+    # values a Python float operand is rounded to, without a conversion per operator call
+    edges = _edge_scalars(tuple((float(x), float(y)) for x, y in verts), q.dtype, q.device)
+    below = [py < e[1] for e in edges]  # py < y_k per vertex: the ray test's two sides
     # buffers reused by every edge; each op is the plain formula's, in the same order
     wx, wy, t, tmp = (torch.empty_like(px) for _ in range(4))
     dist2 = torch.full_like(px, math.inf)
     flips = torch.zeros_like(px, dtype=torch.bool)
     side = torch.empty_like(flips)
-    for i, (xi, yi) in enumerate(verts):
-        xj, yj = verts[i - 1]
-        ex, ey = xj - xi, yj - yi
-        inv = 1.0 / max(ex * ex + ey * ey, 1e-12)
+    for i, (xi, yi, ex, ey, inv) in enumerate(edges):
         torch.sub(px, xi, out=wx)
         torch.sub(py, yi, out=wy)
         # the edge crosses the ray from q: y_i <= py < y_j or y_j <= py < y_i, q left of it
@@ -92,6 +92,16 @@ def _polygon_edges(q: Points2D, verts: list[list[float]]) -> Field:
     wy.sub_(t.mul_(ey_t))
     dist = wx.mul_(wx).add_(wy.mul_(wy)).amin(0).sqrt_()
     return torch.where(flips, -dist, dist)
+
+
+@lru_cache(maxsize=512)
+def _edge_scalars(
+    verts: tuple[tuple[float, float], ...], dtype: torch.dtype, device: torch.device
+) -> list[tuple[torch.Tensor, ...]]:
+    """Per edge (x_i, y_i, e_x, e_y, 1 / |e|^2), e = v_(i-1) - v_i, as :func:`polygon`'s
+    loop computes them in Python floats, each a 0-dim tensor of ``dtype`` (cached)."""
+    cols = _edge_columns(verts, dtype, device)
+    return [tuple(c[i, 0] for c in cols) for i in range(len(verts))]
 
 
 @lru_cache(maxsize=512)
