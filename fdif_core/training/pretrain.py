@@ -189,31 +189,35 @@ def pretrain(
         torch.set_float32_matmul_precision("high")
     recipe = preset.recipe()  # resolved once for the model, the stream and validation
     n_workers = cfg.num_workers if workers is None else workers
+    threads = torch.get_num_threads()  # given back at the end: a study evaluates after this
     _share_cores(dev, dist, n_workers)
-    stream = StreamConfig.of(preset)  # the stream's plain data, resolved once
-    source = (
-        DiskSource(data, stream, len(recipe.label_names))
-        if data is not None
-        else SyntheticSource(recipe, stream, dev if dev.type == "cuda" else "cpu")
-    )
-    if dist.main and getattr(source, "note", None):
-        print(source.note)  # volumes smaller than the patch: one announced line
-    data = _micro_batches(stream, source, run.start * cfg.grad_accum, dist, dev, n_workers)
-    validator = Validator(preset, recipe, dev) if dist.main and cfg.val_volumes > 0 else None
-    task = Task(
-        name="pretrain",
-        cfg=cfg,
-        model=make_model(preset, recipe).to(dev),
-        data=data,
-        close=data.close,
-        validate=validator,
-        extra_state=lambda: {"task": cfg.task, "label_names": recipe.label_names},
-        classification=cfg.task == "classification",
-    )
-    result = fit(task, run, dist, dev, max_steps=max_steps, progress=progress)
-    if validator and result.finished and validator.last_pred is not None:
-        result.preview = validator.preview(run.run_dir / PREVIEW)
-    return result
+    try:
+        stream = StreamConfig.of(preset)  # the stream's plain data, resolved once
+        source = (
+            DiskSource(data, stream, len(recipe.label_names))
+            if data is not None
+            else SyntheticSource(recipe, stream, dev if dev.type == "cuda" else "cpu")
+        )
+        if dist.main and getattr(source, "note", None):
+            print(source.note)  # volumes smaller than the patch: one announced line
+        data = _micro_batches(stream, source, run.start * cfg.grad_accum, dist, dev, n_workers)
+        validator = Validator(preset, recipe, dev) if dist.main and cfg.val_volumes > 0 else None
+        task = Task(
+            name="pretrain",
+            cfg=cfg,
+            model=make_model(preset, recipe).to(dev),
+            data=data,
+            close=data.close,
+            validate=validator,
+            extra_state=lambda: {"task": cfg.task, "label_names": recipe.label_names},
+            classification=cfg.task == "classification",
+        )
+        result = fit(task, run, dist, dev, max_steps=max_steps, progress=progress)
+        if validator and result.finished and validator.last_pred is not None:
+            result.preview = validator.preview(run.run_dir / PREVIEW)
+        return result
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _micro_batches(

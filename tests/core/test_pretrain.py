@@ -77,3 +77,26 @@ def test_trains_from_a_generated_dataset(tmp_path, tiny):
     (tmp_path / "data" / "dataset.json").write_text(json.dumps(meta))
     with pytest.raises(UserError, match="labels: 8 labels, but the preset makes 9"):
         P.pretrain(other, tmp_path / "run2", data=tmp_path / "data", progress=False)
+
+
+def test_cpu_threads_given_back_after_pretraining(tmp_path, tiny, monkeypatch):
+    """Pre-training leaves its DataLoader workers their cores, then gives the caller's torch
+    threads back (a study evaluates on them after), also when the run stops with an error."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(P.os, "sched_getaffinity", lambda _pid: set(range(4)), raising=False)
+    seen = []
+
+    def fit(*_args, **_kw):
+        seen.append(torch.get_num_threads())
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(P, "fit", fit)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        with pytest.raises(RuntimeError, match="stop here"):
+            preset = tiny(val_volumes=0)
+            P.pretrain(preset, tmp_path / "run", workers=2, progress=False)
+        assert seen == [2] and torch.get_num_threads() == 3  # 4 cores - 2 workers, then 3 again
+    finally:
+        torch.set_num_threads(before)
