@@ -129,7 +129,10 @@ def arm_preset(spec: StudySpec, arm: StudyArm, base: Path | None) -> Preset:
     assert arm.preset is not None
     preset = load_preset(_resolve(arm.preset, base, f"arms.{arm.name}.preset"))
     data = yaml.safe_load(preset.to_yaml())
-    data["pretrain"] = {**(data.get("pretrain") or {}), **spec.pretrain}
+    own = data.get("pretrain") or {}
+    if spec.pretrain.get("model", own.get("model")) != own.get("model"):
+        own.pop("model_kwargs", None)  # options of the arm's own model, not the study's
+    data["pretrain"] = {**own, **spec.pretrain}
     if spec.pretrain_shape is not None:
         data["volume"]["shape"] = list(spec.pretrain_shape)
     return parse_preset(data, f"study arm {arm.name} ({arm.preset})")

@@ -183,3 +183,25 @@ def test_shipped_study_spec_is_valid():
     quick = spec.quick_version()
     assert quick.pretrain["iterations"] == spec.quick.pretrain_iterations
     assert math.prod(spec.pretrain["patch_size"]) > 0
+
+
+@pytest.mark.parametrize("kwargs", [None, {"features_per_stage": [4, 8, 16]}])
+def test_arm_model_options_stay_with_the_arm_model(tmp_path, kwargs):
+    """A study that names another network than an arm's preset does not inherit that preset's
+    network options (fdif-paper's SwinUNETR ``feature_size``); its own options apply."""
+    from fdif_core.studies.study import arm_preset
+
+    pre = {"model": "unet_small", "patch_size": [16, 16, 16], "batch_size": 1,
+           "iterations": 4, "warmup_steps": 1}
+    if kwargs is not None:
+        pre["model_kwargs"] = kwargs
+    spec = StudySpec.model_validate(
+        {**spec_dict(str(tmp_path), "finetune/quick"), "pretrain": pre,
+         "arms": [{"name": "scratch"}, {"name": "paper", "preset": "fdif-paper"}]})
+    preset = arm_preset(spec, spec.arms[1], None)
+    assert preset.pretrain.model == "unet_small"
+    assert preset.pretrain.model_kwargs == (kwargs or {})
+    own = {"model": "swinunetr", "patch_size": [64, 64, 64], "iterations": 4, "warmup_steps": 1}
+    same = StudySpec.model_validate(  # the arm's own network: its options are kept
+        {**spec.model_dump(), "pretrain": own, "pretrain_shape": [64, 64, 64]})
+    assert arm_preset(same, same.arms[1], None).pretrain.model_kwargs == {"feature_size": 48}
