@@ -66,6 +66,24 @@ def test_culled_render_equals_full_grid_at_odd_shapes(shape: tuple[int, int, int
     assert a.volumes == b.volumes and sum(a.volumes) > 0
 
 
+@pytest.mark.parametrize("preset", ["fdif-paper", "fdif-exact"])
+def test_culled_render_equals_full_grid_for_every_displacement(preset: str) -> None:
+    """Culling bounds Δ per block (its value at the block centre and its Lipschitz
+    constant) where the family has one: every displacement, world (fdif-paper) and object
+    space (fdif-exact), negative amplitudes (one-sided families then move the surface
+    outwards) included, renders the same voxels culled as on the full grid."""
+    from fdif_core.engine.textures.displacements import DISPLACEMENTS, Displacement
+
+    r = load_preset(preset).recipe()
+    extra = [Displacement("neg_" + f, f, {"amplitude": -0.05}) for f in ("ridge", "sharp_max")]
+    r.displacements = [DISPLACEMENTS.get(n) for n in DISPLACEMENTS.names] + extra
+    for k in range(len(r.displacements)):
+        objs = [dataclasses.replace(o, displacement=k) for o in r.scene(k)[:5]]
+        a, b = r.render(objs, (37, 40, 43)), r.render(objs, (37, 40, 43), full_grid=True)
+        assert torch.equal(a.image, b.image) and torch.equal(a.label, b.label), r.displacements[k]
+        assert a.volumes == b.volumes and sum(a.volumes) > 0
+
+
 def test_image_and_label_types_and_ranges() -> None:
     r = load_preset("fdif-paper").recipe()
     s = r.sample(0)

@@ -53,6 +53,18 @@ def test_displacements_stay_in_their_bounds(name: str) -> None:
     assert v.max() <= inst.inward() + 1e-6
 
 
+@pytest.mark.parametrize("family", ["ridge", "sharp_max", "axis_stripes", "turbulence"])
+def test_negative_amplitudes_swap_the_bounds(family: str) -> None:
+    """A one-sided family with a negative amplitude moves the surface outwards (culling
+    reads ``outward()``: it once read -low |A| = 0 for these and dropped voxels)."""
+    inst = D.Displacement("neg", family, {"amplitude": -0.05})
+    v = inst(torch.rand(20000, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    fam = D.FAMILIES.get(family)
+    assert inst.range() == (-0.05 * fam.high, -0.05 * fam.low)
+    assert -inst.outward() - 1e-6 <= v.min() < -0.5 * inst.outward()
+    assert v.max() <= inst.inward() + 1e-6
+
+
 def test_gradient_noise_bound_holds_at_perlin_maxima() -> None:
     """Gradient ascent finds |perlin3| above 1; the declared bound (culling) still holds."""
     x = torch.rand(1_000_000, 3, generator=torch.Generator().manual_seed(0)) * 64

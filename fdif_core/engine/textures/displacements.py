@@ -186,15 +186,20 @@ class Displacement(Instance):
 
     def outward(self) -> float:
         """How far (half-grid units) Δ can move the surface outwards: max(0, -min Δ)."""
-        if self.spec.bounds is not None:
-            return max(0.0, -self.spec.bounds(**self.resolved())[0])
-        return max(0.0, -self.spec.low * abs(self.resolved()["amplitude"]))
+        return max(0.0, -self.range()[0])
 
     def inward(self) -> float:
         """How far (half-grid units) Δ can move the surface inwards: max(0, max Δ)."""
+        return max(0.0, self.range()[1])
+
+    def range(self) -> tuple[float, float]:
+        """(min Δ, max Δ) in half-grid units; a negative amplitude swaps the family's
+        bounds (a one-sided family then moves the surface outwards)."""
         if self.spec.bounds is not None:
-            return max(0.0, self.spec.bounds(**self.resolved())[1])
-        return max(0.0, self.spec.high * abs(self.resolved()["amplitude"]))
+            return self.spec.bounds(**self.resolved())
+        a = self.resolved()["amplitude"]
+        low, high = self.spec.low * a, self.spec.high * a
+        return min(low, high), max(low, high)
 
 
 FAMILIES.add(
