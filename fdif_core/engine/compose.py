@@ -14,14 +14,11 @@ import numpy as np
 import torch
 
 from ..dtypes import label_dtype
-from . import grid
+from . import culling, grid
 from .pose import Pose, sample_pose
-from .sdf.geometry import block_bounds, block_lipschitz
 from .sdf.library import (
     PRIMITIVES,
-    PrimitiveClass,
     evaluate,
-    reach_extents,
     sample_params,
 )
 from .spec import EngineSpec
@@ -30,8 +27,6 @@ from .textures.mappers import Mapper
 from .types import Device, Params, Shape3
 
 CHUNK = 1 << 17  # points evaluated at once
-BLOCK = 4  # edge, in voxels, of the blocks whose voxels are listed together
-COARSE = BLOCK  # edge of the first culling pass's blocks (a power-of-2 multiple of BLOCK)
 
 
 @dataclass(frozen=True)
@@ -60,15 +55,6 @@ class Sample:
 def _reversed_axes(pose: Pose) -> Pose:
     """The same map on points whose axes are listed in reverse order (P M, P t)."""
     return Pose(pose.matrix[::-1], pose.translation[::-1])
-
-
-def _no_sub_block_dropped(low: torch.Tensor, high: torch.Tensor, reach: float) -> torch.Tensor:
-    """Blocks whose sub-block pass would keep all 8 sub-blocks, by the Lipschitz bounds
-    (phi at the centre -/+ L r): a sub-block's centre lies 2 r' from the block's (r' = r / 3
-    its radius), so its lower bound phi - L r' is at most phi + L r' = mid + (high - low) / 6.
-    Listing such a block whole skips the pass; for other bounds it is only a shortcut (a
-    block kept whole is never wrong: culling just evaluates more voxels)."""
-    return (low + high) * 0.5 + (high - low) / 6.0 <= reach
 
 
 def sample_seed(seed: int, index: int) -> int:
@@ -208,7 +194,7 @@ class Recipe:
         """The object's pose acting on array-order points (its own, or with x = last axis)."""
         return _reversed_axes(obj.pose) if self.spec.grid == "authors" else obj.pose
 
-    def _array_box(self, lo: list[float], hi: list[float], shape: Shape3):
+    def array_box(self, lo: list[float], hi: list[float], shape: Shape3):
         """Box of evaluated points -> box in reference coordinates of voxel centres."""
         if self.spec.grid != "authors":
             return lo, hi
@@ -239,22 +225,27 @@ class Recipe:
         local = self.frame_pose(obj).to_object(pts)
         phi = evaluate(PRIMITIVES.get(obj.primitive), obj.params, local)
         if obj.displacement >= 0:
-            disp = self.displacements[obj.displacement]
-            if self.spec.displacement_space == "object":
-                div, mul = self.G / 2.0, self.G / 2.0
-                space = local
-            else:
-                div, mul = self._world_divisor, self.displacement_frame()[1]
-                space = pts
-                if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
-                    if not disp.spec.axis_symmetric:
-                        space = pts.flip(-1)
-                    elif isinstance(div, torch.Tensor):  # no reordered copy of the points
-                        div = div.flip(0)
-            if isinstance(div, torch.Tensor):
-                div = div.to(pts.device)
-            phi = phi + disp(space / div) * mul
+            phi = phi + self.delta(obj, pts, local)
         return phi
+
+    def delta(self, obj: ObjectSpec, pts: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
+        """Δ (reference voxels) of the object's displacement at the points ``pts`` of
+        :meth:`world` (object coordinates ``local``)."""
+        disp = self.displacements[obj.displacement]
+        if self.spec.displacement_space == "object":
+            div, mul = self.G / 2.0, self.G / 2.0
+            space = local
+        else:
+            div, mul = self._world_divisor, self.displacement_frame()[1]
+            space = pts
+            if self.spec.grid == "authors":  # their (x, y, z) = reversed array axes
+                if not disp.spec.axis_symmetric:
+                    space = pts.flip(-1)
+                elif isinstance(div, torch.Tensor):  # no reordered copy of the points
+                    div = div.flip(0)
+        if isinstance(div, torch.Tensor):
+            div = div.to(pts.device)
+        return disp(space / div) * mul
 
     def mapper_position(self, obj: ObjectSpec, pts: torch.Tensor) -> torch.Tensor | None:
         """What a mapper formula calls x, y, z at ``pts`` (object coordinates / (G/2), as
@@ -267,123 +258,22 @@ class Recipe:
         """Field value below which a voxel matters: mapper halo plus displacement outreach."""
         out = self.mappers[obj.mapper].halo()
         if obj.displacement >= 0:
-            world = self.spec.displacement_space == "world"
-            mul = self.displacement_frame()[1] if world else self.G / 2.0
-            out += self.displacements[obj.displacement].outward() * mul
+            out += self.delta_range(obj)[0]
         return out
+
+    def delta_range(self, obj: ObjectSpec) -> tuple[float, float]:
+        """How far (reference voxels) Δ moves the object's surface outwards and inwards."""
+        world = self.spec.displacement_space == "world"
+        mul = self.displacement_frame()[1] if world else self.G / 2.0
+        disp = self.displacements[obj.displacement]
+        return disp.outward() * mul, disp.inward() * mul
 
     def voxels(
         self, obj: ObjectSpec, shape: Shape3, device: torch.device, full_grid: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Flat indices and world coordinates of the voxels the object may touch.
-
-        The blocks of ``COARSE`` voxels that meet the object's own (oriented) box,
-        displacement outreach and mapper halo included, are listed; bounds of the
-        undisplaced field over each block (:meth:`_block_bounds`) drop every block that
-        cannot reach the surface and keep whole those wholly within reach; the others are
-        cut in 8 and bounded again, down to sub-blocks of ``BLOCK / 2``. Voxels are always
-        built from their ``BLOCK``-block's origin (the same values whichever blocks are
-        kept).
-        ``full_grid`` returns every voxel (the naive baseline).
-        """
-        ref = self.shape
-        if full_grid:
-            sl = tuple(slice(0, n) for n in shape)
-        else:
-            cls = PRIMITIVES.get(obj.primitive)
-            reach = self.reach(obj)
-            extents = reach_extents(cls, obj.params, reach)
-            lo, hi = self._array_box(*self.frame_pose(obj).world_box(extents), shape)
-            sl = grid.box_to_slices([x - 1.0 for x in lo], [x + 1.0 for x in hi], shape, ref)
-            if sl is None:
-                return None
-        sl = grid.align(sl, BLOCK, shape)
-        if full_grid:
-            idx, pts = grid.block_voxels(grid.blocks(sl, BLOCK, device)[0], BLOCK, shape, ref)
-            return idx, self.world(pts, shape)
-        # coarse to fine: blocks of COARSE, COARSE / 2, ... BLOCK voxels; a block surely within
-        # reach everywhere gives all its voxels, one that may be gives its 8 parts to the
-        # next pass, the last pass bounds the 8 sub-blocks (BLOCK / 2) of each block left
-        stop = torch.tensor([s.stop for s in sl], device=device)
-        size = COARSE
-        affine = self._index_affine(obj, shape)  # only blocks that meet the object's own box
-        stops = [s.stop for s in sl]
-        starts, centres = grid.blocks_in_box(sl, size, stops, affine, extents, device)
-        whole = []
-        while True:
-            low, high = self._block_bounds(obj, cls, centres, size, shape)
-            near = (low <= reach).nonzero().squeeze(1)  # one nonzero for the four selections
-            low, high = low.index_select(0, near), high.index_select(0, near)
-            starts, centres = starts.index_select(0, near), centres.index_select(0, near)
-            sure = high <= reach
-            if size == BLOCK:  # also whole: blocks none of whose sub-blocks could be dropped
-                sure |= _no_sub_block_dropped(low, high, reach)
-                whole.append(starts[sure])
-                break
-            whole.append(grid.split(starts[sure], size, BLOCK, stop)[0])
-            starts, centres = grid.split(starts[~sure], size, size // 2, stop)
-            size //= 2
-        whole_starts = whole[0] if len(whole) == 1 else torch.cat(whole)
-        unsure = starts[~sure]
-        keep = None
-        if len(unsure):
-            sub = grid.sub_block_centres(unsure, BLOCK, shape).view(-1, 3)
-            low = self._block_bounds(obj, cls, sub, BLOCK // 2, shape, upper=False)[0]
-            keep = (low <= reach).view(-1, 8)
-        if any(n % BLOCK for n in shape):  # partial blocks: lists of unknown length
-            idx, pts = grid.block_voxels(whole_starts, BLOCK, shape, ref)
-            if keep is not None:
-                more = grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref)
-                idx, pts = torch.cat([idx, more[0]]), torch.cat([pts, more[1]])
-            return idx, self.world(pts, shape)
-        # one buffer: whole blocks first, then the kept sub-blocks (no concatenation)
-        n_whole = len(whole_starts) * BLOCK**3
-        n_sub = 0 if keep is None else int(keep.sum()) * (BLOCK // 2) ** 3
-        idx = torch.empty(n_whole + n_sub, dtype=torch.int64, device=device)
-        pts = torch.empty(n_whole + n_sub, 3, dtype=torch.float32, device=device)
-        grid.block_voxels(whole_starts, BLOCK, shape, ref, out=(idx[:n_whole], pts[:n_whole]))
-        if keep is not None:
-            out = (idx[n_whole:], pts[n_whole:])
-            grid.sub_block_voxels(unsure, keep, BLOCK, shape, ref, out=out)
-        return idx, self.world(pts, shape)
-
-    def _index_affine(self, obj: ObjectSpec, shape: Shape3) -> tuple[np.ndarray, np.ndarray]:
-        """(A, b), float64: a voxel index v (array order) maps to object space as A v + b
-        (:func:`grid.centre_points`, :meth:`world` and the frame pose composed)."""
-        pose = self.frame_pose(obj)
-        step = np.array([r / n for r, n in zip(self.shape, shape, strict=True)])
-        shift = 0.5 * step if self.spec.grid == "authors" else 0.0
-        inv = np.array(pose.inverse)
-        origin = 0.5 * step - 0.5 * np.array(self.shape, dtype=np.float64) - shift
-        return inv * step, inv @ (origin - np.array(pose.translation))
-
-    def _block_bounds(
-        self,
-        obj: ObjectSpec,
-        cls: PrimitiveClass,
-        centres: torch.Tensor,
-        size: int,
-        shape: Shape3,
-        upper: bool = True,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Lower and upper bounds of the undisplaced field over blocks of ``size`` voxels
-        (float centre indices ``centres``): the field at the centre -/+ L times the block's
-        radius, with the Lipschitz constant L = L_field * |M^-1|; for the authors' profiled
-        prisms, the tighter of those and ``block_bounds``' (``upper=False``: the lower
-        bounds alone there, the same values)."""
-        pts = grid.centre_points(centres, shape, self.shape)
-        local = self.frame_pose(obj).to_object(self.world(pts, shape))
-        step = [r / n for r, n in zip(self.shape, shape, strict=True)]
-        radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
-        z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
-        rho = obj.pose.lipschitz * radius
-        tight = block_bounds(cls, obj.params, local, rho, z_reach, upper)
-        if tight is not None:  # tighter than the Lipschitz bound but for a few blocks: no field
-            return tight
-        phi = evaluate(cls, obj.params, local)
-        lip = block_lipschitz(cls, obj.params, local[:, 2], z_reach) * obj.pose.lipschitz
-        margin = lip * radius
-        return phi - margin, phi + margin
+        """Flat indices and world coordinates of the voxels the object may touch
+        (:func:`culling.voxels`); ``full_grid``: every voxel (the naive baseline)."""
+        return culling.voxels(self, obj, shape, device, full_grid)
 
     def render(
         self,

@@ -53,6 +53,33 @@ def test_displacements_stay_in_their_bounds(name: str) -> None:
     assert v.max() <= inst.inward() + 1e-6
 
 
+@pytest.mark.parametrize(
+    "params", [{}, {"amplitude": -0.07, "frequency": 12.0}, {"frequency": -45.0}]
+)
+def test_displacement_lipschitz_constants_bound_the_slope(params: dict[str, float]) -> None:
+    """Culling bounds Δ over a block by its value at the centre and ``lipschitz()``: no
+    pair of points (random, and 1e-3 apart) and no gradient may exceed it; the largest
+    gradient found comes close to it (the constants are not loose)."""
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(200_000, 3, generator=gen, dtype=torch.float64) * 2.4 - 1.2).requires_grad_()
+    step = torch.randn(200_000, 3, generator=gen, dtype=torch.float64) * 1e-3
+    checked = 0
+    for name, fam in D.FAMILIES.items():
+        if fam.lipschitz is None:
+            continue
+        inst = D.Displacement("d", name, {**fam.defaults, **params})
+        lip = inst.lipschitz()
+        v = inst(x)
+        (grad,) = torch.autograd.grad(v.sum(), x)
+        top = float(grad.norm(dim=1).max())
+        with torch.no_grad():
+            pair = (inst(x + step) - v).abs() / step.norm(dim=1)
+        assert top <= lip * (1 + 1e-9) and float(pair.max()) <= lip * (1 + 1e-6), name
+        assert top >= 0.5 * lip, (name, top, lip)
+        checked += 1
+    assert checked == 5  # sine_lattice, turbulence, ridge, sharp_max, axis_stripes
+
+
 @pytest.mark.parametrize("family", ["ridge", "sharp_max", "axis_stripes", "turbulence"])
 def test_negative_amplitudes_swap_the_bounds(family: str) -> None:
     """A one-sided family with a negative amplitude moves the surface outwards (culling

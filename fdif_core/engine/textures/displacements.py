@@ -34,6 +34,7 @@ class DisplacementFamily:
     bounds: Callable[..., tuple[float, float]] | None = None  # (min Δ, max Δ) from params
     check: Callable[[dict], None] | None = None  # validates params (formula families)
     axis_symmetric: bool = False  # Δ unchanged when the axes are reordered
+    lipschitz: Callable[..., float] | None = None  # bound on |grad Δ| (x̂ units), from params
 
     @property
     def params(self) -> dict[str, Param]:
@@ -45,27 +46,54 @@ FAMILIES: Registry[DisplacementFamily] = Registry("displacement family")
 
 
 def _family(
-    name: str, defaults: dict[str, float], low: float, high: float, axis_symmetric: bool = False
+    name: str,
+    defaults: dict[str, float],
+    low: float,
+    high: float,
+    axis_symmetric: bool = False,
+    lipschitz: Callable[..., float] | None = None,
 ):
     def deco(fn: Callable[..., Field]) -> Callable[..., Field]:
         doc = (fn.__doc__ or "").strip()
-        FAMILIES.add(
-            name,
-            DisplacementFamily(name, fn, defaults, low, high, doc, axis_symmetric=axis_symmetric),
+        fam = DisplacementFamily(
+            name, fn, defaults, low, high, doc, axis_symmetric=axis_symmetric, lipschitz=lipschitz
         )
+        FAMILIES.add(name, fam)
         return fn
 
     return deco
 
 
-@_family("sine_lattice", {"amplitude": 0.03, "frequency": 50.0}, -2.0, 2.0)
+def _af(factor: float) -> Callable[..., float]:
+    """A Lipschitz bound ``factor |A f|`` (amplitude A, frequency f)."""
+
+    def bound(amplitude: float, frequency: float, **_: float) -> float:
+        return factor * abs(amplitude * frequency)
+
+    return bound
+
+
+# |grad| of turbulence / (A f): its three sin.cos terms move x̂ by at most 0.1 + 0.35, ŷ by
+# 0.15 + 0.2 and ẑ by 0.25 + 0.3 per unit of X = f x̂
+_TURBULENCE_SLOPE = math.sqrt(0.45**2 + 0.35**2 + 0.55**2)
+
+
+@_family(
+    "sine_lattice", {"amplitude": 0.03, "frequency": 50.0}, -2.0, 2.0, lipschitz=_af(math.sqrt(2.0))
+)
 def sine_lattice(x: Points, amplitude: float, frequency: float) -> Field:
     """A·(sin(s x̂)·sin(s ŷ) + sin(s ẑ)), the paper's "perlin" sine approximation."""
     s = torch.sin(frequency * x)
     return amplitude * (s[:, 0] * s[:, 1] + s[:, 2])
 
 
-@_family("turbulence", {"amplitude": 0.05, "frequency": 30.0}, -3.0, 3.0)
+@_family(
+    "turbulence",
+    {"amplitude": 0.05, "frequency": 30.0},
+    -3.0,
+    3.0,
+    lipschitz=_af(_TURBULENCE_SLOPE),
+)
 def turbulence(x: Points, amplitude: float, frequency: float) -> Field:
     """A·(sin(.1X)cos(.15Y) + sin(.2Y)cos(.25Z) + sin(.3Z)cos(.35X)), X = s x̂."""
     X, Y, Z = (frequency * x).unbind(-1)
@@ -76,19 +104,35 @@ def turbulence(x: Points, amplitude: float, frequency: float) -> Field:
     )
 
 
-@_family("ridge", {"amplitude": 0.03, "frequency": 30.0}, 0.0, 3.0, axis_symmetric=True)
+@_family(
+    "ridge",
+    {"amplitude": 0.03, "frequency": 30.0},
+    0.0,
+    3.0,
+    axis_symmetric=True,
+    lipschitz=_af(math.sqrt(3.0)),
+)
 def ridge(x: Points, amplitude: float, frequency: float) -> Field:
     """A·(|sin f x̂| + |sin f ŷ| + |sin f ẑ|)."""
     return amplitude * torch.sin(frequency * x).abs().sum(-1)
 
 
-@_family("sharp_max", {"amplitude": 0.05, "frequency": 20.0}, 0.0, 1.0, axis_symmetric=True)
+@_family(
+    "sharp_max",
+    {"amplitude": 0.05, "frequency": 20.0},
+    0.0,
+    1.0,
+    axis_symmetric=True,
+    lipschitz=_af(1.0),
+)
 def sharp_max(x: Points, amplitude: float, frequency: float) -> Field:
     """A·max(|sin f x̂|, |sin f ŷ|, |sin f ẑ|)."""
     return amplitude * torch.sin(frequency * x).abs().amax(-1)
 
 
-@_family("axis_stripes", {"amplitude": 0.04, "frequency": 20.0, "axis": 0}, 0.0, 1.0)
+@_family(
+    "axis_stripes", {"amplitude": 0.04, "frequency": 20.0, "axis": 0}, 0.0, 1.0, lipschitz=_af(1.0)
+)
 def axis_stripes(x: Points, amplitude: float, frequency: float, axis: float = 0) -> Field:
     """A·|sin f x̂_axis| (axis 0, 1 or 2; the paper's ``twisted_x`` uses x)."""
     return amplitude * torch.sin(frequency * x[:, int(axis)]).abs()
@@ -200,6 +244,12 @@ class Displacement(Instance):
         a = self.resolved()["amplitude"]
         low, high = self.spec.low * a, self.spec.high * a
         return min(low, high), max(low, high)
+
+    def lipschitz(self) -> float | None:
+        """A bound on |grad Δ| (half-grid units of Δ per half-grid unit of x̂); None when
+        the family gives none (jumps, noise, formulas)."""
+        bound = self.spec.lipschitz
+        return None if bound is None else float(bound(**self.resolved()))
 
 
 FAMILIES.add(
