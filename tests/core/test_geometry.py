@@ -153,7 +153,10 @@ def test_authors_onion_thickness_uses_the_unclamped_profile_over_the_whole_grid(
     assert t == pytest.approx(14.5, abs=1e-4)
 
 
-def test_lattice_minimum_equals_brute_force() -> None:
+@pytest.mark.parametrize("block", [8, 16, 4, 6])
+def test_lattice_minimum_equals_brute_force(block: int) -> None:
+    """Exact whatever the first pass's block (halved down to single points: 16, 8, 4, 2, 1;
+    6, 3, 1)."""
     cls = PRIMITIVES.get("star_7_prism_cone_onion")
     p = sample_params(cls, torch.Generator().manual_seed(3), 32.0, geometry="authors")
     rot = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(1)))[0]
@@ -164,7 +167,7 @@ def test_lattice_minimum_equals_brute_force() -> None:
     axes = authors_lattice(32)
     grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     lip = math.sqrt(1.0 + 40.0**2)  # generous: exactness only needs a true upper bound
-    assert lattice_minimum(fn, lip, axes) == float(fn(grid).min())
+    assert lattice_minimum(fn, lip, axes, block) == float(fn(grid).min())
 
 
 # --------------------------------------------------------------------------- ranges
