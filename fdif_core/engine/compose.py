@@ -205,7 +205,12 @@ class Recipe:
 
     def displacement_frame(self) -> tuple[torch.Tensor | float, float]:
         """(divisor of the coordinates, multiplier of Δ): G/2 and G/2 (``centred`` grid), the
-        largest coordinate per axis (x, y, z) and along x (``authors`` grid: 47 and 47)."""
+        largest coordinate per axis (x, y, z) and along x (``authors`` grid: 47 and 47).
+        Built once per recipe: read the tensor, never write it."""
+        return self._displacement_frame
+
+    @cached_property
+    def _displacement_frame(self) -> tuple[torch.Tensor | float, float]:
         if self.spec.grid == "authors":
             top = [n / 2.0 - 1.0 for n in reversed(self.shape)]
             return torch.tensor(top), top[0]

@@ -124,11 +124,13 @@ class Pose:
         return float(1.0 / torch.linalg.svdvals(m).min())
 
     def world_box(self, half: tuple[float, float, float]) -> tuple[list[float], list[float]]:
-        """Axis-aligned world box (lo, hi) of the object-space box with half-extents ``half``."""
-        m = torch.tensor(self.matrix, dtype=torch.float64)
-        reach = m.abs() @ torch.tensor(half, dtype=torch.float64)
-        t = torch.tensor(self.translation, dtype=torch.float64)
-        return (t - reach).tolist(), (t + reach).tolist()
+        """Axis-aligned world box (lo, hi) of the object-space box with half-extents ``half``
+        (|M| half around t, in Python floats: 3 x 3 numbers need no tensors)."""
+        reach = [sum(abs(m) * h for m, h in zip(row, half, strict=True)) for row in self.matrix]
+        t = self.translation
+        return [a - r for a, r in zip(t, reach, strict=True)], [
+            a + r for a, r in zip(t, reach, strict=True)
+        ]
 
 
 def sample_pose(

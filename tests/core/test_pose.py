@@ -70,6 +70,9 @@ def test_world_box_contains_transformed_box_and_lipschitz_bounds_stretch() -> No
     world = corners @ torch.tensor(pose.matrix, dtype=torch.float64).T
     lo, hi = pose.world_box(half)
     assert (world >= torch.tensor(lo) - 1e-9).all() and (world <= torch.tensor(hi) + 1e-9).all()
+    assert world.amax(0).tolist() == pytest.approx(hi) and world.amin(0).tolist() == pytest.approx(
+        lo
+    )
     a, b = torch.randn(2, 500, 3, dtype=torch.float32, generator=torch.Generator().manual_seed(2))
     stretch = (pose.to_object(a) - pose.to_object(b)).norm(dim=1) / (a - b).norm(dim=1)
     assert stretch.max() <= pose.lipschitz + 1e-4
