@@ -236,6 +236,15 @@ class Recipe:
     def delta(self, obj: ObjectSpec, pts: torch.Tensor, local: torch.Tensor) -> torch.Tensor:
         """Δ (reference voxels) of the object's displacement at the points ``pts`` of
         :meth:`world` (object coordinates ``local``)."""
+        x, mul = self.delta_input(obj, pts, local)
+        return self.displacements[obj.displacement](x) * mul
+
+    def delta_input(
+        self, obj: ObjectSpec, pts: torch.Tensor, local: torch.Tensor
+    ) -> tuple[torch.Tensor, float]:
+        """(x̂, multiplier): the coordinates Δ reads at ``pts`` (``local``) and the factor
+        that turns its value into reference voxels. Linear in the points, so it also maps
+        per-axis half-widths of an axis-aligned box (world space)."""
         disp = self.displacements[obj.displacement]
         if self.spec.displacement_space == "object":
             div, mul = self.G / 2.0, self.G / 2.0
@@ -250,7 +259,7 @@ class Recipe:
                     div = div.flip(0)
         if isinstance(div, torch.Tensor):
             div = div.to(pts.device)
-        return disp(space / div) * mul
+        return space / div, mul
 
     def mapper_position(self, obj: ObjectSpec, pts: torch.Tensor) -> torch.Tensor | None:
         """What a mapper formula calls x, y, z at ``pts`` (object coordinates / (G/2), as

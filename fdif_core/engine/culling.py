@@ -145,8 +145,9 @@ def bounds(
     world = recipe.world(grid.centre_points(centres, shape, recipe.shape), shape)
     local = recipe.frame_pose(obj).to_object(world)
     step = [r / n for r, n in zip(recipe.shape, shape, strict=True)]
-    radius = 0.5 * (size - 1) * sum(x * x for x in step) ** 0.5
-    limit = block_reach(recipe, obj, world, local, radius, reach)
+    half = [0.5 * (size - 1) * x for x in step]
+    radius = sum(h * h for h in half) ** 0.5
+    limit = block_reach(recipe, obj, world, local, half, reach)
     z_reach = sum(abs(v) for v in obj.pose.inverse[2]) * 0.5 * (size - 1) * max(step)
     rho = obj.pose.lipschitz * radius
     tight = block_bounds(cls, obj.params, local, rho, z_reach, upper)
@@ -163,22 +164,36 @@ def block_reach(
     obj: ObjectSpec,
     world: torch.Tensor,
     local: torch.Tensor,
-    radius: float,
+    half: list[float],
     reach: float,
 ) -> torch.Tensor | float:
-    """Per block (centres ``world``, object coordinates ``local``, ``radius``), the value
-    below which the undisplaced field matters: halo - (a lower bound of Δ over the
-    block), from Δ at the centre and its Lipschitz constant, never beyond ``reach`` (the
-    global outreach) but for a rounding slack; ``reach`` itself where that bound cannot
-    be much tighter (no displacement, no Lipschitz constant, or lip x radius at least half
-    of Δ's range)."""
+    """Per block (centres ``world``, object coordinates ``local``, per-axis half-widths
+    ``half`` of its voxel centres), the value below which the undisplaced field matters:
+    halo - (a lower bound of Δ over the block), never beyond ``reach`` (the global
+    outreach) but for a rounding slack. The bound: the family's own over boxes
+    (``Displacement.lower``), else Δ at the centre minus its Lipschitz constant times the
+    block's radius; ``reach`` itself where there is none or it cannot be much tighter
+    (lip x radius at least half of Δ's range)."""
     if obj.displacement < 0:
         return reach
-    lip = delta_lipschitz(recipe, obj)
+    disp = recipe.displacements[obj.displacement]
     outward, inward = recipe.delta_range(obj)
+    halo = recipe.mappers[obj.mapper].halo() + BOUND_SLACK
+    if disp.spec.lower is not None:  # a voxel matters where phi <= halo - Δ
+        x, mul = recipe.delta_input(obj, world, local)
+        hw = torch.tensor([half], dtype=world.dtype, device=world.device)
+        if recipe.spec.displacement_space == "object":  # the box of the block's image
+            inv = recipe.frame_pose(obj).inverse
+            hl = [sum(abs(m) * h for m, h in zip(row, half, strict=True)) for row in inv]
+            hx = recipe.delta_input(obj, hw, torch.tensor([hl], dtype=world.dtype))[0]
+        else:
+            hx = recipe.delta_input(obj, hw, hw)[0].abs()
+        low = disp.lower(x, hx[0].to(world.device))
+        return (low * -mul).clamp_(max=outward).add_(halo)
+    lip = delta_lipschitz(recipe, obj)
+    radius = sum(h * h for h in half) ** 0.5
     if lip is None or 2.0 * lip * radius >= outward + inward:  # little to gain: no Δ
         return reach
-    halo = recipe.mappers[obj.mapper].halo() + BOUND_SLACK
     # Δ >= Δ(centre) - lip radius over the block, and a voxel matters where phi + Δ <= halo
     return (lip * radius - recipe.delta(obj, world, local)).clamp_(max=outward).add_(halo)
 

@@ -35,6 +35,7 @@ class DisplacementFamily:
     check: Callable[[dict], None] | None = None  # validates params (formula families)
     axis_symmetric: bool = False  # Δ unchanged when the axes are reordered
     lipschitz: Callable[..., float] | None = None  # bound on |grad Δ| (x̂ units), from params
+    lower: Callable[..., Field] | None = None  # (x̂, half-widths, params) -> min Δ over boxes
 
     @property
     def params(self) -> dict[str, Param]:
@@ -52,11 +53,20 @@ def _family(
     high: float,
     axis_symmetric: bool = False,
     lipschitz: Callable[..., float] | None = None,
+    lower: Callable[..., Field] | None = None,
 ):
     def deco(fn: Callable[..., Field]) -> Callable[..., Field]:
         doc = (fn.__doc__ or "").strip()
         fam = DisplacementFamily(
-            name, fn, defaults, low, high, doc, axis_symmetric=axis_symmetric, lipschitz=lipschitz
+            name,
+            fn,
+            defaults,
+            low,
+            high,
+            doc,
+            axis_symmetric=axis_symmetric,
+            lipschitz=lipschitz,
+            lower=lower,
         )
         FAMILIES.add(name, fam)
         return fn
@@ -138,12 +148,35 @@ def axis_stripes(x: Points, amplitude: float, frequency: float, axis: float = 0)
     return amplitude * torch.sin(frequency * x[:, int(axis)]).abs()
 
 
+SAW_SLACK = 1e-4
+"""Widening (units of f x̂) of :func:`sawtooth_lower`'s intervals, far above float32
+rounding of f x̂ (|f x̂| <= 200 or so): a drop at an interval's end is never missed."""
+
+
+def sawtooth_lower(x: Points, half: torch.Tensor, amplitude: float, frequency: float) -> Field:
+    """A lower bound of :func:`sawtooth` over the boxes ``x`` +/- ``half`` (per axis).
+
+    Per axis the tooth u - floor(0.5 + u), u = f x̂, rises with slope 1 and drops from 1/2
+    to -1/2 at u = k + 1/2: over [a, b] it lies in [tooth(a), tooth(b)], or in [-1/2, 1/2]
+    where a drop lies in between. The intervals are widened by ``SAW_SLACK``.
+    """
+    c, h = frequency * x, (abs(frequency) * half).add_(SAW_SLACK)
+    a, b = c - h, c + h
+    drop = torch.floor(0.5 + a) != torch.floor(0.5 + b)
+    if amplitude >= 0.0:  # the least tooth per axis
+        tooth = torch.where(drop, -0.5, a - torch.floor(0.5 + a))
+    else:  # the largest
+        tooth = torch.where(drop, 0.5, b - torch.floor(0.5 + b))
+    return amplitude * (2.0 / math.pi) * tooth.sum(-1)
+
+
 @_family(
     "sawtooth",
     {"amplitude": 0.03, "frequency": 15.0},
     -3.0 / math.pi,
     3.0 / math.pi,
     axis_symmetric=True,
+    lower=sawtooth_lower,
 )
 def sawtooth(x: Points, amplitude: float, frequency: float) -> Field:
     """A·Σ_axes (2/π)(f x̂ − floor(0.5 + f x̂))."""
@@ -244,6 +277,12 @@ class Displacement(Instance):
         a = self.resolved()["amplitude"]
         low, high = self.spec.low * a, self.spec.high * a
         return min(low, high), max(low, high)
+
+    def lower(self, x: Points, half: torch.Tensor) -> Field | None:
+        """A lower bound of Δ over the boxes ``x`` +/- ``half`` (x̂ units, per axis); None
+        when the family gives none."""
+        bound = self.spec.lower
+        return None if bound is None else bound(x, half, **self.resolved())
 
     def lipschitz(self) -> float | None:
         """A bound on |grad Δ| (half-grid units of Δ per half-grid unit of x̂); None when
