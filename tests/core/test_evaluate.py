@@ -107,6 +107,29 @@ def test_predictions_come_back_in_original_geometry(tmp_path):
     )
 
 
+def test_predictions_come_back_on_oblique_scans(tmp_path):
+    """Scans whose axes are rotated against the world (MR, tilted CT gantries): the plan's
+    grid keeps their rotation, so the prediction maps back onto the original voxels."""
+    from scipy.spatial.transform import Rotation
+
+    rot = Rotation.from_euler("xyz", [12, 0, 25], degrees=True).as_matrix()
+    ds = load_dataset(write_toy_dataset(tmp_path / "ds", num_cases=2))
+    for c in ds.cases.values():
+        lab = nib.load(c.label)
+        affine, arr = lab.affine.copy(), np.asarray(lab.dataobj)
+        affine[:3, :3] = rot @ affine[:3, :3]
+        nib.save(nib.Nifti1Image(arr, affine), str(c.label))
+        nib.save(nib.Nifti1Image((arr == 1).astype(np.float32), affine), str(c.images[0]))
+    plan = make_plan(ds, sorted(ds.cases), normalization="none", crop_foreground=True)
+    plan.spacing = (1.0, 1.0, 2.0)
+    doc = evaluate_cases(Predictor(_Oracle(), plan, (16, 16, 16), overlap=0.25),
+                         ds.datalist(), tmp_path / "eval", log=lambda _m: None)
+    for case in ds.cases.values():
+        out = nib.load(tmp_path / "eval" / "predictions" / f"{case.id}.nii.gz")
+        np.testing.assert_allclose(out.affine, nib.load(case.label).affine, atol=1e-4)
+        assert doc["per_case"][case.id]["ball"]["dice"] > 0.9
+
+
 def test_prediction_survives_meta_tracking_switched_off(tmp_path):
     """Another component may call monai.data.set_track_meta(False) process-wide."""
     from monai.data import get_track_meta, set_track_meta

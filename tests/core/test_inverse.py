@@ -164,22 +164,9 @@ def test_writer_equals_dense_interpolation_and_argmax(
         monkeypatch.setattr(inverse, "BAND", 3)
     rng = np.random.default_rng(seed)
     c = int(rng.integers(2, 7))
-    dst_shape = tuple(int(s) for s in rng.integers(6, 24, 3))
-    perm = rng.permutation(3)  # preprocessed axis t runs along original axis perm[t]
-    scale = rng.choice([0.45, 0.7, 1.0, 1.5, 2.0, 3.0], 3) * rng.choice([-1, 1], 3)
-    src_shape = tuple(
-        max(2, int(dst_shape[perm[t]] / abs(scale[t]) * rng.uniform(0.5, 1.2))) for t in range(3)
+    src_shape, src_affine, dst_shape, dst_affine, m = _random_grids(
+        rng, (6, 24), (0.45, 0.7, 1.0, 1.5, 2.0, 3.0), 1.2
     )
-    m = np.zeros((4, 4))
-    m[3, 3] = 1
-    for t in range(3):  # original index = scale * preprocessed index + offset
-        extent = abs(scale[t]) * (src_shape[t] - 1)
-        lo = rng.uniform(-0.3 * extent, dst_shape[perm[t]] - 0.7 * extent)
-        m[perm[t], t] = scale[t]
-        m[perm[t], 3] = lo if scale[t] > 0 else lo + extent
-    dst_affine = np.diag([*rng.uniform(0.5, 3, 3) * rng.choice([-1, 1], 3), 1.0])
-    dst_affine[:3, 3] = rng.uniform(-100, 100, 3)
-    src_affine = dst_affine @ m
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn((c, *src_shape), generator=g)
     if seed % 2:  # smooth regions (boundaries are rare) rather than noise (all boundary)
@@ -198,15 +185,21 @@ def test_writer_equals_dense_interpolation_and_argmax(
         np.testing.assert_array_equal(got[sure], expected[sure])
 
 
-def _random_grids(rng: np.random.Generator):
+def _random_grids(
+    rng: np.random.Generator,
+    sizes: tuple[int, int] = (5, 20),
+    scales: tuple[float, ...] = (0.4, 0.7, 0.77, 1.0, 1.3, 2.0, 2.5),
+    stretch: float = 1.3,
+):
     """Random original / preprocessed grids: axis permutation, flips, anisotropic scales,
     crops inside the original image and grids reaching past it. Returns the shapes, the
     affines and the index map (original index = m @ preprocessed index)."""
-    dst_shape = tuple(int(s) for s in rng.integers(5, 20, 3))
+    dst_shape = tuple(int(s) for s in rng.integers(*sizes, 3))
     perm = rng.permutation(3)
-    scale = rng.choice([0.4, 0.7, 0.77, 1.0, 1.3, 2.0, 2.5], 3) * rng.choice([-1, 1], 3)
+    scale = rng.choice(list(scales), 3) * rng.choice([-1, 1], 3)
     src_shape = tuple(
-        max(2, int(dst_shape[perm[t]] / abs(scale[t]) * rng.uniform(0.5, 1.3))) for t in range(3)
+        max(2, int(dst_shape[perm[t]] / abs(scale[t]) * rng.uniform(0.5, stretch)))
+        for t in range(3)
     )
     m = np.zeros((4, 4))
     m[3, 3] = 1
