@@ -138,8 +138,11 @@ def sample_pose(
 ) -> Pose:
     """Draw a pose; translation is uniform in ``ranges.translation`` times each axis' extent."""
 
+    # nine draws at once: the same stream as nine single draws (tests/core/test_pose.py)
+    v = iter(torch.rand(9, generator=gen, dtype=torch.float64).tolist())
+
     def u(r: Range) -> float:
-        return r[0] + (r[1] - r[0]) * float(torch.rand((), generator=gen, dtype=torch.float64))
+        return r[0] + (r[1] - r[0]) * next(v)
 
     t = tuple(u(ranges.translation) * e for e in extent)
     angles = tuple(u(ranges.rotation) for _ in range(3))

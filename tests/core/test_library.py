@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -108,3 +109,30 @@ def test_onion_is_hollow() -> None:
     assert params["thickness"] == pytest.approx(
         params["onion_ratio"] * -d_solid.min().item(), rel=0.1
     )
+
+
+@pytest.mark.parametrize("reject", [False, True])
+def test_polygon_vertices_draw_the_stream_of_single_draws(reject: bool) -> None:
+    """2n draws at once per attempt: the vertices of single draws (angle, then radius, per
+    vertex), bit for bit, and the generator left where single draws leave it."""
+    from fdif_core.engine.sdf.library import MIN_AREA_RATIO, _area, _polygon_vertices
+
+    def single(gen: torch.Generator, n: int, r: tuple[float, float]) -> list[list[float]]:
+        for _ in range(16 if reject else 1):
+            verts = []
+            for i in range(n):
+                w = float(torch.rand((), generator=gen, dtype=torch.float64))
+                a = 2.0 * math.pi * (i + w) / n
+                x = float(torch.rand((), generator=gen, dtype=torch.float64))
+                rad = r[0] + (r[1] - r[0]) * x
+                verts.append([rad * math.cos(a), rad * math.sin(a)])
+            mean_r = sum(math.hypot(x, y) for x, y in verts) / n
+            if _area(verts) >= MIN_AREA_RATIO * 0.5 * n * mean_r**2 * math.sin(2.0 * math.pi / n):
+                break
+        return verts
+
+    for seed in range(40):
+        n, r = 3 + seed % 7, (2.0 + seed % 5, 30.0)
+        g1, g2 = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        assert _polygon_vertices(g1, n, r, reject) == single(g2, n, r)
+        assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))

@@ -89,3 +89,24 @@ def test_sample_pose_ranges() -> None:
         t = p.translation
         assert abs(t[0]) <= 0.35 * 96 and abs(t[2]) <= 0.35 * 48
     assert Pose.identity().lipschitz == pytest.approx(1.0)
+
+
+def test_sample_pose_draws_the_stream_of_nine_single_draws() -> None:
+    """The nine values are drawn at once: the generator's stream of nine single draws
+    (translation, angles, shear), and the generator left where single draws leave it."""
+    ranges, extent = PoseRanges(), (96.0, 80.0, 64.0)
+    for seed in range(5):
+        g1, g2 = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        pose = sample_pose(g1, ranges, extent)
+        one = [float(torch.rand((), generator=g2, dtype=torch.float64)) for _ in range(9)]
+        u = [
+            r[0] + (r[1] - r[0]) * x
+            for r, x in zip(
+                [ranges.translation] * 3 + [ranges.rotation] * 3 + [ranges.shear] * 3,
+                one,
+                strict=True,
+            )
+        ]
+        t = tuple(a * e for a, e in zip(u[:3], extent, strict=True))
+        assert pose == Pose.build(t, tuple(u[3:6]), tuple(u[6:]))
+        assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))

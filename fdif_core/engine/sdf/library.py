@@ -237,11 +237,14 @@ def _polygon_vertices(
     regular n-gon of the same mean radius (slivers that would vanish once hollowed) are
     drawn again, up to 16 times. The authors keep every draw.
     """
+    lo, hi = r
     for _ in range(16 if reject_slivers else 1):
         verts = []
+        # 2n draws at once (angle, radius per vertex): the stream of 2n single draws
+        v = torch.rand(2 * n, generator=gen, dtype=torch.float64).tolist()
         for i in range(n):
-            a = 2.0 * math.pi * (i + _u(gen, (0.0, 1.0))) / n
-            rad = _u(gen, r)
+            a = 2.0 * math.pi * (i + v[2 * i]) / n  # _u(gen, (0, 1)) is the draw itself
+            rad = lo + (hi - lo) * v[2 * i + 1]
             verts.append([rad * math.cos(a), rad * math.sin(a)])
         mean_r = sum(math.hypot(x, y) for x, y in verts) / n
         regular = 0.5 * n * mean_r**2 * math.sin(2.0 * math.pi / n)
