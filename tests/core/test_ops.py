@@ -53,3 +53,17 @@ def test_profile_scale_and_lipschitz() -> None:
     assert s.tolist() == pytest.approx([1.0, 3.0, 1.0, 1.0])
     # slope 2/6 below the neck, 2/4 above; extent 4 -> sqrt(1 + 2^2)
     assert ops.profile_lipschitz((1.0, 3.0, 1.0), 1.0, 5.0, 4.0) == pytest.approx(math.sqrt(5.0))
+
+
+@pytest.mark.parametrize("clamp", [True, False])
+def test_profile_scale_float_equals_the_float64_tensor_path(clamp: bool) -> None:
+    """Object boxes take s(z) at 3 points in Python floats: bit for bit the float64
+    tensor path (the exact geometry's onion depth grid depends on those boxes)."""
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        k0, k1, k2, u, h = (float(v) for v in torch.rand(5, generator=gen, dtype=torch.float64))
+        knots, h = (0.2 + 3 * k0, 0.2 + 3 * k1, 1.6 * k2), 2.0 + 30.0 * h
+        neck = (2.0 * u - 1.0) * 1.6 * h  # beyond the ends too
+        z = [*torch.linspace(-2.0 * h, 2.0 * h, 41, dtype=torch.float64).tolist(), neck, -h, h]
+        ref = ops.profile_scale(torch.tensor(z, dtype=torch.float64), knots, neck, h, clamp)
+        assert [ops.profile_scale_float(v, knots, neck, h, clamp) for v in z] == ref.tolist()

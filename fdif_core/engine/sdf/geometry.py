@@ -118,8 +118,8 @@ def _max_scale(p: Params, reach: float) -> float:
     h = float(p["half_height"])  # type: ignore[arg-type]
     clamp = style(p) != "authors"
     a = h + reach
-    z = torch.tensor([-a, a, min(max(neck, -a), a)], dtype=torch.float64)
-    return float(ops.profile_scale(z, knots, neck, h, clamp=clamp).max().clamp_min(SCALE_FLOOR))
+    z = (-a, a, min(max(neck, -a), a))
+    return max(max(ops.profile_scale_float(v, knots, neck, h, clamp) for v in z), SCALE_FLOOR)
 
 
 def field_slack(cls: PrimitiveClass, p: Params) -> float:

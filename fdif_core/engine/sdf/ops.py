@@ -49,6 +49,24 @@ def profile_scale(
     return torch.where(zc < neck, lower, upper)
 
 
+def profile_scale_float(
+    z: float,
+    knots: tuple[float, float, float],
+    neck: float,
+    half_height: float,
+    clamp: bool = True,
+) -> float:
+    """:func:`profile_scale` at one point in Python floats: the same float64 operations
+    in the same order (its float64 result, bit for bit; no tensors for a box's 3 values)."""
+    h = float(half_height)
+    zc = min(max(z, -h), h) if clamp else z
+    s0, s1, s2 = map(float, knots)
+    neck = float(neck)
+    if zc < neck:
+        return (zc + h) * (s1 - s0) / _nonzero(neck + h) + s0
+    return (zc - neck) * (s2 - s1) / _nonzero(h - neck) + s1
+
+
 @lru_cache(maxsize=1024)
 def _profile_constants(
     values: tuple[float, ...], dtype: torch.dtype, device: torch.device
