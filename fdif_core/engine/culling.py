@@ -73,7 +73,8 @@ def voxels(
     size = COARSE
     affine = index_affine(recipe, obj, shape)  # only blocks that meet the object's own box
     stops = [s.stop for s in sl]
-    starts, centres = grid.blocks_in_box(sl, size, stops, affine, extents, device)
+    radial = extents[0] if extents[0] == extents[1] else None  # every class: |q| <= ext
+    starts, centres = grid.blocks_in_box(sl, size, stops, affine, extents, device, radial)
     whole = []
     while True:
         low, high, limit = bounds(recipe, obj, cls, centres, size, shape, reach)

@@ -82,15 +82,18 @@ def blocks_in_box(
     affine: tuple[np.ndarray, np.ndarray],
     half: tuple[float, float, float],
     device=None,
+    radius: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`blocks` without the blocks that lie wholly outside an oriented box.
 
     ``affine`` = (A, b) maps a voxel index v to A v + b (float64); a block is kept when the
     image of its whole cube of voxel centres (edge ``size - 1`` voxels; a partial block at
-    ``stop`` holds fewer) may meet the centred box |A v + b| <= ``half``. Each row of blocks
-    along the last axis meets the box in one run of blocks (the box is convex), found by
-    clipping the row's line against the box's 3 slabs, so no dropped block is ever listed.
-    The kept blocks come in :func:`blocks`' order, with the same starts and centres.
+    ``stop`` holds fewer) may meet the centred box |A v + b| <= ``half`` (and, given
+    ``radius``, the cylinder |(A v + b)[:2]| <= ``radius`` about the box's third axis).
+    Each row of blocks along the last axis meets that convex region in one run of blocks,
+    found by clipping the row's line against the box's 3 slabs (and the cylinder), so no
+    dropped block is ever listed. The kept blocks come in :func:`blocks`' order, with the
+    same starts and centres.
     """
     a, b = affine
     first = np.array([sl.start for sl in slices])
@@ -112,6 +115,20 @@ def blocks_in_box(
             np.minimum(hi, k2, out=hi)
         else:
             hi[np.abs(u[ax]) > lim[ax]] = -1.0
+    if radius is not None:  # |q(k)|^2 = |u + k c|^2 <= rho^2 on the first two axes
+        grow = np.hypot(*(np.abs(a[:2]).sum(1) * (0.5 * (size - 1))))  # the cube's image
+        rho = (radius + grow) * (1.0 + 1e-9) + 1e-6
+        c0, c1 = step[0, 2], step[1, 2]
+        qa = c0 * c0 + c1 * c1
+        qb = u[0] * c0 + u[1] * c1
+        qc = u[0] * u[0] + u[1] * u[1] - rho * rho
+        if qa > 1e-12:
+            disc = qb * qb - qa * qc
+            root = np.sqrt(np.maximum(disc, 0.0))
+            np.maximum(lo, (-qb - root) / qa, out=lo)
+            np.minimum(hi, np.where(disc >= 0.0, (-qb + root) / qa, -1.0), out=hi)
+        else:
+            hi[qc > 0.0] = -1.0
     k0 = np.ceil(lo).astype(np.int64)
     n = np.maximum(np.floor(hi).astype(np.int64) - k0 + 1, 0)
     row = np.arange(len(n))
