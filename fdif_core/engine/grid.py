@@ -299,14 +299,15 @@ def lattice_minimum(
     Lipschitz constant, or a function (block points, their values, per-axis block
     half-widths) -> lower bounds per block.
     """
-    n, steps, starts, first = _first_pass(tuple(axes), block)
+    n, steps, starts, first, table = _first_pass(tuple(axes), block)
+    aligned = all(len(ax) % block == 0 for ax in axes)  # no block reaches past an end
     best, size = math.inf, block
     while len(starts):
         if size == block:
             pts = first
         else:
-            rep = torch.minimum(starts + size // 2, n - 1)
-            pts = torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1)
+            rep = starts + size // 2 if aligned else torch.minimum(starts + size // 2, n - 1)
+            pts = table.gather(0, rep)  # (axes[0][rep0], axes[1][rep1], axes[2][rep2])
         vals = fn(pts)
         best = min(best, float(vals.min()))
         if size == 1:
@@ -319,7 +320,8 @@ def lattice_minimum(
         nxt = max(size // 2, 1)
         offsets = cube_offsets(size, nxt, starts.device)
         starts = (starts[lower < best][:, None, :] + offsets[None]).reshape(-1, 3)
-        starts = starts[(starts < n).all(dim=1)]
+        if not aligned:
+            starts = starts[(starts < n).all(dim=1)]
         size = nxt
     return best
 
@@ -329,10 +331,10 @@ _FIRST_PASS: dict[tuple[int, ...], tuple] = {}
 
 def _first_pass(
     axes: tuple[torch.Tensor, ...], block: int
-) -> tuple[torch.Tensor, list[float], torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, list[float], torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`lattice_minimum`'s set-up and first-pass points for ``axes``, cached while
     the same axis tensors are passed (a recipe's lattice): (sizes, steps, block starts,
-    block points)."""
+    block points, the axes as the columns of one (max size, 3) table for ``gather``)."""
     key = (*map(id, axes), block)
     hit = _FIRST_PASS.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], axes, strict=True)):
@@ -342,7 +344,11 @@ def _first_pass(
     starts = _prod([torch.arange(0, len(ax), block) for ax in axes])
     rep = torch.minimum(starts + block // 2, n - 1)
     pts = torch.stack([axes[a][rep[:, a]] for a in range(3)], dim=1)
+    table = torch.zeros(max(len(ax) for ax in axes), 3, dtype=axes[0].dtype)
+    for a in range(3):
+        table[: len(axes[a]), a] = axes[a]
     if len(_FIRST_PASS) > 16:
         _FIRST_PASS.clear()
-    _FIRST_PASS[key] = (axes, (n, steps, starts, pts))  # keeps the axes alive: ids stay theirs
-    return n, steps, starts, pts
+    out = (n, steps, starts, pts, table)
+    _FIRST_PASS[key] = (axes, out)  # keeps the axes alive: ids stay theirs
+    return out
