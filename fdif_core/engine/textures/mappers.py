@@ -55,7 +55,7 @@ def _family(name: str, defaults: dict[str, float], halo: Callable[..., float] = 
 
 
 def _inside(d: Field, value: Field) -> Field:
-    return torch.where(d <= 0.0, value, torch.zeros_like(value))
+    return torch.where(d <= 0.0, value, 0.0)  # a scalar 0: no zero tensor to fill
 
 
 def _inverse_cube_halo(peak: float = 128.0) -> float:
@@ -66,7 +66,7 @@ def _inverse_cube_halo(peak: float = 128.0) -> float:
 def inverse_cube(d: Field, peak: float = 128.0) -> Field:
     """peak / (|d|³ + 1) everywhere (a faint halo outside, cut below HALO_CUTOFF)."""
     v = peak / (d.abs() ** 3 + 1.0)
-    return torch.where(v >= HALO_CUTOFF, v, torch.zeros_like(v))
+    return torch.where(v >= HALO_CUTOFF, v, 0.0)
 
 
 @_family("exponential", {"base": 2.0, "peak": 128.0})
