@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from fdif_core.engine.compose import CHUNK, Recipe, Sample
+from fdif_core.engine.grid import voxel_index_points
 from fdif_core.io.preview import label_colors
 
 from .design import DesignRequest
@@ -70,13 +71,13 @@ def render_volumes(req: DesignRequest) -> Volumes:
     """Field, intensity and label of the request's object: equal to ``Recipe.render``'s.
 
     φ̃ is evaluated on the voxels ``Recipe.voxels`` keeps (the object's culled blocks);
-    everywhere else it is left at a far positive value, which cannot hold the surface.
+    everywhere else it is left at a far positive value (:func:`surface_field` fills in the
+    voxels next to the surface before an isosurface is extracted).
     """
     t0 = time.perf_counter()
     recipe, obj, shape = req.recipe, req.obj, req.shape
     dev = torch.device(req.device)
-    far = float(max(recipe.shape))
-    phi = torch.full(shape, far, dtype=torch.float32, device=dev)
+    phi = torch.full(shape, _far(recipe), dtype=torch.float32, device=dev)
     image = torch.zeros(shape, dtype=torch.float32, device=dev)
     found = recipe.voxels(obj, shape, dev)
     if found is not None:
@@ -104,6 +105,49 @@ def render_volumes(req: DesignRequest) -> Volumes:
         time.perf_counter() - t0,
         req,
     )
+
+
+def _far(recipe: Recipe) -> float:
+    """The value φ̃ holds where culling skipped the voxel (surely outside)."""
+    return float(max(recipe.shape))
+
+
+def surface_field(vol: Volumes) -> torch.Tensor:
+    """``vol.phi`` with φ̃ also evaluated at the skipped voxels that touch an inside voxel.
+
+    Culling skips voxels that are surely outside (φ̃ > 0, no intensity), so their far value
+    has the right sign, but marching cubes places a vertex between an inside voxel and its
+    axis neighbour by their two values (a far one snaps it inwards) and resolves ambiguous
+    cubes by all eight corners: with the 26 neighbours of every inside voxel filled in,
+    each cube the surface crosses is the full grid's, and so is the mesh.
+    """
+    req, phi = vol.request, vol.phi
+    inside = phi <= 0.0
+    if req is None or not bool(inside.any()):
+        return phi
+    recipe = req.recipe
+    sl = []  # the inside voxels' box, grown by one
+    for a in range(3):
+        hit = torch.nonzero(inside.movedim(a, 0).flatten(1).any(1))
+        sl.append(slice(max(int(hit[0]) - 1, 0), int(hit[-1]) + 2))
+    sl = tuple(sl)
+    near = inside[sl].clone()
+    for a in range(3):  # dilation by the 3 x 3 x 3 cube, one axis at a time
+        was, n = near.clone(), near.shape[a]
+        near.narrow(a, 1, n - 1).logical_or_(was.narrow(a, 0, n - 1))
+        near.narrow(a, 0, n - 1).logical_or_(was.narrow(a, 1, n - 1))
+    vox = (near & (phi[sl] == _far(recipe))).nonzero()
+    if len(vox) == 0:
+        return phi
+    vox += torch.tensor([s.start for s in sl], device=vox.device)
+    shape = tuple(phi.shape)
+    flat, pts = voxel_index_points(vox, shape, recipe.shape)  # type: ignore[arg-type]
+    world = recipe.world(pts, shape)
+    out = phi.clone()
+    flat_out = out.view(-1)
+    for s in range(0, len(flat), CHUNK):
+        flat_out[flat[s : s + CHUNK]] = recipe.field(req.obj, world[s : s + CHUNK])
+    return out
 
 
 def isosurface(

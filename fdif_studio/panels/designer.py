@@ -39,7 +39,8 @@ def _design_work(request: Any):
     vol = render.render_volumes(request)
     yield vol
     if request.surface:
-        yield render.isosurface(vol.phi, request.recipe.shape, request.version, request.spacing)
+        phi = render.surface_field(vol)
+        yield render.isosurface(phi, request.recipe.shape, request.version, request.spacing)
     if request.check:
         yield displacement_check(request) or Check(request.version, 0.0, 0.0, 1.0, "")
 

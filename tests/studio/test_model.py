@@ -21,7 +21,7 @@ from fdif_studio.model import (
     families,
     knobs_for,
 )
-from fdif_studio.model.render import frame, isosurface, render_volumes
+from fdif_studio.model.render import frame, isosurface, render_volumes, surface_field
 
 ONE_PER_FAMILY = [members[-1] for members in families().values()]
 
@@ -81,6 +81,32 @@ def test_isosurface_lies_on_the_sphere() -> None:
     assert np.abs(dist - 0.3 * 96).max() < step
     scale, translate = frame((96, 96, 96), (40, 40, 40))
     assert scale == (step,) * 3 and translate == (step / 2,) * 3
+
+
+@pytest.mark.parametrize(
+    ("name", "disp"),
+    [("sphere", None), ("polygon_6_prism", ("ridge", {"amplitude": 0.04, "frequency": 12.0})),
+     ("torus", ("turbulence", {}))],
+)
+def test_isosurface_equals_the_full_grid_mesh(name: str, disp) -> None:
+    """Culled voxels next to the surface hold the field, not a far value: the mesh is the
+    one marching cubes gives on the full grid's field (it snapped up to ~2 voxels inwards)."""
+    s = DesignState(primitive=name)
+    s.set_pose(translation=(0.05, -0.03, 0.02), angles_deg=(20, -35, 50))
+    if disp:
+        s.set_displacement(*disp)
+    req = s.request(40)
+    idx, pts = req.recipe.voxels(req.obj, req.shape, torch.device("cpu"), full_grid=True)
+    full = torch.empty(int(np.prod(req.shape)))
+    full[idx] = req.recipe.field(req.obj, pts)
+    vol = render_volumes(req)
+    phi = surface_field(vol)
+    got = isosurface(phi, req.recipe.shape)
+    want = isosurface(full.view(req.shape), req.recipe.shape)
+    assert len(got.vertices) == len(want.vertices) > 100
+    np.testing.assert_allclose(np.sort(got.vertices, 0), np.sort(want.vertices, 0), atol=1e-4)
+    assert torch.equal(phi > 0, full.view(req.shape) > 0)  # the sign everywhere: the same label
+    assert torch.equal(vol.phi > 0, phi > 0) and (vol.phi != phi).any()  # vol.phi untouched
 
 
 def test_isosurface_of_an_empty_field_is_empty() -> None:
