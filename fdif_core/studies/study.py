@@ -245,15 +245,12 @@ def finetune_unit(
     log: Log,
     eval_overlap: float | None = None,
     eval_amp: str | None = None,
-    eval_threads: int | None = None,
 ) -> dict[str, Any]:
     """Fine-tune (or resume), evaluate the last checkpoint, write the unit's result file.
 
     ``eval_overlap``: the sliding-window overlap of the final evaluation (None: the preset's
     ``sw_overlap``; ``--quick`` sets its spec's ``quick.eval_overlap``); ``eval_amp``: its
-    autocast (None: the preset's ``amp``; ``--quick``: :func:`quick_amp`); ``eval_threads``:
-    its CPU threads (None: torch's current number; the study passes the number it started
-    with, which pre-training on the CPU lowers for its DataLoader workers)."""
+    autocast (None: the preset's ``amp``; ``--quick``: :func:`quick_amp`)."""
     from ..evaluation.evaluate import evaluate_checkpoint
     from ..training.finetune import finetune
 
@@ -279,7 +276,7 @@ def finetune_unit(
         warnings.simplefilter("ignore")
         doc = evaluate_checkpoint(
             run / "last.pt", dataset, split="val", device=device, log=quiet,
-            cache_dir=out / "cache", overlap=eval_overlap, amp=eval_amp, threads=eval_threads,
+            cache_dir=out / "cache", overlap=eval_overlap, amp=eval_amp,
         )  # fmt: skip
     eval_s = time.perf_counter() - t0
     empty = sum(len(v) for v in doc.get("empty", {}).values())
@@ -365,13 +362,10 @@ def run_study(
 
     ``report_only``: train nothing; write the table and figure from the units finished so far.
     """
-    import torch
-
     from .study_report import write_report
 
     out = Path(out)
     _check_out(out)
-    threads = torch.get_num_threads()  # before pre-training sets its own
     if quick:
         spec = spec.quick_version()
     if report_only:
@@ -396,7 +390,7 @@ def run_study(
     log(f"study {spec.name}: {len(units)} fine-tuning runs ({len(arms)} arms)")
     results = [
         finetune_unit(u, presets[u["seed"]], weights[u["arm"]], datasets[u["regime"]], out,
-                      device, log, eval_overlap, eval_amp, threads)
+                      device, log, eval_overlap, eval_amp)
         for u in units
     ]  # fmt: skip
     note = time_note(results)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -189,9 +190,7 @@ def pretrain(
         torch.set_float32_matmul_precision("high")
     recipe = preset.recipe()  # resolved once for the model, the stream and validation
     n_workers = cfg.num_workers if workers is None else workers
-    threads = torch.get_num_threads()  # given back at the end: a study evaluates after this
-    _share_cores(dev, dist, n_workers)
-    try:
+    with _shared_cores(dev, dist, n_workers):
         stream = StreamConfig.of(preset)  # the stream's plain data, resolved once
         source = (
             DiskSource(data, stream, len(recipe.label_names))
@@ -216,8 +215,6 @@ def pretrain(
         if validator and result.finished and validator.last_pred is not None:
             result.preview = validator.preview(run.run_dir / PREVIEW)
         return result
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _micro_batches(
@@ -234,8 +231,16 @@ def _micro_batches(
         close()
 
 
-def _share_cores(dev: torch.device, dist: Dist, n_workers: int) -> None:
-    """Leave DataLoader workers their cores: oversubscribed OpenMP threads spin and crawl."""
+@contextmanager
+def _shared_cores(dev: torch.device, dist: Dist, n_workers: int) -> Iterator[None]:
+    """Leave DataLoader workers their cores inside the block (oversubscribed OpenMP threads
+    spin and crawl); the caller's torch threads are given back after it (a study fine-tunes
+    and evaluates after pre-training)."""
+    before = torch.get_num_threads()
     if dev.type == "cpu" and n_workers and "OMP_NUM_THREADS" not in os.environ:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
         torch.set_num_threads(max(1, cores // max(dist.world, 1) - n_workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

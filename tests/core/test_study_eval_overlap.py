@@ -50,8 +50,10 @@ def test_unit_evaluates_at_the_given_overlap(tmp_path, toy, tiny_finetune, monke
     assert "overlap" not in time_note([{"wall_s": 1.0, "eval_s": 0.1}])
 
 
-def test_unit_evaluates_with_the_threads_it_is_given(tmp_path, toy, tiny_finetune, monkeypatch):
+def test_unit_evaluates_with_the_threads_torch_has(tmp_path, toy, tiny_finetune, monkeypatch):
     """Two or more threads: the forward passes run in two worker threads; one: none."""
+    import torch
+
     from fdif_core.evaluation import sliding
 
     workers: list[int] = []
@@ -64,44 +66,50 @@ def test_unit_evaluates_with_the_threads_it_is_given(tmp_path, toy, tiny_finetun
     monkeypatch.setattr(sliding, "sliding_chunks", spy)
     preset = tiny_finetune(iterations=2, val_interval=0)
     unit = {"regime": "low", "arm": "scratch", "fold": 0, "seed": 0}
-    one = finetune_unit(unit, preset, None, toy, tmp_path, "cpu", lambda _m: None, 0.0, None, 1)
-    assert workers and set(workers) == {0}
-    workers.clear()
-    two = finetune_unit({**unit, "seed": 1}, preset, None, toy, tmp_path, "cpu",
-                        lambda _m: None, 0.0, None, 2)  # fmt: skip
-    assert workers and set(workers) == {2}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = finetune_unit(unit, preset, None, toy, tmp_path, "cpu", lambda _m: None, 0.0)
+        assert workers and set(workers) == {0}
+        workers.clear()
+        torch.set_num_threads(2)
+        two = finetune_unit({**unit, "seed": 1}, preset, None, toy, tmp_path, "cpu",
+                            lambda _m: None, 0.0)  # fmt: skip
+        assert workers and set(workers) == {2}
+    finally:
+        torch.set_num_threads(before)
     assert one["val_cases"] == two["val_cases"]
 
 
 def test_study_evaluates_with_the_threads_it_started_with(tmp_path, toy, monkeypatch):
-    """Pre-training on the CPU lowers torch's threads for its DataLoader workers and leaves
-    them so; the study's evaluations still get the number the study started with."""
+    """Pre-training on the CPU lowers torch's threads for its DataLoader workers (4 cores,
+    1 worker: 3) and gives them back: the study's units still get the number the study
+    started with."""
     import torch
     import yaml
 
     from fdif_core.presets.study import StudySpec
     from fdif_core.studies import study
+    from fdif_core.training import pretrain as P
 
     class Stop(Exception):
         pass
 
-    got: list[int | None] = []
+    got: list[int] = []
 
-    def pretrain(*_a, **_k):
-        torch.set_num_threads(1)  # as pretrain's _share_cores does
-        return tmp_path / "w.pt"
-
-    def unit(*args):
-        got.append(args[-1])
+    def unit(*_args):
+        got.append(torch.get_num_threads())
         raise Stop
 
-    monkeypatch.setattr(study, "pretrain_arm", pretrain)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(P.os, "sched_getaffinity", lambda _pid: set(range(4)), raising=False)
     monkeypatch.setattr(study, "finetune_unit", unit)
     from tests.core.test_study import spec_dict
 
-    spec = StudySpec.model_validate(yaml.safe_load(yaml.safe_dump(spec_dict(
-        str(toy), "finetune/quick", arms=[{"name": "scratch"}, {"name": "fdif",
-        "preset": "quickstart"}]))))  # fmt: skip
+    data = spec_dict(str(toy), "finetune/quick", arms=[{"name": "scratch"}, {"name": "fdif",
+                     "preset": "quickstart"}])  # fmt: skip
+    data["pretrain"] = {**data["pretrain"], "num_workers": 1, "val_volumes": 0}
+    spec = StudySpec.model_validate(yaml.safe_load(yaml.safe_dump(data)))
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
