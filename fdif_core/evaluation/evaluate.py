@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..dtypes import label_dtype
+from ..engine.threads import torch_threads
 from ..io.atomic import write_text
 from ..io.nifti import write_nifti
 from ..presets.training import amp_dtype
@@ -221,11 +222,8 @@ class Predictor:
         self.model.eval()
         x = torch.as_tensor(image, dtype=torch.float32).as_subclass(torch.Tensor)
         workers, threads = self.parallelism()
-        before = torch.get_num_threads()
-        if threads is not None:
-            torch.set_num_threads(threads)  # worker threads started below take this too
         probs: torch.Tensor | None = None  # one buffer for every slab's softmax
-        try:
+        with torch_threads(threads):  # worker threads started below take this too
             for start, logits in sliding_chunks(
                 x, self.forward, self.patch_size, overlap=self.overlap,
                 sw_batch_size=self.sw_batch_size, device=self.device, progress=self.progress,
@@ -235,8 +233,6 @@ class Predictor:
                     probs = torch.empty(logits.numel())
                 out = probs[: logits.numel()].view(logits.shape)
                 writer.add(start, torch.softmax(logits, 0, out=out))
-        finally:
-            torch.set_num_threads(before)
         return writer.result(), affine
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
 from pathlib import Path
 
 import torch
 
 from ..engine.compose import Recipe
+from ..engine.threads import torch_threads
 from ..errors import ArgumentError
 from ..networks import NETWORKS, build_classifier, build_network
 from ..presets.preset import Preset
@@ -190,7 +190,8 @@ def pretrain(
         torch.set_float32_matmul_precision("high")
     recipe = preset.recipe()  # resolved once for the model, the stream and validation
     n_workers = cfg.num_workers if workers is None else workers
-    with _shared_cores(dev, dist, n_workers):
+    # the caller's threads are given back after (a study fine-tunes and evaluates next)
+    with torch_threads(_worker_share(dev, dist, n_workers)):
         stream = StreamConfig.of(preset)  # the stream's plain data, resolved once
         source = (
             DiskSource(data, stream, len(recipe.label_names))
@@ -231,16 +232,11 @@ def _micro_batches(
         close()
 
 
-@contextmanager
-def _shared_cores(dev: torch.device, dist: Dist, n_workers: int) -> Iterator[None]:
-    """Leave DataLoader workers their cores inside the block (oversubscribed OpenMP threads
-    spin and crawl); the caller's torch threads are given back after it (a study fine-tunes
-    and evaluates after pre-training)."""
-    before = torch.get_num_threads()
+def _worker_share(dev: torch.device, dist: Dist, n_workers: int) -> int | None:
+    """Torch threads that leave DataLoader workers their cores (oversubscribed OpenMP
+    threads spin and crawl); None: torch's number unchanged (GPU, no workers, or
+    ``OMP_NUM_THREADS`` set)."""
     if dev.type == "cpu" and n_workers and "OMP_NUM_THREADS" not in os.environ:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        torch.set_num_threads(max(1, cores // max(dist.world, 1) - n_workers))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+        return max(1, cores // max(dist.world, 1) - n_workers)
+    return None
